@@ -1,0 +1,80 @@
+/* status.h — the sqlite status cache: what both sides looked like after the
+ * last successful sync. The base of every three-way decision.
+ *
+ * Owns: <metadata>/Account-<account>/offlinefs.sqlite, our own schema:
+ *   meta(key TEXT PRIMARY KEY, value TEXT)            -- schema_version = 1
+ *   folders(id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL,
+ *           uidvalidity, uidnext, highestmodseq, last_sync INTEGER)
+ *   messages(folder_id, uid, flags TEXT, PRIMARY KEY(folder_id, uid)) WITHOUT ROWID
+ * Folder names are the remote folder names. WAL mode; writes are grouped by
+ * the caller in status_begin()/status_commit() (one transaction per batch,
+ * never a commit per message). synchronous=FULL when fsync is on, else
+ * NORMAL. The file and its directory are created 0600/0700.
+ *
+ * It also imports OfflineIMAP's per-folder LocalStatus-sqlite files
+ * (schema v1 and v2: status(id, flags, ...)) so migrating users keep their
+ * sync base.
+ *
+ * Return convention: 0 ok, -1 error with *error_r (malloc'd) naming the DB
+ * file and what failed.
+ */
+#ifndef OFFLINEFS_STATUS_H
+#define OFFLINEFS_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/flags.h"
+
+struct status_db;
+
+struct status_folder {
+	int64_t id;             /* 0 = not in the cache */
+	uint32_t uidvalidity;   /* 0 = never synced */
+	uint32_t uidnext;
+	uint64_t highestmodseq;
+	int64_t last_sync;      /* unix time of the last completed sync */
+};
+
+struct status_rec {
+	uint32_t uid;
+	flagset_t flags;
+};
+
+/* Opens (creating schema) path. With readonly, a missing file yields an
+ * empty in-memory cache and nothing is created (dry-run). */
+int status_open(const char *path, bool readonly, bool fsync, struct status_db **db_r,
+		char **error_r);
+void status_close(struct status_db **db);
+
+/* Returns 1 and fills f_r if folder is cached, 0 if not (f_r->id = 0). */
+int status_folder_get(struct status_db *db, const char *folder, struct status_folder *f_r,
+		      char **error_r);
+/* Inserts the folder if missing; *id_r is its id. */
+int status_folder_ensure(struct status_db *db, const char *folder, int64_t *id_r, char **error_r);
+int status_folder_update(struct status_db *db, const struct status_folder *f, char **error_r);
+/* Names of all cached folders (for `status` output). */
+int status_folder_names(struct status_db *db, char ***names_r, size_t *n_r, char **error_r);
+/* Drops every message row of the folder (folder newly created, or reset). */
+int status_folder_clear(struct status_db *db, int64_t folder_id, char **error_r);
+
+/* All rows of the folder, sorted by uid. *recs_r is malloc'd. */
+int status_load(struct status_db *db, int64_t folder_id, struct status_rec **recs_r, size_t *n_r,
+		char **error_r);
+
+int status_begin(struct status_db *db, char **error_r);
+int status_commit(struct status_db *db, char **error_r);
+void status_rollback(struct status_db *db);
+/* Insert or replace one row. Call inside begin/commit. */
+int status_put(struct status_db *db, int64_t folder_id, uint32_t uid, flagset_t flags,
+	       char **error_r);
+int status_remove(struct status_db *db, int64_t folder_id, uint32_t uid, char **error_r);
+
+/* Imports an OfflineIMAP LocalStatus-sqlite file for folder_id (rows
+ * replace nothing already cached: call only for a folder with no rows).
+ * *count_r = rows imported. A missing file is not an error (count 0). */
+int status_import_offlineimap(struct status_db *db, int64_t folder_id, const char *path,
+			      size_t *count_r, char **error_r);
+
+#endif

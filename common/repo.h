@@ -1,0 +1,160 @@
+/* repo.h — a repository: the one interface the sync engine talks to.
+ *
+ * It lives in common/ so that the back-ends (cache/, imap/) and the engine
+ * (sync/) can all include it while dependencies keep pointing one way.
+ *
+ * Owns: the contract between sync/ and the two back-ends, cache/maildir.c
+ * (local Maildir) and imap/imap_repo.c (IMAP server). The engine never
+ * includes a back-end header beyond its constructor; everything it does to
+ * a store goes through struct repo_ops (isync's struct driver).
+ *
+ * Model
+ *   A repository holds folders; one folder at a time is selected. A
+ *   message is identified by the *remote* UID it carries (IMAP: its UID;
+ *   Maildir: the ",U=" in its filename when the ",FMD5=" matches this
+ *   folder) plus a back-end private key (Maildir: its path below the folder,
+ *   "cur/<name>"; IMAP: NULL). A local message that has no UID yet has
+ *   uid 0 and is new.
+ *
+ *   Message bodies cross the interface with LF line endings (Maildir form);
+ *   the IMAP back-end converts CRLF<->LF at its edge.
+ *
+ * Errors are graded by blast radius (isync DRV_*): a failed call returns one
+ * of enum repo_result and leaves a one-line description that repo_error()
+ * returns until the next call on the same repo. REPO_MSG_BAD means only the
+ * named message failed (skip it); REPO_FOLDER_BAD skips the folder;
+ * REPO_STORE_BAD means the connection or store is unusable (abort account).
+ *
+ * Threading: a struct repo is used by one thread at a time.
+ */
+#ifndef OFFLINEFS_REPO_H
+#define OFFLINEFS_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/flags.h"
+#include "common/xalloc.h"
+
+enum repo_result {
+	REPO_OK = 0,
+	REPO_MSG_BAD = -1,
+	REPO_FOLDER_BAD = -2,
+	REPO_STORE_BAD = -3,
+};
+
+struct repo_msg {
+	uint32_t uid;    /* remote UID, 0 = none (new local message) */
+	flagset_t flags; /* current flags on this side */
+	uint64_t size;   /* size in this repo (IMAP: RFC822.SIZE, CRLF); Maildir
+			  * fills it only when asked to (maxsize), else 0 */
+	int64_t time;    /* IMAP INTERNALDATE / Maildir mtime when known; else 0 */
+	char *key;       /* owned; back-end private handle, NULL for IMAP */
+};
+
+struct repo_msg_list {
+	struct repo_msg *v;
+	size_t n, cap;
+};
+void repo_msg_list_add(struct repo_msg_list *l, const struct repo_msg *m); /* takes m->key */
+void repo_msg_list_free(struct repo_msg_list *l);
+
+struct repo_folder_status {
+	uint32_t uidvalidity;   /* Maildir: always 42, like OfflineIMAP */
+	uint32_t uidnext;       /* 0 if unknown */
+	uint32_t exists;        /* message count as reported at select */
+	uint64_t highestmodseq; /* 0 if the server has no CONDSTORE */
+};
+
+/* Receives one message body during fetch. body is LF-terminated text, valid
+ * only during the call. Return 0 to go on, -1 to stop the fetch (fetch then
+ * returns REPO_FOLDER_BAD with the callback's reason). */
+typedef int repo_body_cb(void *ctx, const struct repo_msg *msg, const char *body, size_t len);
+
+struct repo;
+
+struct repo_ops {
+	/* "IMAP" or "Maildir": used in messages such as "IMAP[INBOX]". */
+	const char *type_name;
+
+	/* Opens the connection / checks the root. Idempotent. */
+	int (*connect)(struct repo *r);
+	/* Hierarchy separator of folder names in this repo ('/' or '.'). */
+	char (*separator)(struct repo *r);
+	/* Appends every selectable folder name (this repo's own naming and
+	 * separator; IMAP names stay modified UTF-7) to names_r. */
+	int (*list_folders)(struct repo *r, struct strlist *names_r);
+	/* Creates the folder (IMAP: each missing hierarchy level; an existing
+	 * folder is not an error). */
+	int (*create_folder)(struct repo *r, const char *name);
+
+	/* Selects name for the calls below; for_write false may use EXAMINE. */
+	int (*select_folder)(struct repo *r, const char *name, bool for_write,
+			     struct repo_folder_status *st_r);
+	/* Appends every message of the selected folder to list (any order),
+	 * with uid, flags, size and time filled in. */
+	int (*list_messages)(struct repo *r, struct repo_msg_list *list);
+	/* Fetches bodies of msgs[0..n) and calls cb once per message, in any
+	 * order. The IMAP back-end batches many UIDs per command, bounded by
+	 * total size so memory stays bounded. A message that vanished meanwhile
+	 * is skipped (not an error). */
+	int (*fetch)(struct repo *r, struct repo_msg *const *msgs, size_t n, repo_body_cb *cb,
+		     void *ctx);
+	/* Stores a new message in the selected folder.
+	 * Maildir: writes tmp/ -> (fsync) -> new/ or cur/ with a name carrying
+	 *   U=uid and this folder's FMD5; *key_r is its key (owned by caller).
+	 * IMAP: APPEND with flags and time (uid ignored); *uid_r is the new UID
+	 *   (APPENDUID, or found by header-marker search without UIDPLUS), or 0
+	 *   when it could not be learned. key_r is NULL-able. */
+	int (*store)(struct repo *r, const char *body, size_t len, flagset_t flags, int64_t time,
+		     uint32_t uid, uint32_t *uid_r, char **key_r);
+	/* Gives every msgs[i] the flag set new_flags[i]. IMAP groups the
+	 * changes into one UID STORE per flag and direction; Maildir renames
+	 * each file once (and moves it between new/ and cur/ by S). On return
+	 * msgs[i]->flags (and ->key) describe the new state of the messages
+	 * that were changed. */
+	int (*set_flags)(struct repo *r, struct repo_msg *const *msgs, const flagset_t *new_flags,
+			 size_t n);
+	/* Deletes msgs. IMAP: UID STORE +FLAGS.SILENT (\Deleted) then, when the
+	 * repository's expunge option is on, UID EXPUNGE over exactly those
+	 * UIDs (plain EXPUNGE only without UIDPLUS). Maildir: unlink. */
+	int (*delete_messages)(struct repo *r, struct repo_msg *const *msgs, size_t n);
+	/* Maildir only (NULL for IMAP): renames msg so that it carries uid and
+	 * this folder's FMD5; updates msg->uid and msg->key. */
+	int (*set_uid)(struct repo *r, struct repo_msg *msg, uint32_t uid);
+	/* Maildir only (NULL for IMAP): reads the whole body of msg. *body_r
+	 * is malloc'd; *time_r is the file's mtime (used as the APPEND
+	 * INTERNALDATE, like OfflineIMAP). */
+	int (*read_body)(struct repo *r, const struct repo_msg *msg, char **body_r, size_t *len_r,
+			 int64_t *time_r);
+
+	/* Flags this repository can store. The planner treats other letters as
+	 * unchanged on this side, so e.g. Maildir 'P' is never "removed" by an
+	 * IMAP server that cannot hold it. */
+	flagset_t (*storable_flags)(struct repo *r);
+
+	/* Deselects (IMAP: nothing is expunged implicitly). */
+	void (*close_folder)(struct repo *r);
+	/* Logs out / releases everything and frees r; *r set to NULL. */
+	void (*free)(struct repo **r);
+};
+
+/* The part of a repository every back-end shares. Back-ends embed it as
+ * their first member and cast. */
+struct repo {
+	const struct repo_ops *ops; /* borrowed, static */
+	char *name;                 /* owned; the config section name, "R" of [Repository R] */
+	char *error;                /* owned; last error line, see repo_error() */
+	char *folder;               /* owned; selected folder or NULL */
+};
+
+/* The last error of r ("IMAP[INBOX]: UID 17: ...") or "" if none. */
+const char *repo_error(const struct repo *r);
+/* Sets r's last error (printf-style) and returns code, so back-ends can
+ * write `return repo_fail(r, REPO_FOLDER_BAD, "...", ...)`. */
+int repo_fail(struct repo *r, int code, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void repo_base_init(struct repo *r, const struct repo_ops *ops, const char *name);
+void repo_base_free(struct repo *r);
+
+#endif

@@ -1,0 +1,67 @@
+/* imap_repo.h — the IMAP repository (struct repo back-end) on libetpan.
+ *
+ * Owns: the IMAP connection, authentication and every IMAP command. Only
+ * imap/ includes libetpan; only imap/tls.c talks to OpenSSL's SSL API.
+ *
+ * Efficiency is part of the contract (issue #2):
+ *   - list_messages: one "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)"
+ *     (EXAMINE when the folder is only read);
+ *   - fetch: "UID FETCH <uid set> (BODY.PEEK[])" over many UIDs per command,
+ *     each command bounded by the total RFC822.SIZE of its messages
+ *     (fetch_batch_bytes) because libetpan parses a whole response in
+ *     memory; bodies are handed to the callback one by one (CRLF -> LF);
+ *   - set_flags: one UID STORE per flag and direction over a UID set
+ *     (+FLAGS.SILENT / -FLAGS.SILENT), UID sets compressed to ranges and
+ *     split so no command line gets too long;
+ *   - delete_messages: UID STORE +FLAGS.SILENT (\Deleted), then UID EXPUNGE
+ *     over exactly those UIDs when expunge is on (plain EXPUNGE only when the
+ *     server lacks UIDPLUS);
+ *   - store: APPEND (flags, INTERNALDATE) and the UID from APPENDUID; without
+ *     UIDPLUS an "X-OfflineIMAP: <crc32>-<random>" header is added to the
+ *     uploaded copy and found with UID SEARCH HEADER afterwards.
+ *
+ * Security: TLS through OpenSSL (implicit with ssl, else STARTTLS when
+ * advertised and starttls is on), certificate chain and host name verified
+ * against the system store or cacertfile; fingerprints (sha256/sha1 hex,
+ * colons allowed) pinned when given. A verification failure refuses to
+ * connect with the reason. Plaintext only with ssl and starttls both off,
+ * with a warning. The password never reaches a log line: the -d imap trace
+ * replaces LOGIN / AUTHENTICATE arguments with "<redacted>".
+ *
+ * Flags: \Seen S, \Answered R, \Flagged F, \Deleted T, \Draft D; keyword
+ * k maps to letter x when keywords[x - 'a'] == k (customflag_x of the local
+ * repository). \Recent and unmapped keywords are ignored.
+ */
+#ifndef OFFLINEFS_IMAP_REPO_H
+#define OFFLINEFS_IMAP_REPO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/repo.h"
+
+struct imap_settings {
+	const char *host;          /* borrowed */
+	int port;                  /* 0: 993 with ssl, else 143 */
+	const char *user;          /* borrowed */
+	const char *password;      /* borrowed; never logged */
+	bool ssl;                  /* implicit TLS */
+	bool starttls;             /* STARTTLS when !ssl and advertised */
+	const char *cacertfile;    /* borrowed; NULL = system CA store */
+	const char *fingerprints;  /* borrowed; comma list of hex digests or NULL */
+	int timeout_seconds;       /* socktimeout; 0 = a sane default (120 s) */
+	bool expunge;              /* UID EXPUNGE after \Deleted */
+	const char *auth_mechanisms; /* borrowed; e.g. "PLAIN, LOGIN"; NULL = default order */
+	const char *keywords[26];  /* borrowed; keyword for letter 'a'+i, or NULL */
+	uint64_t fetch_batch_bytes; /* 0 = default (8 MiB) */
+};
+
+/* Never fails; connect() reports problems. name is the [Repository name]. */
+struct repo *imap_repo_new(const char *name, const struct imap_settings *s);
+
+/* Capability query for the engine and tests ("UIDPLUS", "MOVE", ...):
+ * true if the connected server advertised it. */
+bool imap_repo_has_capability(struct repo *r, const char *cap);
+
+#endif
