@@ -14,6 +14,7 @@
  * contains ",FMD5=<this folder's md5>"; it is then the first ",U=<digits>".
  * Flags are the letters after "<infosep>2,". Names from other programs
  * (mutt, mbsync, Dovecot: "1700000000.M1P1.host:2,S") parse with uid 0.
+ * A U= that does not fit 32 bits is no UID (uid 0).
  */
 #ifndef OFFLINEFS_MAILDIR_NAME_H
 #define OFFLINEFS_MAILDIR_NAME_H
@@ -36,7 +37,9 @@ void maildir_name_parse(const char *name, const char *folder_md5, char infosep,
 			struct maildir_name_info *info_r);
 
 /* Builds a fresh OfflineIMAP-style name. seq disambiguates names made in
- * the same second by one process. Returns malloc'd basename. */
+ * the same second by one process. uid 0 leaves out ",U=<uid>" (a local
+ * message not uploaded yet; it parses back as uid 0). Returns malloc'd
+ * basename. */
 char *maildir_name_new(int64_t now, unsigned seq, long pid, const char *host, uint32_t uid,
 		       const char *folder_md5, char infosep, flagset_t flags);
 
@@ -54,7 +57,10 @@ void maildir_folder_md5(const char *local_folder, char *out);
  * directories; with any other sep the name is one directory ("Lists.foo").
  * Returns -1 for names that would escape the root or are invalid: empty
  * components, "." or "..", a component named cur/new/tmp when sep is '/',
- * a leading '/'. */
+ * a leading '/'. With another sep the name is a single component, so any
+ * '/' is invalid, and so is "cur"/"new"/"tmp" (it would land inside the
+ * root folder's own subdirectories). "" is the root folder: returns 0.
+ * Otherwise returns 0. */
 int maildir_folder_path_check(const char *local_folder, char sep);
 
 #endif
