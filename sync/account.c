@@ -1,1 +1,501 @@
-/* placeholder: being written */
+#include "sync/account.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/xalloc.h"
+
+/* Options that hold Python code in OfflineIMAP; see account.h for why they
+ * are refused instead of ignored. */
+static const char *const python_options[] = {
+	"nametrans", "folderfilter", "folderincludes", "foldersort", "remotehosteval",
+	"remoteporteval", "remoteusereval", "remotepasseval", "copy_ignore_eval",
+	"newmail_hook", "oauth2_access_token_eval", "oauth2_client_id_eval",
+	"oauth2_client_secret_eval", "oauth2_refresh_token_eval", "preauthtunnel",
+	"transporttunnel", NULL,
+};
+
+static char *trimmed(const char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	size_t n = strlen(s);
+	while (n && isspace((unsigned char)s[n - 1]))
+		n--;
+	return xstrndup(s, n);
+}
+
+static char *read_first_line(const char *path, char **error_r)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		*error_r = xasprintf("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+	fclose(f);
+	if (n < 0) {
+		free(line);
+		return xstrdup("");
+	}
+	char *t = trimmed(line);
+	explicit_bzero(line, cap);
+	free(line);
+	return t;
+}
+
+static char *read_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	struct strbuf sb = STRBUF_INIT;
+	char buf[4096];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sb_add(&sb, buf, n);
+	fclose(f);
+	return sb_detach(&sb);
+}
+
+int netrc_lookup(const char *text, const char *host, const char *user, char **login_r,
+		 char **password_r)
+{
+	/* Tokens separated by whitespace; entries start at "machine" or
+	 * "default". A "default" entry matches when no machine does. */
+	char *copy = xstrdup(text), *save = NULL;
+	char *cur_login = NULL, *cur_pass = NULL;
+	char *def_login = NULL, *def_pass = NULL;
+	int in = 0; /* 0 none, 1 matching machine, 2 default, 3 other */
+	int found = 0;
+	for (char *tok = strtok_r(copy, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
+		if (!strcmp(tok, "machine") || !strcmp(tok, "default")) {
+			if (in == 1 && (!user || !cur_login || !strcmp(cur_login, user)) && cur_pass) {
+				found = 1;
+				break;
+			}
+			free(cur_login);
+			free(cur_pass);
+			cur_login = cur_pass = NULL;
+			if (!strcmp(tok, "default")) {
+				in = 2;
+			} else {
+				char *m = strtok_r(NULL, " \t\r\n", &save);
+				in = (m && !strcasecmp(m, host)) ? 1 : 3;
+			}
+			continue;
+		}
+		if (!strcmp(tok, "macdef")) {
+			in = 3; /* a macro body follows; we do not need it */
+			continue;
+		}
+		char *val = NULL;
+		if (!strcmp(tok, "login") || !strcmp(tok, "password") || !strcmp(tok, "account"))
+			val = strtok_r(NULL, " \t\r\n", &save);
+		if (!val)
+			continue;
+		char **slot = NULL;
+		if (in == 1)
+			slot = !strcmp(tok, "login") ? &cur_login : !strcmp(tok, "password") ? &cur_pass : NULL;
+		else if (in == 2)
+			slot = !strcmp(tok, "login") ? &def_login : !strcmp(tok, "password") ? &def_pass : NULL;
+		if (slot) {
+			free(*slot);
+			*slot = xstrdup(val);
+		}
+	}
+	if (!found && in == 1 && cur_pass && (!user || !cur_login || !strcmp(cur_login, user)))
+		found = 1;
+	if (found) {
+		*login_r = cur_login;
+		*password_r = cur_pass;
+		cur_login = cur_pass = NULL;
+	} else if (def_pass && (!user || !def_login || !strcmp(def_login, user))) {
+		*login_r = def_login;
+		*password_r = def_pass;
+		def_login = def_pass = NULL;
+		found = 1;
+	}
+	free(cur_login);
+	if (cur_pass)
+		explicit_bzero(cur_pass, strlen(cur_pass));
+	free(cur_pass);
+	free(def_login);
+	if (def_pass)
+		explicit_bzero(def_pass, strlen(def_pass));
+	free(def_pass);
+	explicit_bzero(copy, strlen(text));
+	free(copy);
+	return found;
+}
+
+/* Small wrappers so each option read is one line with uniform errors. */
+struct reader {
+	const struct config *cfg;
+	const char *section;
+	char **error_r;
+	bool failed;
+};
+
+static const char *get_str(struct reader *r, const char *opt)
+{
+	if (r->failed)
+		return NULL;
+	char *err = NULL;
+	const char *v = config_get(r->cfg, r->section, opt, &err);
+	if (err) {
+		*r->error_r = err;
+		r->failed = true;
+		return NULL;
+	}
+	return v;
+}
+
+static bool get_bool(struct reader *r, const char *opt, bool def)
+{
+	bool v = def;
+	if (!r->failed && config_get_bool(r->cfg, r->section, opt, def, &v, r->error_r) < 0)
+		r->failed = true;
+	return v;
+}
+
+static int64_t get_int(struct reader *r, const char *opt, int64_t def, int64_t min, int64_t max)
+{
+	int64_t v = def;
+	if (r->failed)
+		return def;
+	if (config_get_int(r->cfg, r->section, opt, def, &v, r->error_r) < 0) {
+		r->failed = true;
+		return def;
+	}
+	if (v < min || v > max) {
+		*r->error_r = xasprintf("%s: option '%s' in section '%s': %lld is out of range (%lld..%lld)",
+					config_where(r->cfg, r->section, opt), opt, r->section,
+					(long long)v, (long long)min, (long long)max);
+		r->failed = true;
+	}
+	return v;
+}
+
+static void fail_at(struct reader *r, const char *opt, const char *fmt, const char *arg)
+{
+	if (r->failed)
+		return;
+	char *what = xasprintf(fmt, arg);
+	*r->error_r = xasprintf("%s: option '%s' in section '%s': %s",
+				config_where(r->cfg, r->section, opt), opt, r->section, what);
+	free(what);
+	r->failed = true;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s && *s ? xstrdup(s) : NULL;
+}
+
+static int load_password(struct reader *r, struct repo_settings *rs)
+{
+	const char *pass = get_str(r, "remotepass");
+	if (r->failed)
+		return -1;
+	if (pass) {
+		rs->password = xstrdup(pass);
+		rs->password_source = xstrdup("remotepass");
+		return 0;
+	}
+	const char *passfile = get_str(r, "remotepassfile");
+	if (r->failed)
+		return -1;
+	if (passfile) {
+		char *path = config_expand_tilde(passfile);
+		char *err = NULL;
+		rs->password = read_first_line(path, &err);
+		if (!rs->password) {
+			fail_at(r, "remotepassfile", "cannot read password file: %s", err);
+			free(err);
+			free(path);
+			return -1;
+		}
+		rs->password_source = xasprintf("remotepassfile %s", path);
+		free(path);
+		return 0;
+	}
+	const char *home = getenv("HOME");
+	char *paths[2] = { home ? xasprintf("%s/.netrc", home) : NULL, xstrdup("/etc/netrc") };
+	for (int i = 0; i < 2 && !rs->password; i++) {
+		if (!paths[i])
+			continue;
+		char *text = read_file(paths[i]);
+		if (!text)
+			continue;
+		char *login = NULL, *password = NULL;
+		if (netrc_lookup(text, rs->host, rs->user, &login, &password)) {
+			rs->password = password;
+			rs->password_source = xstrdup(paths[i]);
+			if (!rs->user && login)
+				rs->user = login;
+			else
+				free(login);
+		}
+		explicit_bzero(text, strlen(text));
+		free(text);
+	}
+	free(paths[0]);
+	free(paths[1]);
+	return 0;
+}
+
+static int load_repository(const struct config *cfg, const char *repo_name,
+			   struct repo_settings *rs, bool is_local, char **error_r)
+{
+	char *section = xasprintf("Repository %s", repo_name);
+	struct reader r = { .cfg = cfg, .section = section, .error_r = error_r };
+	int ret = -1;
+
+	rs->name = xstrdup(repo_name);
+	if (!config_has_section(cfg, section)) {
+		*error_r = xasprintf("%s: section [%s] is missing (named by the account)",
+				     config_filename(cfg), section);
+		goto out;
+	}
+	for (const char *const *p = python_options; *p; p++) {
+		if (config_get_raw(cfg, section, *p)) {
+			*error_r = xasprintf("%s: option '%s' in section '%s' holds Python code, which "
+					     "offlinefs does not run yet; remove it (or translate the "
+					     "folder names by hand) to use offlinefs",
+					     config_where(cfg, section, *p), *p, section);
+			goto out;
+		}
+	}
+	const char *type = get_str(&r, "type");
+	if (r.failed)
+		goto out;
+	if (!type) {
+		*error_r = xasprintf("%s: section [%s] has no 'type' (Maildir or IMAP)",
+				     config_filename(cfg), section);
+		goto out;
+	}
+	if (!strcasecmp(type, "Maildir") || !strcasecmp(type, "GmailMaildir")) {
+		rs->type = REPO_TYPE_MAILDIR;
+		rs->type_name = "Maildir";
+	} else if (!strcasecmp(type, "IMAP") || !strcasecmp(type, "Gmail")) {
+		rs->type = REPO_TYPE_IMAP;
+		rs->type_name = "IMAP";
+	} else {
+		fail_at(&r, "type", "unknown repository type '%s' (expected Maildir or IMAP)", type);
+		goto out;
+	}
+	if (is_local && rs->type != REPO_TYPE_MAILDIR) {
+		fail_at(&r, "type", "'%s' as the local repository is not supported yet (use Maildir)",
+			type);
+		goto out;
+	}
+	if (!is_local && rs->type != REPO_TYPE_IMAP) {
+		fail_at(&r, "type", "the remote repository must be IMAP, not '%s'", type);
+		goto out;
+	}
+
+	rs->readonly = get_bool(&r, "readonly", false);
+	rs->createfolders = get_bool(&r, "createfolders", true);
+	rs->sync_deletes = get_bool(&r, "sync_deletes", true);
+
+	if (rs->type == REPO_TYPE_MAILDIR) {
+		const char *lf = get_str(&r, "localfolders");
+		if (r.failed)
+			goto out;
+		if (!lf || !*lf) {
+			*error_r = xasprintf("%s: section [%s] needs 'localfolders' (the Maildir root)",
+					     config_filename(cfg), section);
+			goto out;
+		}
+		rs->localfolders = config_expand_path(lf);
+		const char *sep = get_str(&r, "sep");
+		if (r.failed)
+			goto out;
+		char *s = trimmed(sep ? sep : ".");
+		if (strlen(s) != 1 || s[0] == '\0') {
+			fail_at(&r, "sep", "expected a single character, got '%s'", s);
+			free(s);
+			goto out;
+		}
+		rs->sep = s[0];
+		free(s);
+		for (int i = 0; i < 26; i++) {
+			char opt[16];
+			snprintf(opt, sizeof(opt), "customflag_%c", 'a' + i);
+			const char *kw = get_str(&r, opt);
+			if (kw && *kw)
+				rs->keywords[i] = trimmed(kw);
+		}
+	} else {
+		const char *host = get_str(&r, "remotehost");
+		if (r.failed)
+			goto out;
+		if (!host && !strcasecmp(type, "Gmail"))
+			host = "imap.gmail.com";
+		if (!host || !*host) {
+			*error_r = xasprintf("%s: section [%s] needs 'remotehost'", config_filename(cfg),
+					     section);
+			goto out;
+		}
+		rs->host = trimmed(host);
+		rs->ssl = get_bool(&r, "ssl", true);
+		rs->starttls = get_bool(&r, "starttls", true);
+		rs->port = (int)get_int(&r, "remoteport", 0, 0, 65535);
+		rs->user = dup_or_null(get_str(&r, "remoteuser"));
+		const char *ca = get_str(&r, "sslcacertfile");
+		if (ca && *ca && strcasecmp(ca, "OS-DEFAULT") != 0)
+			rs->cacertfile = config_expand_path(ca);
+		rs->fingerprints = dup_or_null(get_str(&r, "cert_fingerprint"));
+		rs->expunge = get_bool(&r, "expunge", true);
+		rs->maxconnections = (int)get_int(&r, "maxconnections", 1, 1, 64);
+		rs->auth_mechanisms = dup_or_null(get_str(&r, "auth_mechanisms"));
+		if (r.failed)
+			goto out;
+		if (load_password(&r, rs) < 0)
+			goto out;
+		if (!rs->user) {
+			*error_r = xasprintf("%s: section [%s] needs 'remoteuser' (or a ~/.netrc entry "
+					     "for %s)", config_filename(cfg), section, rs->host);
+			goto out;
+		}
+		if (!rs->password) {
+			*error_r = xasprintf("%s: no password for %s@%s: set remotepass or "
+					     "remotepassfile in [%s], or add it to ~/.netrc",
+					     config_filename(cfg), rs->user, rs->host, section);
+			goto out;
+		}
+		if (rs->cacertfile && access(rs->cacertfile, R_OK) != 0) {
+			fail_at(&r, "sslcacertfile", "cannot read CA file: %s", strerror(errno));
+			goto out;
+		}
+	}
+	ret = r.failed ? -1 : 0;
+out:
+	free(section);
+	return ret;
+}
+
+char *account_metadata_dir(const struct config *cfg)
+{
+	const char *m = config_get(cfg, "general", "metadata", NULL);
+	return config_expand_path(m && *m ? m : "~/.offlineimap");
+}
+
+int account_names(const struct config *cfg, const char *override, struct strlist *names_r,
+		  char **error_r)
+{
+	const char *list = override;
+	if (!list) {
+		char *err = NULL;
+		list = config_get(cfg, "general", "accounts", &err);
+		if (err) {
+			*error_r = err;
+			return -1;
+		}
+		if (!list) {
+			*error_r = xasprintf("%s: [general] has no 'accounts' (and no -a was given)",
+					     config_filename(cfg));
+			return -1;
+		}
+	}
+	char *copy = xstrdup(list), *save = NULL;
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		char *t = trimmed(w);
+		if (*t && strlist_find(names_r, t) < 0)
+			strlist_add_owned(names_r, t);
+		else
+			free(t);
+	}
+	free(copy);
+	if (names_r->n == 0) {
+		*error_r = xasprintf("%s: no account to sync", config_filename(cfg));
+		return -1;
+	}
+	return 0;
+}
+
+int account_load(const struct config *cfg, const char *name, struct account_settings *a_r,
+		 char **error_r)
+{
+	memset(a_r, 0, sizeof(*a_r));
+	a_r->name = xstrdup(name);
+	char *section = xasprintf("Account %s", name);
+	struct reader gen = { .cfg = cfg, .section = "general", .error_r = error_r };
+	struct reader acc = { .cfg = cfg, .section = section, .error_r = error_r };
+	int ret = -1;
+
+	if (!config_has_section(cfg, section)) {
+		*error_r = xasprintf("%s: no section [%s] for account '%s'", config_filename(cfg),
+				     section, name);
+		goto out;
+	}
+	a_r->metadata = account_metadata_dir(cfg);
+	a_r->fsync = get_bool(&gen, "fsync", true);
+	a_r->socktimeout = (int)get_int(&gen, "socktimeout", 0, 0, 86400);
+	if (gen.failed)
+		goto out;
+	if (config_get_raw(cfg, section, "status_backend")) {
+		*error_r = xasprintf("%s: option 'status_backend' is not supported anymore; remove it",
+				     config_where(cfg, section, "status_backend"));
+		goto out;
+	}
+	a_r->maxsize = (uint64_t)get_int(&acc, "maxsize", 0, 0, INT64_MAX);
+	const char *local = get_str(&acc, "localrepository");
+	const char *remote = get_str(&acc, "remoterepository");
+	if (acc.failed)
+		goto out;
+	if (!local || !remote) {
+		*error_r = xasprintf("%s: section [%s] needs both 'localrepository' and "
+				     "'remoterepository'", config_filename(cfg), section);
+		goto out;
+	}
+	char *local_name = trimmed(local), *remote_name = trimmed(remote);
+	int rc = load_repository(cfg, local_name, &a_r->local, true, error_r);
+	if (rc == 0)
+		rc = load_repository(cfg, remote_name, &a_r->remote, false, error_r);
+	free(local_name);
+	free(remote_name);
+	if (rc < 0)
+		goto out;
+	ret = 0;
+out:
+	free(section);
+	if (ret < 0)
+		account_free(a_r);
+	return ret;
+}
+
+static void repo_settings_free(struct repo_settings *rs)
+{
+	free(rs->name);
+	free(rs->localfolders);
+	for (int i = 0; i < 26; i++)
+		free(rs->keywords[i]);
+	free(rs->host);
+	free(rs->user);
+	if (rs->password)
+		explicit_bzero(rs->password, strlen(rs->password));
+	free(rs->password);
+	free(rs->password_source);
+	free(rs->cacertfile);
+	free(rs->fingerprints);
+	free(rs->auth_mechanisms);
+	memset(rs, 0, sizeof(*rs));
+}
+
+void account_free(struct account_settings *a)
+{
+	free(a->name);
+	free(a->metadata);
+	repo_settings_free(&a->local);
+	repo_settings_free(&a->remote);
+	memset(a, 0, sizeof(*a));
+}

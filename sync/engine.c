@@ -1,1 +1,770 @@
-/* placeholder: being written */
+#include "sync/engine.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/lock.h"
+#include "cache/maildir.h"
+#include "cache/status.h"
+#include "common/log.h"
+#include "imap/imap_repo.h"
+#include "sync/planner.h"
+
+/* Status rows are committed in batches of this many messages, so an
+ * interrupted initial sync keeps most of its progress without paying for a
+ * commit per message. */
+#define STATUS_BATCH 500
+
+struct account_ctx {
+	const struct account_settings *a;
+	const struct sync_request *req;
+	struct repo *remote, *local;
+	struct status_db *status;
+	bool local_root_missing; /* dry-run on a Maildir root that does not exist */
+	unsigned validity_skips;
+	unsigned folder_errors;
+};
+
+struct folder_ctx {
+	struct account_ctx *acc;
+	const char *remote_name, *local_name;
+	int64_t folder_id;
+	unsigned pending_rows; /* status writes since the last commit */
+	bool in_txn;
+	bool failed;
+	size_t copied_down, copied_up;
+};
+
+char *sync_remote_to_local_name(const char *remote, char remote_sep, char local_sep)
+{
+	if (local_sep != remote_sep && local_sep != '/' && strchr(remote, local_sep))
+		return NULL;
+	char *s = xstrdup(remote);
+	if (local_sep != remote_sep)
+		for (char *p = s; *p; p++)
+			if (*p == remote_sep)
+				*p = local_sep;
+	return s;
+}
+
+char *sync_local_to_remote_name(const char *local, char local_sep, char remote_sep)
+{
+	char *s = xstrdup(local);
+	if (local_sep != remote_sep)
+		for (char *p = s; *p; p++)
+			if (*p == local_sep)
+				*p = remote_sep;
+	return s;
+}
+
+static bool folder_selected(const struct sync_request *req, const char *remote_name)
+{
+	if (!req->folders || req->folders->n == 0)
+		return true;
+	return strlist_find(req->folders, remote_name) >= 0;
+}
+
+/* --- status helpers: every failure is a folder error ------------------- */
+
+static bool st_ok(struct folder_ctx *f, int rc, char *err)
+{
+	if (rc == 0)
+		return true;
+	log_error("Folder %s: status cache: %s", f->remote_name, err ? err : "unknown error");
+	free(err);
+	f->failed = true;
+	return false;
+}
+
+static bool st_begin(struct folder_ctx *f)
+{
+	if (f->in_txn)
+		return true;
+	char *err = NULL;
+	if (!st_ok(f, status_begin(f->acc->status, &err), err))
+		return false;
+	f->in_txn = true;
+	return true;
+}
+
+static bool st_commit(struct folder_ctx *f)
+{
+	if (!f->in_txn)
+		return true;
+	char *err = NULL;
+	f->in_txn = false;
+	f->pending_rows = 0;
+	return st_ok(f, status_commit(f->acc->status, &err), err);
+}
+
+static bool st_put(struct folder_ctx *f, uint32_t uid, flagset_t flags)
+{
+	char *err = NULL;
+	if (!st_begin(f) ||
+	    !st_ok(f, status_put(f->acc->status, f->folder_id, uid, flags, &err), err))
+		return false;
+	if (++f->pending_rows >= STATUS_BATCH)
+		return st_commit(f) && st_begin(f);
+	return true;
+}
+
+static bool st_forget(struct folder_ctx *f, uint32_t uid)
+{
+	char *err = NULL;
+	return st_begin(f) &&
+	       st_ok(f, status_remove(f->acc->status, f->folder_id, uid, &err), err);
+}
+
+/* --- repository error handling ----------------------------------------- */
+
+/* Logs a failed repository call. Returns true when the folder can go on
+ * (the failure concerned one message only). */
+static bool repo_call_ok(struct folder_ctx *f, struct repo *r, int rc)
+{
+	if (rc == REPO_OK)
+		return true;
+	log_error("%s", repo_error(r));
+	if (rc == REPO_MSG_BAD)
+		return true;
+	f->failed = true;
+	return false;
+}
+
+/* --- downloads --------------------------------------------------------- */
+
+static int download_one(void *ctx, const struct repo_msg *msg, const char *body, size_t len)
+{
+	struct folder_ctx *f = ctx;
+	struct repo *local = f->acc->local;
+	char *key = NULL;
+	uint32_t uid = 0;
+	int rc = local->ops->store(local, body, len, msg->flags, msg->time, msg->uid, &uid, &key);
+	free(key);
+	if (rc != REPO_OK) {
+		log_error("%s", repo_error(local));
+		return rc == REPO_MSG_BAD ? 0 : -1;
+	}
+	log_debug(LOG_DBG_SYNC, "Copied message UID %u %s[%s] -> %s[%s]", msg->uid,
+		  f->acc->remote->ops->type_name, f->remote_name, local->ops->type_name,
+		  f->local_name);
+	f->copied_down++;
+	return st_put(f, msg->uid, msg->flags) ? 0 : -1;
+}
+
+static void run_downloads(struct folder_ctx *f, struct repo_msg_list *remote, const struct plan *p)
+{
+	if (!p->n_download)
+		return;
+	struct repo_msg **msgs = xmalloc(p->n_download * sizeof(*msgs));
+	for (size_t i = 0; i < p->n_download; i++)
+		msgs[i] = &remote->v[p->download[i]];
+	struct repo *r = f->acc->remote;
+	int rc = r->ops->fetch(r, msgs, p->n_download, download_one, f);
+	if (rc != REPO_OK && !f->failed)
+		repo_call_ok(f, r, rc);
+	free(msgs);
+}
+
+/* --- uploads ----------------------------------------------------------- */
+
+static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
+{
+	struct repo *lr = f->acc->local, *rr = f->acc->remote;
+	for (size_t i = 0; i < p->n_upload && !f->failed; i++) {
+		struct repo_msg *m = &local->v[p->upload[i]];
+		char *body = NULL;
+		size_t len = 0;
+		int64_t mtime = 0;
+		int rc = lr->ops->read_body(lr, m, &body, &len, &mtime);
+		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
+			continue;
+		uint32_t uid = 0;
+		rc = rr->ops->store(rr, body, len, m->flags, mtime, 0, &uid, NULL);
+		free(body);
+		if (!repo_call_ok(f, rr, rc) || rc != REPO_OK)
+			continue;
+		f->copied_up++;
+		if (uid == 0) {
+			/* Uploaded, but the server did not tell us its UID. Keeping
+			 * the local file risks one duplicate next time; deleting it
+			 * (OfflineIMAP) risks losing mail if the upload was not
+			 * really stored. Mail is worth more than a duplicate. */
+			log_warn("Folder %s: uploaded %s but the server did not report its UID; "
+				 "it may be uploaded again next time",
+				 f->remote_name, m->key ? m->key : "message");
+			continue;
+		}
+		rc = lr->ops->set_uid(lr, m, uid);
+		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
+			continue;
+		log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s]", m->key ? m->key : "",
+			  uid, rr->ops->type_name, f->remote_name);
+		st_put(f, uid, m->flags);
+	}
+}
+
+/* --- flags ------------------------------------------------------------- */
+
+static bool apply_flags(struct folder_ctx *f, struct repo *r, struct repo_msg_list *list,
+			const struct plan_flags *changes, size_t n)
+{
+	if (!n)
+		return true;
+	struct repo_msg **msgs = xmalloc(n * sizeof(*msgs));
+	flagset_t *flags = xmalloc(n * sizeof(*flags));
+	for (size_t i = 0; i < n; i++) {
+		msgs[i] = &list->v[changes[i].index];
+		flags[i] = changes[i].flags;
+	}
+	int rc = r->ops->set_flags(r, msgs, flags, n);
+	free(msgs);
+	free(flags);
+	if (rc != REPO_OK) {
+		repo_call_ok(f, r, rc);
+		return false;
+	}
+	return true;
+}
+
+/* --- deletions --------------------------------------------------------- */
+
+static bool apply_deletes(struct folder_ctx *f, struct repo *r, struct repo_msg_list *list,
+			  const size_t *idx, size_t n)
+{
+	if (!n)
+		return true;
+	struct repo_msg **msgs = xmalloc(n * sizeof(*msgs));
+	for (size_t i = 0; i < n; i++)
+		msgs[i] = &list->v[idx[i]];
+	int rc = r->ops->delete_messages(r, msgs, n);
+	free(msgs);
+	if (rc != REPO_OK) {
+		repo_call_ok(f, r, rc);
+		return false;
+	}
+	return true;
+}
+
+/* --- dry-run report ---------------------------------------------------- */
+
+static void report_flags(const char *prefix, struct repo *r, const char *folder,
+			 struct repo_msg_list *list, const struct plan_flags *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct repo_msg *m = &list->v[c[i].index];
+		char from[FLAGS_LETTERS_MAX], to[FLAGS_LETTERS_MAX];
+		flags_to_letters(m->flags, from);
+		flags_to_letters(c[i].flags, to);
+		log_info("%sSet flags of UID %u on %s[%s]: '%s' -> '%s'", prefix, m->uid,
+			 r->ops->type_name, folder, from, to);
+	}
+}
+
+static void report_plan(struct folder_ctx *f, struct repo_msg_list *remote,
+			struct repo_msg_list *local, const struct plan *p)
+{
+	const char *pre = "[DRYRUN] ";
+	struct repo *rr = f->acc->remote, *lr = f->acc->local;
+	for (size_t i = 0; i < p->n_download; i++)
+		log_info("%sCopy message UID %u (%zu/%zu) %s:%s -> %s:%s", pre,
+			 remote->v[p->download[i]].uid, i + 1, p->n_download, rr->name,
+			 f->remote_name, lr->name, f->local_name);
+	for (size_t i = 0; i < p->n_upload; i++)
+		log_info("%sCopy new local message %s (%zu/%zu) %s:%s -> %s:%s", pre,
+			 local->v[p->upload[i]].key ? local->v[p->upload[i]].key : "?", i + 1,
+			 p->n_upload, lr->name, f->local_name, rr->name, f->remote_name);
+	for (size_t i = 0; i < p->n_delete_local; i++)
+		log_info("%sDelete message UID %u in %s[%s] (expunged on the server)", pre,
+			 local->v[p->delete_local[i]].uid, lr->ops->type_name, f->local_name);
+	for (size_t i = 0; i < p->n_delete_remote; i++)
+		log_info("%sDelete message UID %u in %s[%s] (deleted locally)", pre,
+			 remote->v[p->delete_remote[i]].uid, rr->ops->type_name, f->remote_name);
+	report_flags(pre, lr, f->local_name, local, p->local_flags, p->n_local_flags);
+	report_flags(pre, rr, f->remote_name, remote, p->remote_flags, p->n_remote_flags);
+	if (p->n_status_put || p->n_status_forget)
+		log_info("%sUpdate %zu and forget %zu status cache rows of %s", pre,
+			 p->n_status_put, p->n_status_forget, f->remote_name);
+}
+
+/* --- OfflineIMAP state import ------------------------------------------ */
+
+/* OfflineIMAP names per-folder metadata files after the folder with '/'
+ * replaced by '.'; the root becomes "dot" (offlineimap.md §3.1). */
+static char *offlineimap_basename(const char *name)
+{
+	if (!*name || !strcmp(name, "."))
+		return xstrdup("dot");
+	char *s = xstrdup(name);
+	for (char *p = s; *p; p++)
+		if (*p == '/')
+			*p = '.';
+	return s;
+}
+
+static uint32_t read_offlineimap_validity(const struct account_settings *a, const char *remote_name)
+{
+	char *base = offlineimap_basename(remote_name);
+	char *path = xasprintf("%s/Repository-%s/FolderValidity/%s", a->metadata, a->remote.name, base);
+	uint32_t v = 0;
+	FILE *fp = fopen(path, "r");
+	if (fp) {
+		unsigned long long x = 0;
+		if (fscanf(fp, "%llu", &x) == 1 && x <= UINT32_MAX)
+			v = (uint32_t)x;
+		fclose(fp);
+	}
+	free(path);
+	free(base);
+	return v;
+}
+
+/* For a folder we have never synced, take over OfflineIMAP's status rows
+ * and saved UIDVALIDITY so a migrating user keeps their sync base. */
+static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
+{
+	const struct account_settings *a = f->acc->a;
+	char *base = offlineimap_basename(f->remote_name);
+	char *path = xasprintf("%s/Account-%s/LocalStatus-sqlite/%s", a->metadata, a->name, base);
+	free(base);
+	if (access(path, R_OK) != 0) {
+		free(path);
+		return;
+	}
+	size_t count = 0;
+	char *err = NULL;
+	if (!st_begin(f))
+		goto out;
+	if (status_import_offlineimap(f->acc->status, f->folder_id, path, &count, &err) < 0) {
+		st_ok(f, -1, err);
+		goto out;
+	}
+	sf->uidvalidity = read_offlineimap_validity(a, f->remote_name);
+	if (sf->uidvalidity && !st_ok(f, status_folder_update(f->acc->status, sf, &err), err))
+		goto out;
+	if (st_commit(f))
+		log_info("Folder %s: imported %zu status rows from OfflineIMAP (%s)", f->remote_name,
+			 count, path);
+out:
+	free(path);
+}
+
+/* --- one folder -------------------------------------------------------- */
+
+static void sync_folder(struct account_ctx *acc, const char *remote_name, const char *local_name)
+{
+	const struct account_settings *a = acc->a;
+	bool dry = acc->req->dry_run;
+	struct folder_ctx f = { .acc = acc, .remote_name = remote_name, .local_name = local_name };
+	struct repo_msg_list remote = { 0 }, local = { 0 };
+	struct status_rec *rows = NULL;
+	size_t n_rows = 0;
+	struct plan plan = { 0 };
+	struct status_folder sf = { 0 };
+	char *err = NULL;
+	int rc;
+
+	log_info("Syncing %s: %s -> %s", remote_name, acc->remote->ops->type_name,
+		 acc->local->ops->type_name);
+
+	rc = status_folder_get(acc->status, remote_name, &sf, &err);
+	if (rc < 0 && !st_ok(&f, rc, err))
+		goto out;
+	if (sf.id == 0 && !dry) {
+		if (!st_ok(&f, status_folder_ensure(acc->status, remote_name, &sf.id, &err), err))
+			goto out;
+		f.folder_id = sf.id;
+		import_offlineimap(&f, &sf);
+		if (f.failed)
+			goto out;
+	}
+	f.folder_id = sf.id;
+
+	struct repo_folder_status rst = { 0 };
+	rc = acc->remote->ops->select_folder(acc->remote, remote_name,
+					     !dry && !a->remote.readonly, &rst);
+	if (!repo_call_ok(&f, acc->remote, rc) || rc != REPO_OK)
+		goto out;
+	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity) {
+		/* Never apply old state to new UIDs (OfflineIMAP's defect,
+		 * offlineimap.md §4.6): the folder is left exactly as it is. */
+		log_warn("UID validity problem for folder %s (saved %u; got %u); skipping it. "
+			 "The server renumbered its messages; nothing in this folder was touched. "
+			 "See docs/uidvalidity.md for how to start the folder over",
+			 remote_name, sf.uidvalidity, rst.uidvalidity);
+		acc->validity_skips++;
+		goto out;
+	}
+
+	rc = acc->remote->ops->list_messages(acc->remote, &remote);
+	if (!repo_call_ok(&f, acc->remote, rc) || rc != REPO_OK)
+		goto out;
+	if (remote.n < rst.exists) {
+		log_error("Folder %s: the server announced %u messages but listed %zu; skipping the "
+			  "folder rather than mistaking the missing ones for deletions",
+			  remote_name, rst.exists, remote.n);
+		f.failed = true;
+		goto out;
+	}
+
+	if (!acc->local_root_missing) {
+		struct repo_folder_status lst;
+		rc = acc->local->ops->select_folder(acc->local, local_name, true, &lst);
+		if (rc == REPO_OK)
+			rc = acc->local->ops->list_messages(acc->local, &local);
+		else if (dry)
+			rc = REPO_OK; /* the folder would be created: empty */
+		if (!repo_call_ok(&f, acc->local, rc) || rc != REPO_OK)
+			goto out;
+	}
+
+	if (sf.id && !st_ok(&f, status_load(acc->status, sf.id, &rows, &n_rows, &err), err))
+		goto out;
+
+	struct plan_options popt = {
+		.remote_readonly = a->remote.readonly,
+		.local_readonly = a->local.readonly,
+		.remote_sync_deletes = a->remote.sync_deletes,
+		.local_sync_deletes = a->local.sync_deletes,
+		.maxsize = a->maxsize,
+		.remote_storable = acc->remote->ops->storable_flags(acc->remote),
+		.local_storable = acc->local->ops->storable_flags(acc->local),
+	};
+	const char *perr = NULL;
+	if (plan_folder(rows, n_rows, remote.v, remote.n, local.v, local.n, &popt, &plan, &perr) < 0) {
+		log_error("Folder %s: %s; skipping it", remote_name, perr);
+		f.failed = true;
+		goto out;
+	}
+	if (plan.n_skipped_oversize)
+		log_info("Folder %s: %zu messages larger than maxsize (%llu bytes) skipped",
+			 remote_name, plan.n_skipped_oversize, (unsigned long long)a->maxsize);
+
+	if (dry) {
+		report_plan(&f, &remote, &local, &plan);
+		goto out;
+	}
+
+	/* The folder row carries UIDVALIDITY from the first write on, so the
+	 * rows below are never applied to a renumbered folder. */
+	sf.uidvalidity = rst.uidvalidity;
+	if (!st_begin(&f) || !st_ok(&f, status_folder_update(acc->status, &sf, &err), err))
+		goto out;
+
+	run_downloads(&f, &remote, &plan);
+	if (!f.failed)
+		run_uploads(&f, &local, &plan);
+	if (!f.failed) {
+		bool ok = apply_flags(&f, acc->local, &local, plan.local_flags, plan.n_local_flags);
+		ok = apply_flags(&f, acc->remote, &remote, plan.remote_flags, plan.n_remote_flags) && ok;
+		/* Merged flags become the new base only when both sides took them. */
+		for (size_t i = 0; ok && i < plan.n_status_put; i++)
+			ok = st_put(&f, plan.status_put[i].uid, plan.status_put[i].flags);
+	}
+	if (!f.failed) {
+		bool ok = apply_deletes(&f, acc->local, &local, plan.delete_local, plan.n_delete_local);
+		ok = apply_deletes(&f, acc->remote, &remote, plan.delete_remote,
+				   plan.n_delete_remote) && ok;
+		for (size_t i = 0; ok && i < plan.n_status_forget; i++)
+			ok = st_forget(&f, plan.status_forget[i]);
+	}
+	if (!f.failed) {
+		sf.uidnext = rst.uidnext;
+		sf.highestmodseq = rst.highestmodseq;
+		sf.last_sync = (int64_t)time(NULL);
+		st_ok(&f, status_folder_update(acc->status, &sf, &err), err);
+	}
+	st_commit(&f);
+
+	if (plan_change_count(&plan) == 0)
+		log_info("Folder %s: nothing to do", remote_name);
+	else
+		log_info("Folder %s: %zu copied to %s, %zu copied to %s, %zu deleted in %s, "
+			 "%zu deleted in %s, %zu+%zu flag changes", remote_name, f.copied_down,
+			 acc->local->ops->type_name, f.copied_up, acc->remote->ops->type_name,
+			 plan.n_delete_local, acc->local->ops->type_name, plan.n_delete_remote,
+			 acc->remote->ops->type_name, plan.n_local_flags, plan.n_remote_flags);
+out:
+	if (f.in_txn) {
+		/* Keep what was done: every row written describes real state. */
+		st_commit(&f);
+	}
+	if (f.failed)
+		acc->folder_errors++;
+	acc->remote->ops->close_folder(acc->remote);
+	if (!acc->local_root_missing)
+		acc->local->ops->close_folder(acc->local);
+	plan_free(&plan);
+	free(rows);
+	repo_msg_list_free(&remote);
+	repo_msg_list_free(&local);
+}
+
+/* --- folder structure -------------------------------------------------- */
+
+struct folder_pair {
+	char *remote, *local;
+};
+
+struct pair_list {
+	struct folder_pair *v;
+	size_t n, cap;
+};
+
+static void pair_add(struct pair_list *l, const char *remote, const char *local)
+{
+	xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
+	l->v[l->n].remote = xstrdup(remote);
+	l->v[l->n].local = xstrdup(local);
+	l->n++;
+}
+
+static void pair_free(struct pair_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].remote);
+		free(l->v[i].local);
+	}
+	free(l->v);
+}
+
+/* A folder newly created on one side has no messages there, so its old
+ * status rows (if any) must go, or they would read as "deleted". */
+static void reset_folder_status(struct account_ctx *acc, const char *remote_name)
+{
+	struct status_folder sf;
+	char *err = NULL;
+	if (status_folder_get(acc->status, remote_name, &sf, &err) == 1) {
+		if (status_folder_clear(acc->status, sf.id, &err) < 0 ||
+		    (sf.uidvalidity = 0, status_folder_update(acc->status, &sf, &err)) < 0) {
+			log_error("Folder %s: status cache: %s", remote_name, err);
+			free(err);
+		}
+	} else {
+		free(err);
+	}
+}
+
+static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
+{
+	const struct account_settings *a = acc->a;
+	bool dry = acc->req->dry_run;
+	struct strlist rlist = STRLIST_INIT, llist = STRLIST_INIT;
+	char rsep = acc->remote->ops->separator(acc->remote);
+	char lsep = a->local.sep;
+	int ret = -1;
+
+	int rc = acc->remote->ops->list_folders(acc->remote, &rlist);
+	if (rc != REPO_OK) {
+		log_error("%s", repo_error(acc->remote));
+		goto out;
+	}
+	if (!acc->local_root_missing) {
+		rc = acc->local->ops->list_folders(acc->local, &llist);
+		if (rc != REPO_OK) {
+			log_error("%s", repo_error(acc->local));
+			goto out;
+		}
+	}
+	strlist_sort(&rlist);
+	strlist_sort(&llist);
+
+	bool local_can_create = a->local.createfolders && !a->local.readonly;
+	bool remote_can_create = a->remote.createfolders && !a->remote.readonly;
+
+	for (size_t i = 0; i < rlist.n; i++) {
+		const char *rname = rlist.v[i];
+		if (!folder_selected(acc->req, rname))
+			continue;
+		char *lname = sync_remote_to_local_name(rname, rsep, lsep);
+		if (!lname) {
+			log_warn("Ignoring folder '%s' due to unsupported '%c' character serving as "
+				 "local separator.", rname, lsep);
+			continue;
+		}
+		if (strlist_find(&llist, lname) < 0) {
+			if (!local_can_create) {
+				log_info("Folder %s: missing in %s and not created there (readonly or "
+					 "createfolders = no)", rname, a->local.name);
+				free(lname);
+				continue;
+			}
+			if (dry) {
+				log_info("[DRYRUN] Creating folder %s[%s]", lname, a->local.name);
+			} else {
+				log_info("Creating folder %s[%s]", lname, a->local.name);
+				rc = acc->local->ops->create_folder(acc->local, lname);
+				if (rc != REPO_OK) {
+					log_error("%s", repo_error(acc->local));
+					acc->folder_errors++;
+					free(lname);
+					continue;
+				}
+				reset_folder_status(acc, rname);
+			}
+		}
+		pair_add(pairs, rname, lname);
+		free(lname);
+	}
+
+	for (size_t i = 0; i < llist.n; i++) {
+		const char *lname = llist.v[i];
+		if (!*lname)
+			continue; /* the Maildir root itself; no remote name maps to it */
+		char *rname = sync_local_to_remote_name(lname, lsep, rsep);
+		if (strlist_find(&rlist, rname) >= 0 || !folder_selected(acc->req, rname)) {
+			free(rname);
+			continue;
+		}
+		char *back = sync_remote_to_local_name(rname, rsep, lsep);
+		bool round_trips = back && !strcmp(back, lname);
+		free(back);
+		if (!round_trips) {
+			log_warn("Folder %s[%s] maps to '%s' on the server, which would not map "
+				 "back to it; not creating it", lname, a->local.name, rname);
+			free(rname);
+			continue;
+		}
+		if (!remote_can_create) {
+			log_info("Folder %s: missing on %s and not created there (readonly or "
+				 "createfolders = no)", lname, a->remote.name);
+		} else if (dry) {
+			log_info("[DRYRUN] Creating folder %s[%s]", rname, a->remote.name);
+			pair_add(pairs, rname, lname);
+		} else {
+			log_info("Creating folder %s[%s]", rname, a->remote.name);
+			rc = acc->remote->ops->create_folder(acc->remote, rname);
+			if (rc != REPO_OK) {
+				log_error("%s", repo_error(acc->remote));
+				acc->folder_errors++;
+			} else {
+				reset_folder_status(acc, rname);
+				pair_add(pairs, rname, lname);
+			}
+		}
+		free(rname);
+	}
+	ret = 0;
+out:
+	strlist_free(&rlist);
+	strlist_free(&llist);
+	return ret;
+}
+
+/* --- account ----------------------------------------------------------- */
+
+static int make_dir_0700(const char *path)
+{
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	return -1;
+}
+
+static struct repo *make_remote(const struct account_settings *a)
+{
+	const struct repo_settings *rs = &a->remote;
+	struct imap_settings s = {
+		.host = rs->host,
+		.port = rs->port,
+		.user = rs->user,
+		.password = rs->password,
+		.ssl = rs->ssl,
+		.starttls = rs->starttls,
+		.cacertfile = rs->cacertfile,
+		.fingerprints = rs->fingerprints,
+		.timeout_seconds = a->socktimeout,
+		.expunge = rs->expunge,
+		.auth_mechanisms = rs->auth_mechanisms,
+	};
+	for (int i = 0; i < 26; i++)
+		s.keywords[i] = a->local.keywords[i];
+	return imap_repo_new(rs->name, &s);
+}
+
+static struct repo *make_local(const struct account_settings *a, bool dry)
+{
+	struct maildir_settings s = {
+		.root = a->local.localfolders,
+		.sep = a->local.sep,
+		.infosep = ':',
+		.fsync = a->fsync,
+		.need_sizes = a->maxsize > 0,
+		.create_root = !dry,
+	};
+	return maildir_repo_new(a->local.name, &s);
+}
+
+enum sync_exit sync_account(const struct account_settings *a, const struct sync_request *req)
+{
+	struct account_ctx acc = { .a = a, .req = req };
+	unsigned errors_before = log_error_count();
+	int lock_fd = -1;
+	char *err = NULL;
+	char *acct_dir = xasprintf("%s/Account-%s", a->metadata, a->name);
+	char *db_path = xasprintf("%s/offlinefs.sqlite", acct_dir);
+	bool dry = req->dry_run;
+
+	log_info("*** Processing account %s%s", a->name, dry ? " [DRYRUN]" : "");
+	if (!dry) {
+		if (make_dir_0700(a->metadata) < 0 || make_dir_0700(acct_dir) < 0) {
+			log_error("Account %s: cannot create metadata directory %s: %s", a->name,
+				  acct_dir, strerror(errno));
+			goto out;
+		}
+		lock_fd = account_lock(a->metadata, a->name, 0, &err);
+		if (lock_fd < 0) {
+			log_error("%s", err);
+			free(err);
+			goto out;
+		}
+	}
+	if (status_open(db_path, dry, a->fsync, &acc.status, &err) < 0) {
+		log_error("Account %s: %s", a->name, err);
+		free(err);
+		goto out;
+	}
+
+	acc.remote = make_remote(a);
+	acc.local = make_local(a, dry);
+	log_info("Establishing connection to %s:%d (%s)", a->remote.host,
+		 a->remote.port ? a->remote.port : (a->remote.ssl ? 993 : 143), a->remote.name);
+	if (acc.remote->ops->connect(acc.remote) != REPO_OK) {
+		log_error("Account %s: %s", a->name, repo_error(acc.remote));
+		goto out;
+	}
+	if (dry && access(a->local.localfolders, F_OK) != 0) {
+		log_info("[DRYRUN] Would create the Maildir root %s", a->local.localfolders);
+		acc.local_root_missing = true;
+	} else if (acc.local->ops->connect(acc.local) != REPO_OK) {
+		log_error("Account %s: %s", a->name, repo_error(acc.local));
+		goto out;
+	}
+
+	struct pair_list pairs = { 0 };
+	if (build_folder_pairs(&acc, &pairs) == 0) {
+		if (pairs.n == 0)
+			log_warn("Account %s: no folder to sync (check -f)", a->name);
+		for (size_t i = 0; i < pairs.n; i++)
+			sync_folder(&acc, pairs.v[i].remote, pairs.v[i].local);
+	}
+	pair_free(&pairs);
+	log_info("*** Finished account '%s'", a->name);
+out:
+	if (acc.remote)
+		acc.remote->ops->free(&acc.remote);
+	if (acc.local)
+		acc.local->ops->free(&acc.local);
+	status_close(&acc.status);
+	account_unlock(&lock_fd);
+	free(db_path);
+	free(acct_dir);
+	if (log_error_count() != errors_before || acc.folder_errors)
+		return SYNC_EXIT_ERRORS;
+	if (acc.validity_skips)
+		return SYNC_EXIT_UIDVALIDITY;
+	return SYNC_EXIT_OK;
+}

@@ -1,0 +1,88 @@
+/* account.h — an account's settings, resolved and validated from the config.
+ *
+ * Owns: the meaning of every OfflineIMAP option offlinefs reads, their
+ * defaults (../shared/reference/offlineimap.md §1.1–1.6) and their
+ * validation. Everything downstream takes these structs, never the config,
+ * so a bad value is reported once, here, as
+ *   "<file>:<line>: option 'remoteport' in section 'Repository R': ..."
+ * before anything is touched.
+ *
+ * Deliberate differences from OfflineIMAP:
+ *   - ssl = yes with neither sslcacertfile nor cert_fingerprint verifies
+ *     against the system CA store (OfflineIMAP refuses to connect, o3 #96);
+ *     STARTTLS is verified too (OfflineIMAP does not verify it at all).
+ *   - Options holding Python code (nametrans, folderfilter, *eval, ...) are
+ *     refused with an error rather than ignored, because ignoring a
+ *     nametrans would silently create and sync the wrong folders.
+ */
+#ifndef OFFLINEFS_ACCOUNT_H
+#define OFFLINEFS_ACCOUNT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/config.h"
+
+enum repo_type {
+	REPO_TYPE_MAILDIR,
+	REPO_TYPE_IMAP,
+};
+
+struct repo_settings {
+	char *name;             /* section "Repository <name>" */
+	enum repo_type type;
+	const char *type_name;  /* as written, for messages */
+	bool readonly;
+	bool createfolders;
+	bool sync_deletes;
+
+	/* Maildir */
+	char *localfolders;     /* ~ and $VAR expanded */
+	char sep;
+	char *keywords[26];     /* customflag_[a-z]: keyword of letter 'a'+i */
+
+	/* IMAP */
+	char *host;
+	int port;               /* 0 = default for ssl */
+	char *user;
+	char *password;         /* secret: wiped on free, never printed */
+	char *password_source;  /* "remotepass", "remotepassfile /p", "~/.netrc" */
+	bool ssl;
+	bool starttls;
+	char *cacertfile;       /* NULL = system store */
+	char *fingerprints;
+	bool expunge;
+	int maxconnections;
+	char *auth_mechanisms;
+};
+
+struct account_settings {
+	char *name;
+	char *metadata;         /* ~ expanded */
+	bool fsync;
+	int socktimeout;        /* seconds, 0 = default */
+	uint64_t maxsize;       /* 0 = none */
+	struct repo_settings local, remote;
+};
+
+/* Names of the accounts to sync: -a list if given, else [general] accounts
+ * (comma separated, whitespace stripped). */
+int account_names(const struct config *cfg, const char *override, struct strlist *names_r,
+		  char **error_r);
+
+/* Resolves account `name`. Returns 0, or -1 with a one-line *error_r
+ * (malloc'd) naming file:line where possible. */
+int account_load(const struct config *cfg, const char *name, struct account_settings *a_r,
+		 char **error_r);
+void account_free(struct account_settings *a);
+
+/* [general] metadata (default ~/.offlineimap), expanded. malloc'd. */
+char *account_metadata_dir(const struct config *cfg);
+
+/* Looks user/password for host up in a netrc file's text. Returns 1 and
+ * malloc'd *login_r / *password_r when found (login_r may stay NULL when
+ * the entry has none), 0 when not. Pure, for unit tests. */
+int netrc_lookup(const char *text, const char *host, const char *user, char **login_r,
+		 char **password_r);
+
+#endif
