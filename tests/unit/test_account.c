@@ -1,0 +1,170 @@
+/* Unit tests for sync/account.c: option defaults, validation messages with
+ * file:line, password sources and netrc parsing. */
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "sync/account.h"
+#include "sync/engine.h"
+#include "tests/unit/check.h"
+
+static const char base_conf[] =
+	"[general]\n"
+	"accounts = Test\n"
+	"metadata = /tmp/offlinefs-unit-meta\n"
+	"\n"
+	"[Account Test]\n"
+	"localrepository = Local\n"
+	"remoterepository = Remote\n"
+	"\n"
+	"[Repository Local]\n"
+	"type = Maildir\n"
+	"localfolders = /tmp/offlinefs-unit-mail\n"
+	"customflag_a = $Label1\n"
+	"\n"
+	"[Repository Remote]\n"
+	"type = IMAP\n"
+	"remotehost = imap.example.test\n"
+	"remoteuser = alice\n"
+	"remotepass = s3cret\n";
+
+static int load(const char *text, struct account_settings *a, char **err)
+{
+	struct config *cfg = config_parse("test.conf", text, err);
+	if (!cfg)
+		return -2;
+	int rc = account_load(cfg, "Test", a, err);
+	config_free(&cfg);
+	return rc;
+}
+
+static void test_defaults(void)
+{
+	struct account_settings a;
+	char *err = NULL;
+	CHECK_INT(load(base_conf, &a, &err), 0);
+	if (err) {
+		fprintf(stderr, "%s\n", err);
+		free(err);
+		return;
+	}
+	CHECK_STR(a.metadata, "/tmp/offlinefs-unit-meta");
+	CHECK(a.fsync);
+	CHECK_INT(a.maxsize, 0);
+	CHECK_INT(a.local.sep, '.');
+	CHECK_STR(a.local.keywords[0], "$Label1");
+	CHECK(a.local.keywords[1] == NULL);
+	CHECK(a.local.sync_deletes && a.local.createfolders && !a.local.readonly);
+	CHECK(a.remote.ssl && a.remote.starttls && a.remote.expunge);
+	CHECK_INT(a.remote.port, 0);
+	CHECK_STR(a.remote.password, "s3cret");
+	CHECK_STR(a.remote.password_source, "remotepass");
+	CHECK(a.remote.cacertfile == NULL);
+	account_free(&a);
+}
+
+static void expect_error(const char *extra, const char *want_substring)
+{
+	char *text = xasprintf("%s%s", base_conf, extra);
+	struct account_settings a;
+	char *err = NULL;
+	int rc = load(text, &a, &err);
+	CHECK(rc != 0);
+	CHECK(err && strstr(err, want_substring));
+	if (!err || !strstr(err, want_substring))
+		fprintf(stderr, "  wanted '%s' in: %s\n", want_substring, err ? err : "(null)");
+	if (rc == 0)
+		account_free(&a);
+	free(err);
+	free(text);
+}
+
+static void test_errors(void)
+{
+	/* Line 19 is the first line after base_conf. */
+	expect_error("remoteport = 99999\n", "test.conf:19: option 'remoteport'");
+	expect_error("ssl = maybe\n", "test.conf:19: option 'ssl'");
+	expect_error("nametrans = lambda f: f\n", "test.conf:19: option 'nametrans'");
+	struct account_settings a;
+	char *err = NULL;
+	CHECK(load("[general]\naccounts = Test\n[Account Test]\nlocalrepository = L\n"
+		   "remoterepository = R\n", &a, &err) != 0);
+	CHECK(err && strstr(err, "Repository L"));
+	free(err);
+	err = NULL;
+	CHECK(load("[general]\naccounts=Test\n[Account Test]\nlocalrepository = L\n"
+		   "remoterepository = R\n[Repository L]\ntype = Mbox\n", &a, &err) != 0);
+	CHECK(err && strstr(err, "test.conf:7") && strstr(err, "Mbox"));
+	free(err);
+}
+
+static void test_passfile(void)
+{
+	char path[] = "/tmp/offlinefs-unit-passXXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK(write(fd, "  from-file  \nsecond line\n", 26) == 26);
+	close(fd);
+	char *text = xasprintf("[general]\naccounts=Test\n[Account Test]\nlocalrepository = L\n"
+			       "remoterepository = R\n[Repository L]\ntype = Maildir\n"
+			       "localfolders = /tmp/x\n[Repository R]\ntype = IMAP\n"
+			       "remotehost = h\nremoteuser = u\nremotepassfile = %s\n", path);
+	struct account_settings a;
+	char *err = NULL;
+	CHECK_INT(load(text, &a, &err), 0);
+	if (!err) {
+		CHECK_STR(a.remote.password, "from-file");
+		account_free(&a);
+	}
+	free(err);
+	free(text);
+	unlink(path);
+}
+
+static void test_netrc(void)
+{
+	const char *netrc = "machine other.test login bob password nope\n"
+			    "machine imap.example.test\n  login alice\n  password  pa55\n"
+			    "default login anon password guest\n";
+	char *login = NULL, *pass = NULL;
+	CHECK_INT(netrc_lookup(netrc, "imap.example.test", NULL, &login, &pass), 1);
+	CHECK_STR(login, "alice");
+	CHECK_STR(pass, "pa55");
+	free(login);
+	free(pass);
+	login = pass = NULL;
+	CHECK_INT(netrc_lookup(netrc, "imap.example.test", "carol", &login, &pass), 0);
+	CHECK_INT(netrc_lookup(netrc, "unknown.test", NULL, &login, &pass), 1);
+	CHECK_STR(pass, "guest");
+	free(login);
+	free(pass);
+	login = pass = NULL;
+	CHECK_INT(netrc_lookup("", "h", NULL, &login, &pass), 0);
+}
+
+static void test_folder_names(void)
+{
+	char *s = sync_remote_to_local_name("Lists/foo", '/', '.');
+	CHECK_STR(s, "Lists.foo");
+	free(s);
+	s = sync_remote_to_local_name("a.b/c", '/', '.');
+	CHECK(s == NULL); /* the literal '.' cannot survive the round trip */
+	s = sync_remote_to_local_name("Lists/foo", '/', '/');
+	CHECK_STR(s, "Lists/foo");
+	free(s);
+	s = sync_local_to_remote_name("Lists.foo", '.', '/');
+	CHECK_STR(s, "Lists/foo");
+	free(s);
+	s = sync_remote_to_local_name("G&AOQ-ste", '/', '.');
+	CHECK_STR(s, "G&AOQ-ste");
+	free(s);
+}
+
+int main(void)
+{
+	test_defaults();
+	test_errors();
+	test_passfile();
+	test_netrc();
+	test_folder_names();
+	return check_report("test_account");
+}
