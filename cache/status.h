@@ -43,7 +43,10 @@ struct status_rec {
 };
 
 /* Opens (creating schema) path. With readonly, a missing file yields an
- * empty in-memory cache and nothing is created (dry-run). */
+ * empty in-memory cache and nothing is created (dry-run); an existing file
+ * is copied into memory, so writes succeed but never reach the disk.
+ * Otherwise missing parent directories are created 0700 and the file 0600.
+ * A DB with a newer schema_version is refused. */
 int status_open(const char *path, bool readonly, bool fsync, struct status_db **db_r,
 		char **error_r);
 void status_close(struct status_db **db);
@@ -63,6 +66,8 @@ int status_folder_clear(struct status_db *db, int64_t folder_id, char **error_r)
 int status_load(struct status_db *db, int64_t folder_id, struct status_rec **recs_r, size_t *n_r,
 		char **error_r);
 
+/* BEGIN IMMEDIATE. Transactions do not nest: a second begin is an error.
+ * After a failed commit call status_rollback(). */
 int status_begin(struct status_db *db, char **error_r);
 int status_commit(struct status_db *db, char **error_r);
 void status_rollback(struct status_db *db);
@@ -73,7 +78,11 @@ int status_remove(struct status_db *db, int64_t folder_id, uint32_t uid, char **
 
 /* Imports an OfflineIMAP LocalStatus-sqlite file for folder_id (rows
  * replace nothing already cached: call only for a folder with no rows).
- * *count_r = rows imported. A missing file is not an error (count 0). */
+ * *count_r = rows imported. A missing file is not an error (count 0).
+ * The file is opened read-only (never upgraded); db_version must be 1 or
+ * 2, else -1. Rows with id <= 0 or beyond 32 bits are skipped; NULL flags
+ * read as none. All-or-nothing (a savepoint), inside or outside a
+ * status_begin() batch. */
 int status_import_offlineimap(struct status_db *db, int64_t folder_id, const char *path,
 			      size_t *count_r, char **error_r);
 
