@@ -54,17 +54,23 @@ const struct strlist *config_sections(const struct config *cfg);
 const struct strlist *config_options(const struct config *cfg, const char *section);
 
 /* The interpolated value of option in section (falling back to [DEFAULT]),
- * or NULL when unset. option is matched case-insensitively. The string is
+ * or NULL when unset. option is matched case-insensitively. A section that
+ * does not exist has no options, not even inherited ones (configparser's
+ * has_option()); section "DEFAULT" gives the [DEFAULT] options. The string is
  * owned by cfg and valid until cfg is freed or the option is set again.
  * Returns NULL and sets *error_r (malloc'd) when interpolation fails; pass
- * error_r NULL to treat that as unset. */
+ * error_r NULL to treat that as unset. *error_r is NULL whenever no error.
+ * The error names the file:line and option whose value holds the bad
+ * reference, e.g. "rc:3: option 'root' in section 'Account A':
+ * interpolation refers to missing option 'hme'". */
 const char *config_get(const struct config *cfg, const char *section, const char *option,
 		       char **error_r);
 /* The value without interpolation (as -k or the file gave it). */
 const char *config_get_raw(const struct config *cfg, const char *section, const char *option);
 
-/* "file:line" where option was set (section, else DEFAULT), "file" if it
- * came from the command line, or the file name if unset. Owned by cfg. */
+/* "file:line" where option was set (section, else DEFAULT), "command line
+ * (-k)" if config_set() put it there, or the file name if unset. Owned by cfg;
+ * valid until the option is set or unset again. */
 const char *config_where(const struct config *cfg, const char *section, const char *option);
 
 /* Typed getters. Each returns 0 and stores the value (def when unset), or
@@ -80,21 +86,25 @@ int config_get_double(const struct config *cfg, const char *section, const char 
 
 /* Sets (creating section if needed) — used by "-k [section:]option=value".
  * A value set this way overrides the file and is reported as coming from
- * the command line. */
+ * the command line. Names must not contain '\x1f' (the key separator). */
 void config_set(struct config *cfg, const char *section, const char *option, const char *value);
 /* Removes option from section (used by -o to drop autorefresh). */
 void config_unset(struct config *cfg, const char *section, const char *option);
 
 /* Parses one -k argument "[section:]option=value"; underscores in the
  * section become spaces (OfflineIMAP: "-k Account_Test:autorefresh=30");
- * no section means "general". Returns 0, or -1 with *error_r (malloc'd). */
+ * no section means "general". Option and value are stripped of blanks; a
+ * value with a '%' that interpolation would reject is refused at once (as
+ * configparser's set() does). Returns 0, or -1 with *error_r (malloc'd). */
 int config_apply_override(struct config *cfg, const char *arg, char **error_r);
 
 /* Parses a boolean word; returns 0 or -1 if it is not one. */
 int config_parse_bool(const char *word, bool *value_r);
 
 /* Expands a leading "~" (and "~/") to $HOME and $VAR / ${VAR} anywhere,
- * as OfflineIMAP does for path options. Returns a malloc'd string. */
+ * as OfflineIMAP does for path options (os.path.expanduser, then expandvars:
+ * "~user/" works too; unset variables and unknown users are left as is).
+ * Returns a malloc'd string. */
 char *config_expand_path(const char *path);
 /* Expands only "~" (remotepassfile). */
 char *config_expand_tilde(const char *path);
