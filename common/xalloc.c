@@ -108,16 +108,23 @@ void sb_addc(struct strbuf *sb, char c)
 
 void sb_addf(struct strbuf *sb, const char *fmt, ...)
 {
-	va_list ap, ap2;
+	/* Format straight into the spare room; grow and redo only when it
+	 * did not fit (measuring with vsnprintf(NULL, 0) upsets -fsanitize
+	 * builds of GCC 12, which then warn about a "null" destination). */
+	va_list ap;
+	sb_grow(sb, 64);
+	size_t room = sb->cap - sb->len;
 	va_start(ap, fmt);
-	va_copy(ap2, ap);
-	int n = vsnprintf(NULL, 0, fmt, ap);
+	int n = vsnprintf(sb->buf + sb->len, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		out_of_memory(0);
-	sb_grow(sb, (size_t)n);
-	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap2);
-	va_end(ap2);
+	if ((size_t)n >= room) {
+		sb_grow(sb, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	sb->len += (size_t)n;
 }
 
