@@ -1,1 +1,985 @@
-/* placeholder: being written */
+#include "cache/maildir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache/maildir_name.h"
+#include "common/hash.h"
+#include "common/log.h"
+
+struct maildir_repo {
+	struct repo base; /* first: struct repo * casts to us */
+	char *root;       /* owned; without trailing '/' */
+	char sep, infosep;
+	bool fsync, need_sizes, create_root;
+	char host[256];
+	/* selected folder */
+	char *dir; /* owned; its absolute directory, NULL when none */
+	char md5[HASH_MD5_HEX_LEN + 1];
+};
+
+#define M(r) ((struct maildir_repo *)(r))
+#define FOLDER(m) ((m)->base.folder ? (m)->base.folder : "")
+/* Every error line names the folder: "Maildir[INBOX]: cur/x:2,S: rename: ..." */
+#define FAIL(m, code, fmt, ...) \
+	repo_fail(&(m)->base, (code), "Maildir[%s]: " fmt, FOLDER(m), __VA_ARGS__)
+#define TRACE(m, fmt, ...) \
+	log_debug(LOG_DBG_MAILDIR, "Maildir[%s]: " fmt, FOLDER(m), __VA_ARGS__)
+
+/* How often list_messages rescans when a mail reader changes new/ or cur/
+ * while we read them. */
+#define SCAN_ATTEMPTS 5
+/* Fresh names tried when one is taken (OfflineIMAP: 7 tries). */
+#define NAME_ATTEMPTS 100
+#define FOLDER_DEPTH_MAX 64
+
+/* ---- small file-system helpers ---- */
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool has_maildir_subdirs(const char *dir)
+{
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	for (int i = 0; i < 3; i++) {
+		char *p = xasprintf("%s/%s", dir, subs[i]);
+		bool ok = is_dir(p);
+		free(p);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* mkdir -p with mode for the missing components. */
+static int mkdir_p(const char *path, mode_t mode)
+{
+	if (is_dir(path))
+		return 0;
+	const char *slash = strrchr(path, '/');
+	if (slash && slash != path) {
+		char *parent = xstrndup(path, (size_t)(slash - path));
+		int ret = mkdir_p(parent, mode);
+		free(parent);
+		if (ret < 0)
+			return -1;
+	}
+	if (mkdir(path, mode) < 0 && !(errno == EEXIST && is_dir(path)))
+		return -1;
+	return 0;
+}
+
+/* rename() that never replaces an existing file (a name collision must not
+ * destroy a message). Falls back to check-then-rename where the file
+ * system has no RENAME_NOREPLACE. */
+static int rename_noreplace(const char *from, const char *to)
+{
+#ifdef RENAME_NOREPLACE
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP)
+		return -1;
+#endif
+	struct stat st;
+	if (lstat(to, &st) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return rename(from, to);
+}
+
+static int fsync_dir(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	int ret = fsync(fd);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return ret;
+}
+
+/* "<time>_<seq>" of OfflineIMAP: seq counts names made by this process
+ * within one second. Shared by all repositories of the process. */
+static void name_stamp(int64_t *now_r, unsigned *seq_r)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t last;
+	static unsigned seq;
+	int64_t now = (int64_t)time(NULL);
+	pthread_mutex_lock(&lock);
+	if (now != last) {
+		last = now;
+		seq = 0;
+	}
+	*seq_r = seq++;
+	pthread_mutex_unlock(&lock);
+	*now_r = now;
+}
+
+static char *new_name(struct maildir_repo *m, uint32_t uid, flagset_t flags)
+{
+	int64_t now;
+	unsigned seq;
+	name_stamp(&now, &seq);
+	return maildir_name_new(now, seq, (long)getpid(), m->host, uid, m->md5, m->infosep, flags);
+}
+
+/* A key is "new/<name>" or "cur/<name>". */
+static bool key_valid(const char *key)
+{
+	return key && (!strncmp(key, "new/", 4) || !strncmp(key, "cur/", 4)) && key[4] &&
+	       !strchr(key + 4, '/');
+}
+
+static char *key_path(struct maildir_repo *m, const char *key)
+{
+	return xasprintf("%s/%s", m->dir, key);
+}
+
+/* Looks in new/ and cur/ for the file whose base (the name before its info
+ * suffix) is that of name: a mail reader renamed it behind our back.
+ * Returns 1 with *key_r (malloc'd), 0 if it is gone, -1 on error (errno). */
+static int find_by_base(struct maildir_repo *m, const char *name, char **key_r)
+{
+	struct maildir_name_info want;
+	maildir_name_parse(name, m->md5, m->infosep, &want);
+	static const char *const subs[] = { "new", "cur" };
+	for (int i = 0; i < 2; i++) {
+		char *path = xasprintf("%s/%s", m->dir, subs[i]);
+		DIR *d = opendir(path);
+		free(path);
+		if (!d)
+			return -1;
+		struct dirent *e;
+		while ((e = readdir(d))) {
+			if (e->d_name[0] == '.')
+				continue;
+			struct maildir_name_info info;
+			maildir_name_parse(e->d_name, m->md5, m->infosep, &info);
+			if (info.base_len == want.base_len &&
+			    !memcmp(e->d_name, name, want.base_len)) {
+				*key_r = xasprintf("%s/%s", subs[i], e->d_name);
+				closedir(d);
+				TRACE(m, "%s was renamed to %s", name, *key_r);
+				return 1;
+			}
+		}
+		closedir(d);
+	}
+	return 0;
+}
+
+/* ---- connection and folders ---- */
+
+static int maildir_connect(struct repo *r)
+{
+	struct maildir_repo *m = M(r);
+	struct stat st;
+	if (stat(m->root, &st) < 0) {
+		if (errno != ENOENT)
+			return repo_fail(r, REPO_STORE_BAD, "Maildir: %s: %s", m->root,
+					 strerror(errno));
+		if (!m->create_root)
+			return repo_fail(r, REPO_STORE_BAD,
+					 "Maildir: %s: localfolders does not exist", m->root);
+		if (mkdir_p(m->root, 0700) < 0)
+			return repo_fail(r, REPO_STORE_BAD, "Maildir: %s: mkdir: %s", m->root,
+					 strerror(errno));
+		log_debug(LOG_DBG_MAILDIR, "Maildir: created %s", m->root);
+	} else if (!S_ISDIR(st.st_mode)) {
+		return repo_fail(r, REPO_STORE_BAD, "Maildir: %s: not a directory", m->root);
+	}
+	return REPO_OK;
+}
+
+static char maildir_separator(struct repo *r)
+{
+	return M(r)->sep;
+}
+
+struct scan_frame {
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Appends the folders below root/rel (rel "" = root's entries). With sep
+ * '/' it recurses; stack holds the directories above, against symlink
+ * loops. */
+static void scan_folders(struct maildir_repo *m, const char *rel, struct scan_frame *stack,
+			 int depth, struct strlist *names)
+{
+	char *dir = *rel ? xasprintf("%s/%s", m->root, rel) : xstrdup(m->root);
+	DIR *d = opendir(dir);
+	if (!d) {
+		log_warn("Maildir: %s: skipped: %s", dir, strerror(errno));
+		free(dir);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		if (n[0] == '.' || !strcmp(n, "cur") || !strcmp(n, "new") || !strcmp(n, "tmp"))
+			continue;
+		if (e->d_type != DT_DIR && e->d_type != DT_LNK && e->d_type != DT_UNKNOWN)
+			continue;
+		char *path = xasprintf("%s/%s", dir, n);
+		struct stat st;
+		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		char *name = *rel ? xasprintf("%s/%s", rel, n) : xstrdup(n);
+		if (has_maildir_subdirs(path))
+			strlist_add(names, name);
+		if (m->sep == '/') {
+			bool loop = depth >= FOLDER_DEPTH_MAX;
+			for (int i = 0; i <= depth && !loop; i++)
+				loop = stack[i].dev == st.st_dev && stack[i].ino == st.st_ino;
+			if (loop) {
+				log_warn("Maildir: %s: not scanned (directory loop or too deep)", path);
+			} else {
+				stack[depth + 1] = (struct scan_frame){ st.st_dev, st.st_ino };
+				scan_folders(m, name, stack, depth + 1, names);
+			}
+		}
+		free(name);
+		free(path);
+	}
+	closedir(d);
+	free(dir);
+}
+
+static int maildir_list_folders(struct repo *r, struct strlist *names_r)
+{
+	struct maildir_repo *m = M(r);
+	struct stat st;
+	if (stat(m->root, &st) < 0)
+		return repo_fail(r, REPO_STORE_BAD, "Maildir: %s: %s", m->root, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return repo_fail(r, REPO_STORE_BAD, "Maildir: %s: not a directory", m->root);
+	size_t first = names_r->n;
+	if (has_maildir_subdirs(m->root))
+		strlist_add(names_r, "");
+	struct scan_frame stack[FOLDER_DEPTH_MAX + 1];
+	stack[0] = (struct scan_frame){ st.st_dev, st.st_ino };
+	scan_folders(m, "", stack, 0, names_r);
+	log_debug(LOG_DBG_MAILDIR, "Maildir: %s: %zu folders", m->root, names_r->n - first);
+	return REPO_OK;
+}
+
+static int maildir_create_folder(struct repo *r, const char *name)
+{
+	struct maildir_repo *m = M(r);
+	if (maildir_folder_path_check(name, m->sep) < 0)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir[%s]: invalid folder name", name);
+	char *dir = maildir_folder_dir(r, name);
+	int ret = REPO_OK;
+	if (mkdir_p(dir, 0700) < 0) {
+		ret = repo_fail(r, REPO_FOLDER_BAD, "Maildir[%s]: %s: mkdir: %s", name, dir,
+				strerror(errno));
+		goto out;
+	}
+	static const char *const subs[] = { "cur", "new", "tmp" };
+	for (int i = 0; i < 3; i++) {
+		char *p = xasprintf("%s/%s", dir, subs[i]);
+		if (mkdir(p, 0700) < 0 && !(errno == EEXIST && is_dir(p)))
+			ret = repo_fail(r, REPO_FOLDER_BAD, "Maildir[%s]: %s: mkdir: %s", name, p,
+					strerror(errno));
+		free(p);
+		if (ret != REPO_OK)
+			goto out;
+	}
+	log_debug(LOG_DBG_MAILDIR, "Maildir[%s]: created %s", name, dir);
+out:
+	free(dir);
+	return ret;
+}
+
+static void maildir_close_folder(struct repo *r)
+{
+	struct maildir_repo *m = M(r);
+	free(m->base.folder);
+	free(m->dir);
+	m->base.folder = m->dir = NULL;
+}
+
+static int maildir_select_folder(struct repo *r, const char *name, bool for_write,
+				 struct repo_folder_status *st_r)
+{
+	struct maildir_repo *m = M(r);
+	(void)for_write;
+	maildir_close_folder(r);
+	if (maildir_folder_path_check(name, m->sep) < 0)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir[%s]: invalid folder name", name);
+	char *dir = maildir_folder_dir(r, name);
+	if (!has_maildir_subdirs(dir)) {
+		int code = repo_fail(r, REPO_FOLDER_BAD,
+				     "Maildir[%s]: %s: no such folder (needs cur, new, tmp)", name,
+				     dir);
+		free(dir);
+		return code;
+	}
+	m->dir = dir;
+	m->base.folder = xstrdup(name);
+	maildir_folder_md5(name, m->md5);
+	*st_r = (struct repo_folder_status){ .uidvalidity = 42 };
+	TRACE(m, "selected %s (FMD5=%s)", dir, m->md5);
+	return REPO_OK;
+}
+
+/* ---- listing ---- */
+
+struct scan_ent {
+	struct repo_msg msg;
+	size_t base_len; /* of the name, key + 4 */
+	size_t order;    /* scan order */
+};
+
+static int cmp_base(const void *a, const void *b)
+{
+	const struct scan_ent *x = *(struct scan_ent *const *)a, *y = *(struct scan_ent *const *)b;
+	size_t n = x->base_len < y->base_len ? x->base_len : y->base_len;
+	int c = memcmp(x->msg.key + 4, y->msg.key + 4, n);
+	if (c)
+		return c;
+	if (x->base_len != y->base_len)
+		return x->base_len < y->base_len ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+static int cmp_uid(const void *a, const void *b)
+{
+	const struct scan_ent *x = *(struct scan_ent *const *)a, *y = *(struct scan_ent *const *)b;
+	if (x->msg.uid != y->msg.uid)
+		return x->msg.uid < y->msg.uid ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+struct scan {
+	struct scan_ent *v;
+	size_t n, cap;
+};
+
+static void scan_free(struct scan *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i].msg.key);
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+static bool same_stamp(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* One pass over new/ then cur/. Returns 1 done, 0 when something changed
+ * under us (rescan), or a repo_result < 0. */
+static int scan_once(struct maildir_repo *m, struct scan *s)
+{
+	static const char *const subs[] = { "new", "cur" };
+	struct stat before[2], after[2];
+	char *paths[2];
+	int ret = 1;
+	for (int i = 0; i < 2; i++)
+		paths[i] = xasprintf("%s/%s", m->dir, subs[i]);
+	for (int i = 0; i < 2; i++) {
+		if (stat(paths[i], &before[i]) < 0) {
+			ret = FAIL(m, REPO_FOLDER_BAD, "%s: %s", subs[i], strerror(errno));
+			goto out;
+		}
+	}
+	for (int i = 0; i < 2 && ret == 1; i++) {
+		DIR *d = opendir(paths[i]);
+		if (!d) {
+			ret = FAIL(m, REPO_FOLDER_BAD, "%s: opendir: %s", subs[i], strerror(errno));
+			goto out;
+		}
+		struct dirent *e;
+		while ((errno = 0, e = readdir(d))) {
+			if (e->d_name[0] == '.' || e->d_type == DT_DIR)
+				continue;
+			struct scan_ent ent = { .order = s->n };
+			if (m->need_sizes) {
+				struct stat st;
+				if (fstatat(dirfd(d), e->d_name, &st, 0) < 0) {
+					if (errno == ENOENT) { /* renamed meanwhile */
+						TRACE(m, "%s/%s vanished while listing: rescan",
+						      subs[i], e->d_name);
+						ret = 0;
+						break;
+					}
+					ret = FAIL(m, REPO_FOLDER_BAD, "%s/%s: stat: %s", subs[i],
+						   e->d_name, strerror(errno));
+					break;
+				}
+				if (S_ISDIR(st.st_mode))
+					continue;
+				ent.msg.size = (uint64_t)st.st_size;
+				ent.msg.time = (int64_t)st.st_mtim.tv_sec;
+			}
+			struct maildir_name_info info;
+			maildir_name_parse(e->d_name, m->md5, m->infosep, &info);
+			ent.msg.uid = info.uid;
+			ent.msg.flags = info.flags;
+			ent.msg.key = xasprintf("%s/%s", subs[i], e->d_name);
+			ent.base_len = info.base_len;
+			xgrow(&s->v, &s->cap, s->n + 1, sizeof(*s->v));
+			s->v[s->n++] = ent;
+		}
+		if (ret == 1 && errno)
+			ret = FAIL(m, REPO_FOLDER_BAD, "%s: readdir: %s", subs[i], strerror(errno));
+		closedir(d);
+	}
+	for (int i = 0; i < 2 && ret == 1; i++) {
+		if (stat(paths[i], &after[i]) < 0)
+			ret = FAIL(m, REPO_FOLDER_BAD, "%s: %s", subs[i], strerror(errno));
+		else if (!same_stamp(&before[i], &after[i]))
+			ret = 0;
+	}
+out:
+	free(paths[0]);
+	free(paths[1]);
+	return ret;
+}
+
+static int maildir_list_messages(struct repo *r, struct repo_msg_list *list)
+{
+	struct maildir_repo *m = M(r);
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: list_messages: no folder selected");
+	struct scan s = { 0 };
+	int ret;
+	for (int attempt = 1;; attempt++) {
+		ret = scan_once(m, &s);
+		if (ret != 0 || attempt == SCAN_ATTEMPTS)
+			break;
+		TRACE(m, "changed while listing, rescan (attempt %d)", attempt + 1);
+		scan_free(&s);
+	}
+	if (ret < 0) {
+		scan_free(&s);
+		return ret;
+	}
+
+	struct scan_ent **idx = xmalloc((s.n ? s.n : 1) * sizeof(*idx));
+	/* The same base twice: a reader moved the file between our readdirs
+	 * of new/ and cur/; the later sighting is the current one. */
+	for (size_t i = 0; i < s.n; i++)
+		idx[i] = &s.v[i];
+	qsort(idx, s.n, sizeof(*idx), cmp_base);
+	for (size_t i = 0; i + 1 < s.n; i++) {
+		struct scan_ent *a = idx[i], *b = idx[i + 1];
+		if (a->base_len == b->base_len && !memcmp(a->msg.key + 4, b->msg.key + 4, a->base_len)) {
+			TRACE(m, "%s seen again as %s: dropped", a->msg.key, b->msg.key);
+			xfree_ptr(&a->msg.key);
+		}
+	}
+	/* The same UID twice (a copy made by a mail reader): the first one
+	 * seen keeps it, the others are new messages (uid 0). */
+	size_t k = 0;
+	for (size_t i = 0; i < s.n; i++)
+		if (s.v[i].msg.key && s.v[i].msg.uid)
+			idx[k++] = &s.v[i];
+	qsort(idx, k, sizeof(*idx), cmp_uid);
+	for (size_t i = 1; i < k; i++) {
+		if (idx[i]->msg.uid == idx[i - 1]->msg.uid) {
+			TRACE(m, "%s: U=%u also used by an earlier file: treated as new",
+			      idx[i]->msg.key, idx[i]->msg.uid);
+			idx[i]->msg.uid = 0;
+			idx[i] = idx[i - 1]; /* compare the next one with the keeper */
+		}
+	}
+	free(idx);
+
+	size_t count = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		if (!s.v[i].msg.key)
+			continue;
+		repo_msg_list_add(list, &s.v[i].msg); /* takes the key */
+		count++;
+	}
+	free(s.v);
+	TRACE(m, "listed %zu messages", count);
+	return REPO_OK;
+}
+
+/* ---- reading ---- */
+
+/* Reads the file of key (or, when a reader renamed it, the file with the
+ * same base). Returns REPO_OK, or REPO_MSG_BAD with *vanished set when the
+ * message is gone, or with an error set. */
+static int read_file(struct maildir_repo *m, const char *key, char **body_r, size_t *len_r,
+		     int64_t *time_r, bool *vanished_r)
+{
+	*vanished_r = false;
+	if (!key_valid(key))
+		return FAIL(m, REPO_MSG_BAD, "%s: not a Maildir message key", key ? key : "(null)");
+	char *found = NULL;
+	char *path = key_path(m, key);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		int f = find_by_base(m, key + 4, &found);
+		if (f > 0) {
+			free(path);
+			path = key_path(m, found);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		} else if (f == 0) {
+			errno = ENOENT;
+		}
+	}
+	const char *shown = found ? found : key;
+	int ret = REPO_OK;
+	if (fd < 0) {
+		*vanished_r = errno == ENOENT;
+		ret = FAIL(m, REPO_MSG_BAD, "%s: open: %s", shown, strerror(errno));
+		goto out;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		ret = FAIL(m, REPO_MSG_BAD, "%s: stat: %s", shown, strerror(errno));
+		goto out_close;
+	}
+	/* Sized by fstat; a probe read finds EOF (or a file still growing,
+	 * which a Maildir message should not be, but we read it all). */
+	size_t cap = (size_t)st.st_size + 1, len = 0;
+	char *buf = xmalloc(cap);
+	for (;;) {
+		char probe[4096];
+		bool full = len + 1 >= cap;
+		ssize_t n = read(fd, full ? probe : buf + len, full ? sizeof(probe) : cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = FAIL(m, REPO_MSG_BAD, "%s: read: %s", shown, strerror(errno));
+			free(buf);
+			goto out_close;
+		}
+		if (n == 0)
+			break;
+		if (full) {
+			cap = cap * 2 + (size_t)n;
+			buf = xrealloc(buf, cap);
+			memcpy(buf + len, probe, (size_t)n);
+		}
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*len_r = len;
+	*body_r = buf;
+	if (time_r)
+		*time_r = (int64_t)st.st_mtim.tv_sec;
+out_close:
+	close(fd);
+out:
+	free(path);
+	free(found);
+	return ret;
+}
+
+static int maildir_read_body(struct repo *r, const struct repo_msg *msg, char **body_r,
+			     size_t *len_r, int64_t *time_r)
+{
+	struct maildir_repo *m = M(r);
+	bool vanished;
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: read_body: no folder selected");
+	return read_file(m, msg->key, body_r, len_r, time_r, &vanished);
+}
+
+static int maildir_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, repo_body_cb *cb,
+			 void *ctx)
+{
+	struct maildir_repo *m = M(r);
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: fetch: no folder selected");
+	int ret = REPO_OK;
+	for (size_t i = 0; i < n; i++) {
+		char *body;
+		size_t len;
+		bool vanished;
+		struct repo_msg copy = *msgs[i];
+		if (read_file(m, msgs[i]->key, &body, &len, &copy.time, &vanished) != REPO_OK) {
+			if (!vanished)
+				ret = REPO_MSG_BAD; /* the error names it; go on */
+			continue;
+		}
+		int stop = cb(ctx, &copy, body, len);
+		free(body);
+		if (stop < 0)
+			return FAIL(m, REPO_FOLDER_BAD, "%s", "fetch stopped by the caller");
+	}
+	return ret;
+}
+
+/* ---- writing ---- */
+
+static int write_all(int fd, const char *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Disk full or over quota stops the whole store, other write errors only
+ * this message. */
+static int write_error_code(int err)
+{
+	return err == ENOSPC || err == EDQUOT ? REPO_STORE_BAD : REPO_MSG_BAD;
+}
+
+static int maildir_store(struct repo *r, const char *body, size_t len, flagset_t flags,
+			 int64_t time, uint32_t uid, uint32_t *uid_r, char **key_r)
+{
+	struct maildir_repo *m = M(r);
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: store: no folder selected");
+	const char *sub = maildir_subdir_for(flags);
+	for (int attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
+		char *name = new_name(m, uid, flags);
+		char *tmp = xasprintf("%s/tmp/%s", m->dir, name);
+		char *dst = xasprintf("%s/%s/%s", m->dir, sub, name);
+		int ret = REPO_OK;
+		bool retry = false;
+		int fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			if (errno == EEXIST)
+				retry = true;
+			else
+				ret = FAIL(m, REPO_FOLDER_BAD, "tmp/%s: open: %s", name,
+					   strerror(errno));
+			goto next;
+		}
+		const char *what = "write";
+		if (write_all(fd, body, len) < 0)
+			goto write_failed;
+		if (time > 0) {
+			struct timespec ts[2] = { { time, 0 }, { time, 0 } };
+			what = "utime";
+			if (futimens(fd, ts) < 0)
+				goto write_failed;
+		}
+		what = "fsync";
+		if (m->fsync && fsync(fd) < 0)
+			goto write_failed;
+		what = "close"; /* NFS and quotas report late */
+		int c = close(fd);
+		fd = -1;
+		if (c < 0)
+			goto write_failed;
+		if (rename_noreplace(tmp, dst) < 0) {
+			if (errno == EEXIST) {
+				retry = true;
+			} else {
+				ret = FAIL(m, REPO_FOLDER_BAD, "tmp/%s: rename to %s/: %s", name, sub,
+					   strerror(errno));
+			}
+			unlink(tmp);
+			goto next;
+		}
+		if (m->fsync) {
+			char *d = xasprintf("%s/%s", m->dir, sub);
+			int fr = fsync_dir(d);
+			free(d);
+			if (fr < 0) {
+				/* the file is in place; report, but it is stored */
+				log_warn("Maildir[%s]: %s: fsync: %s", FOLDER(m), sub,
+					 strerror(errno));
+			}
+		}
+		TRACE(m, "stored %s/%s (%zu bytes)", sub, name, len);
+		if (uid_r)
+			*uid_r = uid;
+		if (key_r)
+			*key_r = xasprintf("%s/%s", sub, name);
+		goto next;
+	write_failed:;
+		int err = errno;
+		ret = FAIL(m, write_error_code(err), "tmp/%s: %s: %s", name, what, strerror(err));
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+	next:
+		free(name);
+		free(tmp);
+		free(dst);
+		if (!retry)
+			return ret;
+	}
+	return FAIL(m, REPO_FOLDER_BAD, "store: no free file name after %d attempts", NAME_ATTEMPTS);
+}
+
+/* Renames msg (whose file may have been renamed by a reader) to carry
+ * flags nf, moving it to cur/ or new/ by S. */
+static int set_one_flags(struct maildir_repo *m, struct repo_msg *msg, flagset_t nf)
+{
+	if (!key_valid(msg->key))
+		return FAIL(m, REPO_MSG_BAD, "%s: not a Maildir message key",
+			    msg->key ? msg->key : "(null)");
+	if (nf == msg->flags)
+		return REPO_OK;
+	char *key = xstrdup(msg->key);
+	flagset_t want = nf;
+	int ret = REPO_OK;
+	for (int attempt = 0;; attempt++) {
+		char *newkey = NULL;
+		{
+			char *newname = maildir_name_with_flags(key + 4, m->infosep, want);
+			newkey = xasprintf("%s/%s", maildir_subdir_for(want), newname);
+			free(newname);
+		}
+		if (!strcmp(newkey, key)) { /* a reader already did it */
+			free(key);
+			key = newkey;
+			break;
+		}
+		char *from = key_path(m, key), *to = key_path(m, newkey);
+		int rc = rename_noreplace(from, to);
+		int err = errno;
+		free(from);
+		free(to);
+		if (rc == 0) {
+			TRACE(m, "%s -> %s", key, newkey);
+			free(key);
+			key = newkey;
+			break;
+		}
+		free(newkey);
+		if (err != ENOENT || attempt > 0) {
+			ret = FAIL(m, REPO_MSG_BAD, "%s: rename: %s", key, strerror(err));
+			break;
+		}
+		char *found = NULL;
+		int f = find_by_base(m, key + 4, &found);
+		if (f <= 0) {
+			ret = f == 0 ? FAIL(m, REPO_MSG_BAD, "%s: rename: message vanished", key)
+				     : FAIL(m, REPO_FOLDER_BAD, "%s: rescan: %s", key, strerror(errno));
+			break;
+		}
+		/* Apply our change to what the reader left: flags we change
+		 * take our value, the others keep theirs. */
+		struct maildir_name_info info;
+		maildir_name_parse(found + 4, m->md5, m->infosep, &info);
+		flagset_t changed = msg->flags ^ nf;
+		want = (info.flags & ~changed) | (nf & changed);
+		free(key);
+		key = found;
+	}
+	if (ret == REPO_OK) {
+		free(msg->key);
+		msg->key = key;
+		msg->flags = want;
+	} else {
+		free(key);
+	}
+	return ret;
+}
+
+static int maildir_set_flags(struct repo *r, struct repo_msg *const *msgs,
+			     const flagset_t *new_flags, size_t n)
+{
+	struct maildir_repo *m = M(r);
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: set_flags: no folder selected");
+	int ret = REPO_OK;
+	for (size_t i = 0; i < n; i++) {
+		int rc = set_one_flags(m, msgs[i], new_flags[i]);
+		if (rc < ret)
+			ret = rc;
+		if (rc <= REPO_FOLDER_BAD)
+			break;
+	}
+	return ret;
+}
+
+static int maildir_delete_messages(struct repo *r, struct repo_msg *const *msgs, size_t n)
+{
+	struct maildir_repo *m = M(r);
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: delete: no folder selected");
+	int ret = REPO_OK;
+	for (size_t i = 0; i < n; i++) {
+		const char *key = msgs[i]->key;
+		if (!key_valid(key)) {
+			ret = FAIL(m, REPO_MSG_BAD, "%s: not a Maildir message key",
+				   key ? key : "(null)");
+			continue;
+		}
+		char *path = key_path(m, key);
+		int rc = unlink(path);
+		free(path);
+		if (rc < 0 && errno == ENOENT) {
+			char *found = NULL;
+			int f = find_by_base(m, key + 4, &found);
+			if (f < 0) {
+				ret = FAIL(m, REPO_FOLDER_BAD, "%s: rescan: %s", key,
+					   strerror(errno));
+				break;
+			}
+			if (f == 0) {
+				TRACE(m, "%s: already gone", key);
+				continue;
+			}
+			path = key_path(m, found);
+			rc = unlink(path);
+			if (rc < 0 && errno == ENOENT)
+				rc = 0; /* and now it is gone */
+			free(path);
+			key = found;
+			free(msgs[i]->key);
+			msgs[i]->key = found;
+		}
+		if (rc < 0)
+			ret = FAIL(m, REPO_MSG_BAD, "%s: unlink: %s", key, strerror(errno));
+		else
+			TRACE(m, "deleted %s", key);
+	}
+	return ret;
+}
+
+static int maildir_set_uid(struct repo *r, struct repo_msg *msg, uint32_t uid)
+{
+	struct maildir_repo *m = M(r);
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: set_uid: no folder selected");
+	if (!key_valid(msg->key))
+		return FAIL(m, REPO_MSG_BAD, "%s: not a Maildir message key",
+			    msg->key ? msg->key : "(null)");
+	char *key = xstrdup(msg->key);
+	bool rescanned = false;
+	int ret = REPO_OK;
+	for (int attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
+		struct maildir_name_info info;
+		maildir_name_parse(key + 4, m->md5, m->infosep, &info);
+		char *name = new_name(m, uid, info.flags);
+		char *newkey = xasprintf("%.3s/%s", key, name);
+		free(name);
+		char *from = key_path(m, key), *to = key_path(m, newkey);
+		int rc = rename_noreplace(from, to);
+		int err = errno;
+		free(from);
+		free(to);
+		if (rc == 0) {
+			TRACE(m, "%s -> %s (U=%u)", key, newkey, uid);
+			if (m->fsync) {
+				char *d = xasprintf("%s/%.3s", m->dir, newkey);
+				if (fsync_dir(d) < 0)
+					log_warn("Maildir[%s]: %.3s: fsync: %s", FOLDER(m), newkey,
+						 strerror(errno));
+				free(d);
+			}
+			free(key);
+			free(msg->key);
+			msg->key = newkey;
+			msg->uid = uid;
+			msg->flags = info.flags;
+			return REPO_OK;
+		}
+		free(newkey);
+		if (err == EEXIST)
+			continue;
+		if (err != ENOENT || rescanned) {
+			ret = FAIL(m, REPO_MSG_BAD, "%s: rename: %s", key, strerror(err));
+			goto out;
+		}
+		char *found = NULL;
+		int f = find_by_base(m, key + 4, &found);
+		if (f <= 0) {
+			ret = f == 0 ? FAIL(m, REPO_MSG_BAD, "%s: rename: message vanished", key)
+				     : FAIL(m, REPO_FOLDER_BAD, "%s: rescan: %s", key, strerror(errno));
+			goto out;
+		}
+		free(key);
+		key = found;
+		rescanned = true;
+	}
+	ret = FAIL(m, REPO_MSG_BAD, "%s: no free file name after %d attempts", key, NAME_ATTEMPTS);
+out:
+	free(key);
+	return ret;
+}
+
+static flagset_t maildir_storable_flags(struct repo *r)
+{
+	(void)r;
+	return ((flagset_t)1 << 52) - 1; /* every letter */
+}
+
+static void maildir_free(struct repo **rp)
+{
+	struct repo *r = *rp;
+	if (!r)
+		return;
+	maildir_close_folder(r);
+	free(M(r)->root);
+	repo_base_free(r);
+	free(r);
+	*rp = NULL;
+}
+
+static const struct repo_ops maildir_ops = {
+	.type_name = "Maildir",
+	.connect = maildir_connect,
+	.separator = maildir_separator,
+	.list_folders = maildir_list_folders,
+	.create_folder = maildir_create_folder,
+	.select_folder = maildir_select_folder,
+	.list_messages = maildir_list_messages,
+	.fetch = maildir_fetch,
+	.store = maildir_store,
+	.set_flags = maildir_set_flags,
+	.delete_messages = maildir_delete_messages,
+	.set_uid = maildir_set_uid,
+	.read_body = maildir_read_body,
+	.storable_flags = maildir_storable_flags,
+	.close_folder = maildir_close_folder,
+	.free = maildir_free,
+};
+
+struct repo *maildir_repo_new(const char *name, const struct maildir_settings *s)
+{
+	struct maildir_repo *m = xcalloc(1, sizeof(*m));
+	repo_base_init(&m->base, &maildir_ops, name);
+	m->root = xstrdup(s->root);
+	for (size_t l = strlen(m->root); l > 1 && m->root[l - 1] == '/'; l--)
+		m->root[l - 1] = '\0';
+	m->sep = s->sep ? s->sep : '.';
+	m->infosep = s->infosep ? s->infosep : ':';
+	m->fsync = s->fsync;
+	m->need_sizes = s->need_sizes;
+	m->create_root = s->create_root;
+	if (gethostname(m->host, sizeof(m->host)) < 0 || !m->host[0])
+		strcpy(m->host, "localhost");
+	m->host[sizeof(m->host) - 1] = '\0';
+	return &m->base;
+}
+
+char *maildir_folder_dir(struct repo *r, const char *local_folder)
+{
+	struct maildir_repo *m = M(r);
+	if (!*local_folder)
+		return xstrdup(m->root);
+	return xasprintf("%s/%s", m->root, local_folder);
+}
