@@ -7,11 +7,52 @@
  * §2): folders are directories holding cur/ new/ tmp/ (created 0700);
  * with sep '/' scanning is recursive, otherwise only the root's first-level
  * subdirectories (and the root itself, as folder "", when it has
- * cur/new/tmp) are folders; entries starting with '.' are ignored.
+ * cur/new/tmp) are folders; entries starting with '.' are ignored (note:
+ * OfflineIMAP does list Maildir++ style ".Sent" directories; we do not,
+ * but create_folder(".Sent") works, so a nametrans mapping remote folders
+ * onto them still syncs). Symlinked directories are followed; a directory
+ * loop is reported and not descended.
  *
  * list_messages: one readdir of new/ and one of cur/; no per-file stat
- * unless need_sizes. A message whose U= is already taken by another file in
- * the same folder is reported with uid 0 (a copy: uploaded as new).
+ * unless need_sizes (then size and time = mtime are filled, else 0). A
+ * message whose U= is already taken by another file in the same folder is
+ * reported with uid 0 (a copy: uploaded as new); the first one seen (new/
+ * before cur/, then directory order) keeps the UID. (OfflineIMAP instead
+ * lets the last one win and ignores the others.)
+ *
+ * Keys are "new/<name>" or "cur/<name>", relative to the folder directory.
+ *
+ * Mail readers may rename files at any time (mbsync-like robustness):
+ *  - list_messages rescans (up to 5 times) when new/ or cur/ changed while
+ *    it read them, and reports a base name (the name before ":2,") seen
+ *    in both only once, at its later place;
+ *  - set_flags, set_uid, delete_messages, read_body and fetch: on ENOENT
+ *    they look for the same base in new/ and cur/ and retry once. set_flags
+ *    then applies only the flags it changes to the reader's name (a flag
+ *    the reader set meanwhile stays; msgs[i]->flags reports the result, so
+ *    it may differ from new_flags[i]); set_uid keeps the reader's flags and
+ *    subdirectory. A message gone for good: delete is OK, fetch skips it,
+ *    the others return REPO_MSG_BAD ("...: message vanished").
+ *
+ * Writes never replace an existing file (renameat2 RENAME_NOREPLACE, else
+ * check then rename), so a name clash retries with the next seq. With
+ * fsync, store and set_uid also fsync the directory they renamed into, so
+ * a status row written after them never points at a lost rename.
+ *
+ * store: the file is created 0600 (mail is private; OfflineIMAP's 0666 &
+ * ~umask gives 0644). time > 0 sets the file's mtime (and atime) to it, so
+ * read_body returns it back as the INTERNALDATE; pass 0 to keep the write
+ * time (OfflineIMAP's default). uid 0 writes a name without ",U=".
+ * ENOSPC/EDQUOT while writing is REPO_STORE_BAD, other write errors
+ * REPO_MSG_BAD, a folder that cannot take files REPO_FOLDER_BAD.
+ *
+ * select_folder: uidvalidity is 42 (OfflineIMAP's constant), exists 0
+ * (the folder is not counted until list_messages), uidnext and
+ * highestmodseq 0. for_write is ignored.
+ *
+ * Errors: one line naming the folder and file, e.g.
+ * "Maildir[INBOX]: cur/1795648861_0.13031.vm,U=1,...:2,S: rename: Permission denied".
+ * Debug traces under -d maildir (LOG_DBG_MAILDIR).
  */
 #ifndef OFFLINEFS_MAILDIR_H
 #define OFFLINEFS_MAILDIR_H
