@@ -525,6 +525,7 @@ static void test_messages(void)
 	/* read_body follows a reader's rename too; a vanished one is MSG_BAD */
 	reader_key = xasprintf("cur/%s:2,RS", base1);
 	reader_rename(dir, m1->key, reader_key);
+	free(reader_key);
 	body = NULL;
 	CHECK_INT(r->ops->read_body(r, m1, &body, &len, &t), REPO_OK);
 	CHECK_STR(body, body1);
