@@ -1,1 +1,1465 @@
-/* placeholder: being written */
+/* imap_repo.c — the IMAP repository on libetpan; see imap_repo.h.
+ *
+ * Order of a session: connect (TCP, TLS or STARTTLS) -> CAPABILITY ->
+ * authenticate -> CAPABILITY again -> LIST "" "" (separator); then per
+ * folder SELECT/EXAMINE -> UID FETCH listing -> bodies / APPEND / STORE /
+ * EXPUNGE -> UNSELECT. Commands whose arguments are mailbox names go through
+ * libetpan's own senders (quoting); UID FETCH/STORE/EXPUNGE/SEARCH are sent
+ * as text with our UID sets (mailimap_custom_command); APPEND and
+ * AUTHENTICATE PLAIN are written by hand because libetpan rewrites lone CRs
+ * in literals and does SASL only through cyrus-sasl. Every libetpan result
+ * is translated into enum repo_result in imap_fail(), and nowhere else.
+ */
+#include "imap/imap_repo.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <libetpan/libetpan.h>
+
+#include "common/log.h"
+#include "imap/imap_flags.h"
+#include "imap/imap_trace.h"
+#include "imap/tls.h"
+#include "imap/uidset.h"
+
+#define DEFAULT_TIMEOUT 120
+#define DEFAULT_BATCH_BYTES (8u << 20)
+#define FETCH_BATCH_UIDS 1000
+#define LITERAL_PLUS_MAX (100u << 10) /* like mbsync: bigger uploads wait for '+' */
+#define TRACE_MAX_LINE 300
+#define SERVER_TEXT_MAX 200
+
+struct imap_repo {
+	struct repo base; /* first: struct repo * casts to this */
+
+	/* settings, owned copies */
+	char *host, *user, *password, *cafile, *fingerprints, *auth_mechanisms;
+	char *keywords[26];
+	int port, timeout;
+	bool ssl, starttls, expunge;
+	uint64_t batch_bytes;
+
+	mailimap *imap;       /* owned; NULL while not connected */
+	bool dead;            /* the connection failed: only free/connect help */
+	struct strlist caps;  /* upper case; "AUTH=PLAIN" for auth types */
+	char sep;             /* from LIST "" "" */
+	bool readonly;        /* selected with EXAMINE or READ-ONLY */
+	struct imap_trace trace;
+	struct strbuf buf;    /* reused for bodies (CRLF <-> LF) */
+	bool warned_plain, warned_expunge;
+};
+
+static struct imap_repo *IR(struct repo *r)
+{
+	return (struct imap_repo *)r;
+}
+
+static const char *const *kw(const struct imap_repo *ir)
+{
+	return (const char *const *)ir->keywords;
+}
+
+/* ---- errors ------------------------------------------------------------- */
+
+/* The server's text of the last tagged reply, made printable and short. */
+static const char *server_text(struct imap_repo *ir)
+{
+	static __thread char text[SERVER_TEXT_MAX + 4];
+	const char *t = ir->imap ? ir->imap->imap_response : NULL;
+	size_t n = 0;
+	if (!t || !*t)
+		return "(no text)";
+	for (; t[n] && n < SERVER_TEXT_MAX; n++)
+		text[n] = (unsigned char)t[n] < ' ' || t[n] == 0x7f ? '?' : t[n];
+	if (t[n])
+		memcpy(text + n, "...", 3), n += 3;
+	text[n] = '\0';
+	return text;
+}
+
+static bool stream_timed_out(struct imap_repo *ir)
+{
+	return ir->imap && ir->imap->imap_stream &&
+	       tls_timed_out(mailstream_get_low(ir->imap->imap_stream));
+}
+
+static bool is_conn_error(int r)
+{
+	return r == MAILIMAP_ERROR_STREAM || r == MAILIMAP_ERROR_PARSE || r == MAILIMAP_ERROR_FATAL ||
+	       r == MAILIMAP_ERROR_MEMORY || r == MAILIMAP_ERROR_BAD_STATE;
+}
+
+/* Translates libetpan result r of command `what`, once, into a repo result
+ * and the error line "IMAP[R][folder]: what: reason" (the folder part only
+ * while one is selected). Connection-level failures mark the connection
+ * dead and give REPO_STORE_BAD; a NO or BAD to the command gives no_grade. */
+static int imap_fail(struct imap_repo *ir, int r, int no_grade, const char *fmt, ...)
+	PRINTF_LIKE(4, 5);
+static int imap_fail(struct imap_repo *ir, int r, int no_grade, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *what = xvasprintf(fmt, ap);
+	va_end(ap);
+
+	char *reason;
+	switch (r) {
+	case MAILIMAP_ERROR_STREAM:
+		reason = stream_timed_out(ir) ? xasprintf("timed out after %d s", ir->timeout)
+					      : xstrdup("connection lost");
+		break;
+	case MAILIMAP_ERROR_PARSE: reason = xstrdup("malformed server response"); break;
+	case MAILIMAP_ERROR_FATAL:
+		reason = xasprintf("server closed the connection: %s", server_text(ir));
+		break;
+	case MAILIMAP_ERROR_MEMORY: reason = xstrdup("out of memory in libetpan"); break;
+	case MAILIMAP_ERROR_BAD_STATE: reason = xstrdup("connection in the wrong state"); break;
+	case MAILIMAP_ERROR_PROTOCOL:
+		reason = xasprintf("server said BAD: %s", server_text(ir));
+		break;
+	default: /* a tagged NO: the server's text says why */
+		reason = xstrdup(server_text(ir));
+		break;
+	}
+	int code = no_grade;
+	if (is_conn_error(r)) {
+		code = REPO_STORE_BAD;
+		ir->dead = true;
+	}
+	if (ir->base.folder)
+		repo_fail(&ir->base, code, "IMAP[%s][%s]: %s: %s", ir->base.name, ir->base.folder, what,
+			  reason);
+	else
+		repo_fail(&ir->base, code, "IMAP[%s]: %s: %s", ir->base.name, what, reason);
+	free(reason);
+	free(what);
+	return code;
+}
+
+/* Connection-level failure with a fixed reason: "IMAP[R] host:port: ...". */
+static int conn_fail(struct imap_repo *ir, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static int conn_fail(struct imap_repo *ir, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *why = xvasprintf(fmt, ap);
+	va_end(ap);
+	repo_fail(&ir->base, REPO_STORE_BAD, "IMAP[%s] %s:%d: %s", ir->base.name, ir->host, ir->port,
+		  why);
+	free(why);
+	return REPO_STORE_BAD;
+}
+
+/* Every call but connect and free needs a live connection. */
+static int need_conn(struct imap_repo *ir)
+{
+	if (!ir->imap)
+		return repo_fail(&ir->base, REPO_STORE_BAD, "IMAP[%s]: not connected", ir->base.name);
+	if (ir->dead)
+		return repo_fail(&ir->base, REPO_STORE_BAD, "IMAP[%s]: connection lost earlier",
+				 ir->base.name);
+	return REPO_OK;
+}
+
+static int need_folder(struct imap_repo *ir)
+{
+	int r = need_conn(ir);
+	if (r == REPO_OK && !ir->base.folder)
+		r = repo_fail(&ir->base, REPO_FOLDER_BAD, "IMAP[%s]: no folder selected", ir->base.name);
+	return r;
+}
+
+/* Mailbox names cross the wire quoted; modified UTF-7 is 7-bit and has no
+ * CR/LF, so anything else is refused before it could break the command. */
+static bool folder_name_ok(const char *name)
+{
+	if (!*name)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+		if (*p < ' ' || *p >= 0x7f)
+			return false;
+	return true;
+}
+
+static void add_quoted(struct strbuf *sb, const char *s)
+{
+	sb_addc(sb, '"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			sb_addc(sb, '\\');
+		sb_addc(sb, *s);
+	}
+	sb_addc(sb, '"');
+}
+
+/* ---- trace -------------------------------------------------------------- */
+
+static void trace_emit(void *ctx, bool from_client, const char *line)
+{
+	struct imap_repo *ir = ctx;
+	size_t len = strlen(line);
+	if (len > TRACE_MAX_LINE)
+		log_debug(LOG_DBG_IMAP, "IMAP[%s] %s %.*s... (%zu bytes)", ir->base.name,
+			  from_client ? "C:" : "S:", TRACE_MAX_LINE, line, len);
+	else
+		log_debug(LOG_DBG_IMAP, "IMAP[%s] %s %s", ir->base.name, from_client ? "C:" : "S:",
+			  line);
+}
+
+/* libetpan's logger: raw pieces of the stream in both directions, passed
+ * through the redacting line assembler of imap_trace.c. */
+static void trace_logger(mailimap *imap, int log_type, const char *str, size_t size, void *ctx)
+{
+	struct imap_repo *ir = ctx;
+	(void)imap;
+	if (!log_debug_enabled(LOG_DBG_IMAP) || !str)
+		return;
+	switch (log_type) {
+	case MAILSTREAM_LOG_TYPE_DATA_SENT_PRIVATE:
+		imap_trace_feed(&ir->trace, true, true, str, size, trace_emit, ir);
+		break;
+	case MAILSTREAM_LOG_TYPE_DATA_SENT:
+		imap_trace_feed(&ir->trace, true, false, str, size, trace_emit, ir);
+		break;
+	case MAILSTREAM_LOG_TYPE_DATA_RECEIVED:
+		imap_trace_feed(&ir->trace, false, false, str, size, trace_emit, ir);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- capabilities ------------------------------------------------------- */
+
+static void caps_load(struct imap_repo *ir)
+{
+	strlist_free(&ir->caps);
+	struct mailimap_capability_data *cd =
+		ir->imap->imap_connection_info ? ir->imap->imap_connection_info->imap_capability : NULL;
+	if (!cd || !cd->cap_list)
+		return;
+	for (clistiter *it = clist_begin(cd->cap_list); it; it = clist_next(it)) {
+		struct mailimap_capability *c = clist_content(it);
+		char *s;
+		if (c->cap_type == MAILIMAP_CAPABILITY_AUTH_TYPE && c->cap_data.cap_auth_type)
+			s = xasprintf("AUTH=%s", c->cap_data.cap_auth_type);
+		else if (c->cap_type == MAILIMAP_CAPABILITY_NAME && c->cap_data.cap_name)
+			s = xstrdup(c->cap_data.cap_name);
+		else
+			continue;
+		for (char *p = s; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		strlist_add_owned(&ir->caps, s);
+	}
+}
+
+static bool has_cap(const struct imap_repo *ir, const char *cap)
+{
+	for (size_t i = 0; i < ir->caps.n; i++)
+		if (!strcasecmp(ir->caps.v[i], cap))
+			return true;
+	return false;
+}
+
+bool imap_repo_has_capability(struct repo *r, const char *cap)
+{
+	struct imap_repo *ir = IR(r);
+	return ir->imap && !ir->dead && has_cap(ir, cap);
+}
+
+/* Forgets what the server said before and asks again (after STARTTLS, and
+ * after login when the OK carried no CAPABILITY code). */
+static int caps_refresh(struct imap_repo *ir)
+{
+	struct mailimap_capability_data *cd = NULL;
+	int r = mailimap_capability(ir->imap, &cd);
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, r, REPO_STORE_BAD, "CAPABILITY");
+	mailimap_capability_data_free(cd); /* libetpan also stored a copy */
+	caps_load(ir);
+	return REPO_OK;
+}
+
+/* Drops libetpan's copy of the capabilities (ours stays until caps_load),
+ * so that afterwards we can tell whether a reply brought new ones. */
+static void caps_forget_etpan(struct imap_repo *ir)
+{
+	struct mailimap_connection_info *ci = ir->imap->imap_connection_info;
+	if (ci && ci->imap_capability) {
+		mailimap_capability_data_free(ci->imap_capability);
+		ci->imap_capability = NULL;
+	}
+}
+
+static bool etpan_has_caps(struct imap_repo *ir)
+{
+	struct mailimap_connection_info *ci = ir->imap->imap_connection_info;
+	return ci && ci->imap_capability;
+}
+
+/* ---- connection --------------------------------------------------------- */
+
+static void disconnect(struct imap_repo *ir, bool logout)
+{
+	if (!ir->imap)
+		return;
+	if (ir->imap->imap_stream) {
+		if (logout && !ir->dead) {
+			mailimap_logout(ir->imap); /* closes the stream, errors or not */
+		} else {
+			mailstream_close(ir->imap->imap_stream);
+		}
+		ir->imap->imap_stream = NULL;
+	}
+	mailimap_free(ir->imap);
+	ir->imap = NULL;
+	ir->dead = false;
+	strlist_free(&ir->caps);
+	xfree_ptr(&ir->base.folder);
+	imap_trace_reset(&ir->trace);
+}
+
+static char *base64(const unsigned char *in, size_t len)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char *out = xmalloc((len + 2) / 3 * 4 + 1), *o = out;
+	for (size_t i = 0; i < len; i += 3) {
+		unsigned v = (unsigned)in[i] << 16;
+		if (i + 1 < len)
+			v |= (unsigned)in[i + 1] << 8;
+		if (i + 2 < len)
+			v |= in[i + 2];
+		*o++ = tab[(v >> 18) & 63];
+		*o++ = tab[(v >> 12) & 63];
+		*o++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		*o++ = i + 2 < len ? tab[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int write_str(mailimap *imap, const char *s)
+{
+	return mailstream_write(imap->imap_stream, s, strlen(s)) < 0 ? MAILIMAP_ERROR_STREAM
+								  : MAILIMAP_NO_ERROR;
+}
+
+/* Reads the tagged reply of the command just sent (untagged data goes to
+ * imap->imap_response_info). *ok_r: it was OK. Returns a libetpan code. */
+static int read_tagged(mailimap *imap, bool *ok_r)
+{
+	struct mailimap_response *resp = NULL;
+	if (!mailimap_read_line(imap))
+		return MAILIMAP_ERROR_STREAM;
+	int r = mailimap_parse_response(imap, &resp);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	*ok_r = resp->rsp_resp_done->rsp_type == MAILIMAP_RESP_DONE_TYPE_TAGGED &&
+		resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type ==
+			MAILIMAP_RESP_COND_STATE_OK;
+	mailimap_response_free(resp);
+	return MAILIMAP_NO_ERROR;
+}
+
+/* After a command that may get a continuation request: reads lines,
+ * skipping untagged ones, until "+ ..." (*cont_r true) or anything else
+ * (left in the buffer for mailimap_parse_response; *cont_r false). */
+static int wait_continuation(mailimap *imap, bool *cont_r)
+{
+	for (int i = 0; i < 1000; i++) {
+		char *line = mailimap_read_line(imap);
+		if (!line)
+			return MAILIMAP_ERROR_STREAM;
+		if (line[0] == '+') {
+			*cont_r = true;
+			return MAILIMAP_NO_ERROR;
+		}
+		if (line[0] != '*') {
+			*cont_r = false;
+			return MAILIMAP_NO_ERROR;
+		}
+	}
+	return MAILIMAP_ERROR_PARSE;
+}
+
+/* AUTHENTICATE PLAIN (RFC 4616), with SASL-IR when offered. libetpan's
+ * mailimap_authenticate needs cyrus-sasl, so this speaks it directly; the
+ * stream is marked private meanwhile so the trace redacts it.
+ * Returns a libetpan code; *ok_r says whether the server accepted. */
+static int auth_plain(struct imap_repo *ir, bool *ok_r)
+{
+	mailimap *imap = ir->imap;
+	size_t ul = strlen(ir->user), pl = strlen(ir->password);
+	unsigned char *raw = xmalloc(ul + pl + 2);
+	raw[0] = '\0';
+	memcpy(raw + 1, ir->user, ul);
+	raw[ul + 1] = '\0';
+	memcpy(raw + ul + 2, ir->password, pl);
+	char *b64 = base64(raw, ul + pl + 2);
+	explicit_bzero(raw, ul + pl + 2);
+	free(raw);
+
+	bool sasl_ir = has_cap(ir, "SASL-IR"), cont = true;
+	*ok_r = false;
+	mailstream_set_privacy(imap->imap_stream, 0);
+	int r = mailimap_send_current_tag(imap);
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(imap, sasl_ir ? "AUTHENTICATE PLAIN " : "AUTHENTICATE PLAIN\r\n");
+	if (r == MAILIMAP_NO_ERROR && !sasl_ir) {
+		if (mailstream_flush(imap->imap_stream) < 0)
+			r = MAILIMAP_ERROR_STREAM;
+		else
+			r = wait_continuation(imap, &cont);
+	}
+	if (r == MAILIMAP_NO_ERROR && cont) {
+		if ((r = write_str(imap, b64)) == MAILIMAP_NO_ERROR &&
+		    (r = write_str(imap, "\r\n")) == MAILIMAP_NO_ERROR &&
+		    mailstream_flush(imap->imap_stream) < 0)
+			r = MAILIMAP_ERROR_STREAM;
+	}
+	mailstream_set_privacy(imap->imap_stream, 1);
+	explicit_bzero(b64, strlen(b64));
+	free(b64);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	if (cont) {
+		r = read_tagged(imap, ok_r);
+	} else { /* refused at once; the tagged reply is already in the buffer */
+		struct mailimap_response *resp = NULL;
+		r = mailimap_parse_response(imap, &resp);
+		if (r == MAILIMAP_NO_ERROR)
+			mailimap_response_free(resp);
+	}
+	if (r == MAILIMAP_NO_ERROR && *ok_r)
+		imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
+	return r;
+}
+
+static int authenticate(struct imap_repo *ir)
+{
+	const char *list = ir->auth_mechanisms ? ir->auth_mechanisms : "PLAIN, LOGIN";
+	char *copy = xstrdup(list), *save = NULL;
+	bool tried = false, ok = false;
+	int r = MAILIMAP_NO_ERROR;
+
+	for (char *m = strtok_r(copy, ", \t", &save); m && !tried; m = strtok_r(NULL, ", \t", &save)) {
+		if (!strcasecmp(m, "PLAIN") && has_cap(ir, "AUTH=PLAIN")) {
+			tried = true;
+			caps_forget_etpan(ir);
+			r = auth_plain(ir, &ok);
+		} else if (!strcasecmp(m, "LOGIN") && !has_cap(ir, "LOGINDISABLED")) {
+			tried = true;
+			caps_forget_etpan(ir);
+			r = mailimap_login(ir->imap, ir->user, ir->password);
+			ok = r == MAILIMAP_NO_ERROR;
+			if (r == MAILIMAP_ERROR_LOGIN)
+				r = MAILIMAP_NO_ERROR;
+		} else {
+			log_debug(LOG_DBG_IMAP, "IMAP[%s]: skipping auth mechanism %s", ir->base.name, m);
+		}
+	}
+	free(copy);
+	if (!tried) {
+		struct strbuf sb = STRBUF_INIT;
+		for (size_t i = 0; i < ir->caps.n; i++)
+			if (!strncmp(ir->caps.v[i], "AUTH=", 5) || !strcmp(ir->caps.v[i], "LOGINDISABLED"))
+				sb_addf(&sb, " %s", ir->caps.v[i]);
+		int code = conn_fail(ir,
+				     "no usable authentication mechanism in \"%s\" (server offers:%s; "
+				     "offlinefs speaks PLAIN and LOGIN)",
+				     list, sb.len ? sb_str(&sb) : " nothing");
+		sb_free(&sb);
+		return code;
+	}
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, r, REPO_STORE_BAD, "authentication as %s", ir->user);
+	if (!ok)
+		return conn_fail(ir, "authentication as %s failed: %s", ir->user, server_text(ir));
+	if (!etpan_has_caps(ir))
+		return caps_refresh(ir);
+	caps_load(ir);
+	return REPO_OK;
+}
+
+static int starttls(struct imap_repo *ir, const struct tls_params *tp)
+{
+	if (!has_cap(ir, "STARTTLS"))
+		return conn_fail(ir, "server does not offer STARTTLS; refusing to log in without TLS "
+				     "(set ssl = yes for implicit TLS, or starttls = no to allow "
+				     "plaintext)");
+	int r = mailimap_starttls(ir->imap);
+	if (r == MAILIMAP_ERROR_STARTTLS)
+		return conn_fail(ir, "STARTTLS refused: %s", server_text(ir));
+	if (r != MAILIMAP_NO_ERROR) {
+		imap_fail(ir, r, REPO_STORE_BAD, "STARTTLS");
+		return conn_fail(ir, "STARTTLS failed");
+	}
+	/* Anything the server sent after its OK but before the handshake
+	 * would be read as if it came through TLS (CVE-2020-15953). */
+	if (ir->imap->imap_stream->read_buffer_len != 0) {
+		ir->dead = true;
+		return conn_fail(ir, "server sent data right after STARTTLS; refusing (possible "
+				     "command injection)");
+	}
+	mailstream_low *plain = mailstream_get_low(ir->imap->imap_stream);
+	char *err = NULL;
+	mailstream_low *tlow = tls_start(plain, tp, &err);
+	if (!tlow) {
+		ir->dead = true;
+		int code = conn_fail(ir, "%s", err);
+		free(err);
+		return code;
+	}
+	mailstream_set_low(ir->imap->imap_stream, tlow);
+	mailstream_low_free(plain); /* the socket now belongs to tlow */
+	strlist_free(&ir->caps);
+	caps_forget_etpan(ir);
+	return caps_refresh(ir);
+}
+
+static void load_separator(struct imap_repo *ir)
+{
+	clist *list = NULL;
+	ir->sep = '/';
+	int rc = mailimap_list(ir->imap, "", "", &list);
+	if (rc != MAILIMAP_NO_ERROR) {
+		if (is_conn_error(rc))
+			imap_fail(ir, rc, REPO_STORE_BAD, "LIST \"\" \"\"");
+		return;
+	}
+	for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
+		struct mailimap_mailbox_list *mb = clist_content(it);
+		if (mb->mb_delimiter) {
+			ir->sep = mb->mb_delimiter;
+			break;
+		}
+	}
+	mailimap_list_result_free(list);
+}
+
+static int imap_connect(struct repo *r)
+{
+	struct imap_repo *ir = IR(r);
+	char *err = NULL;
+	int code;
+
+	if (ir->imap && !ir->dead)
+		return REPO_OK;
+	disconnect(ir, false);
+	if (!ir->host || !*ir->host)
+		return repo_fail(r, REPO_STORE_BAD, "IMAP[%s]: no remotehost configured", r->name);
+	if (!ir->user || !ir->password)
+		return conn_fail(ir, "no %s configured", ir->user ? "password" : "remoteuser");
+	if (ir->fingerprints && tls_check_fingerprints(ir->fingerprints, &err) < 0) {
+		code = conn_fail(ir, "%s", err);
+		free(err);
+		return code;
+	}
+	struct tls_params tp = { .host = ir->host, .cafile = ir->cafile,
+				 .fingerprints = ir->fingerprints };
+
+	mailstream_low *low = tls_connect_tcp(ir->host, ir->port, ir->timeout, &err);
+	if (!low)
+		goto fail_err;
+	if (ir->ssl) {
+		mailstream_low *tlow = tls_start(low, &tp, &err);
+		if (!tlow) {
+			mailstream_low_close(low);
+			mailstream_low_free(low);
+			goto fail_err;
+		}
+		mailstream_low_free(low);
+		low = tlow;
+	}
+	mailstream *stream = mailstream_new(low, 8192);
+	ir->imap = mailimap_new(0, NULL);
+	if (!stream || !ir->imap) {
+		fprintf(stderr, "out of memory\n");
+		abort();
+	}
+	imap_trace_reset(&ir->trace);
+	if (log_debug_enabled(LOG_DBG_IMAP))
+		mailimap_set_logger(ir->imap, trace_logger, ir);
+
+	int rc = mailimap_connect(ir->imap, stream);
+	if (rc != MAILIMAP_NO_ERROR_AUTHENTICATED && rc != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
+		if (rc == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION)
+			code = conn_fail(ir, "server refused the connection: %s", server_text(ir));
+		else
+			code = conn_fail(ir, "no IMAP greeting (%s)",
+					 rc == MAILIMAP_ERROR_STREAM ? stream_timed_out(ir) ? "timed out"
+											  : "connection lost"
+								     : "malformed greeting");
+		ir->dead = true;
+		disconnect(ir, false);
+		return code;
+	}
+	caps_load(ir);
+	if (ir->caps.n == 0 && (code = caps_refresh(ir)) != REPO_OK)
+		goto fail;
+	if (!ir->ssl && ir->starttls) {
+		if ((code = starttls(ir, &tp)) != REPO_OK)
+			goto fail;
+	} else if (!ir->ssl && !ir->warned_plain) {
+		ir->warned_plain = true;
+		log_warn("IMAP[%s] %s:%d: ssl and starttls are both off: the password and all mail "
+			 "travel unencrypted",
+			 r->name, ir->host, ir->port);
+	}
+	if (ir->imap->imap_state == MAILIMAP_STATE_NON_AUTHENTICATED &&
+	    (code = authenticate(ir)) != REPO_OK)
+		goto fail;
+	load_separator(ir);
+	if (ir->dead) {
+		code = REPO_STORE_BAD;
+		goto fail;
+	}
+	log_debug(LOG_DBG_IMAP, "IMAP[%s]: connected to %s:%d, separator '%c'", r->name, ir->host,
+		  ir->port, ir->sep);
+	return REPO_OK;
+
+fail:
+	ir->dead = true;
+	disconnect(ir, false);
+	return code;
+fail_err:
+	code = conn_fail(ir, "%s", err);
+	free(err);
+	return code;
+}
+
+/* ---- folders ------------------------------------------------------------ */
+
+static char imap_separator(struct repo *r)
+{
+	return IR(r)->sep ? IR(r)->sep : '/';
+}
+
+static bool mailbox_selectable(const struct mailimap_mailbox_list *mb)
+{
+	const struct mailimap_mbx_list_flags *f = mb->mb_flag;
+	if (!f)
+		return true;
+	if (f->mbf_type == MAILIMAP_MBX_LIST_FLAGS_SFLAG &&
+	    f->mbf_sflag == MAILIMAP_MBX_LIST_SFLAG_NOSELECT)
+		return false;
+	for (clistiter *it = f->mbf_oflags ? clist_begin(f->mbf_oflags) : NULL; it;
+	     it = clist_next(it)) {
+		const struct mailimap_mbx_list_oflag *of = clist_content(it);
+		const char *e = of->of_flag_ext;
+		if (of->of_type != MAILIMAP_MBX_LIST_OFLAG_FLAG_EXT || !e)
+			continue;
+		if (*e == '\\')
+			e++;
+		if (!strcasecmp(e, "Noselect") || !strcasecmp(e, "NonExistent"))
+			return false;
+	}
+	return true;
+}
+
+static int imap_list_folders(struct repo *r, struct strlist *names_r)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_conn(ir);
+	if (code)
+		return code;
+	clist *list = NULL;
+	int rc = mailimap_list(ir->imap, "", "*", &list);
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_STORE_BAD, "LIST \"\" \"*\"");
+	for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
+		struct mailimap_mailbox_list *mb = clist_content(it);
+		if (mb->mb_name && *mb->mb_name && mailbox_selectable(mb))
+			strlist_add(names_r, mb->mb_name);
+	}
+	mailimap_list_result_free(list);
+	return REPO_OK;
+}
+
+static bool already_exists(struct imap_repo *ir)
+{
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	if (ri && ri->rsp_atom && !strcasecmp(ri->rsp_atom, "ALREADYEXISTS"))
+		return true;
+	const char *t = ir->imap->imap_response;
+	return t && strcasestr(t, "exists");
+}
+
+static int imap_create_folder(struct repo *r, const char *name)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_conn(ir);
+	if (code)
+		return code;
+	if (!folder_name_ok(name))
+		return repo_fail(r, REPO_FOLDER_BAD,
+				 "IMAP[%s]: cannot create \"%s\": not a 7-bit (modified UTF-7) name",
+				 r->name, name);
+	char sep = imap_separator(r);
+	char *prefix = xstrdup(name);
+	size_t len = strlen(name);
+	for (size_t i = 1; i <= len; i++) {
+		if (i < len && name[i] != sep)
+			continue;
+		if (i < len && (name[i - 1] == sep))
+			continue; /* empty level */
+		memcpy(prefix, name, i);
+		prefix[i] = '\0';
+		int rc = mailimap_create(ir->imap, prefix);
+		if (rc == MAILIMAP_NO_ERROR)
+			continue;
+		if (rc == MAILIMAP_ERROR_CREATE || rc == MAILIMAP_ERROR_PROTOCOL) {
+			/* exists already; or a parent the server makes implicitly */
+			if (already_exists(ir) || i < len)
+				continue;
+		}
+		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "CREATE %s", prefix);
+		free(prefix);
+		return code;
+	}
+	free(prefix);
+	return REPO_OK;
+}
+
+static int imap_select_folder(struct repo *r, const char *name, bool for_write,
+			      struct repo_folder_status *st_r)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_conn(ir);
+	if (code)
+		return code;
+	xfree_ptr(&r->folder);
+	if (!folder_name_ok(name))
+		return repo_fail(r, REPO_FOLDER_BAD,
+				 "IMAP[%s][%s]: not a 7-bit (modified UTF-7) folder name", r->name, name);
+	uint64_t modseq = 0;
+	int rc;
+	if (has_cap(ir, "CONDSTORE"))
+		rc = for_write ? mailimap_select_condstore(ir->imap, name, &modseq)
+			       : mailimap_examine_condstore(ir->imap, name, &modseq);
+	else
+		rc = for_write ? mailimap_select(ir->imap, name) : mailimap_examine(ir->imap, name);
+	r->folder = xstrdup(name); /* names the folder in errors */
+	if (rc != MAILIMAP_NO_ERROR) {
+		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", for_write ? "SELECT" : "EXAMINE");
+		xfree_ptr(&r->folder);
+		return code;
+	}
+	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	if (!si || si->sel_uidvalidity == 0) {
+		xfree_ptr(&r->folder);
+		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: SELECT: server sent no UIDVALIDITY",
+				 r->name, name);
+	}
+	ir->readonly = !for_write || si->sel_perm == MAILIMAP_MAILBOX_READONLY;
+	if (st_r) {
+		st_r->uidvalidity = si->sel_uidvalidity;
+		st_r->uidnext = si->sel_uidnext;
+		st_r->exists = si->sel_exists;
+		st_r->highestmodseq = modseq;
+	}
+	return REPO_OK;
+}
+
+static void imap_close_folder(struct repo *r)
+{
+	struct imap_repo *ir = IR(r);
+	if (ir->base.folder && ir->imap && !ir->dead && has_cap(ir, "UNSELECT")) {
+		int rc = mailimap_custom_command(ir->imap, "UNSELECT");
+		if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
+		    rc != MAILIMAP_ERROR_PROTOCOL)
+			ir->dead = true;
+		else if (rc == MAILIMAP_NO_ERROR)
+			ir->imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
+	}
+	xfree_ptr(&r->folder);
+}
+
+/* ---- message attributes ------------------------------------------------- */
+
+struct att {
+	uint32_t uid;
+	bool has_uid, has_size, has_body;
+	uint32_t size;
+	flagset_t flags;
+	int64_t time;
+	const char *body;
+	size_t body_len;
+};
+
+static int64_t date_to_time(const struct mailimap_date_time *d)
+{
+	struct tm tm = { 0 };
+	tm.tm_year = d->dt_year - 1900;
+	tm.tm_mon = d->dt_month - 1;
+	tm.tm_mday = d->dt_day;
+	tm.tm_hour = d->dt_hour;
+	tm.tm_min = d->dt_min;
+	tm.tm_sec = d->dt_sec;
+	time_t t = timegm(&tm);
+	if (t == (time_t)-1)
+		return 0;
+	int z = d->dt_zone < 0 ? -d->dt_zone : d->dt_zone;
+	int64_t off = (int64_t)(z / 100) * 3600 + (z % 100) * 60;
+	return (int64_t)t - (d->dt_zone < 0 ? -off : off);
+}
+
+static flagset_t flags_of(const struct imap_repo *ir, clist *flag_fetch_list)
+{
+	flagset_t f = 0;
+	for (clistiter *it = flag_fetch_list ? clist_begin(flag_fetch_list) : NULL; it;
+	     it = clist_next(it)) {
+		const struct mailimap_flag_fetch *ff = clist_content(it);
+		if (ff->fl_type != MAILIMAP_FLAG_FETCH_OTHER || !ff->fl_flag)
+			continue;
+		const struct mailimap_flag *fl = ff->fl_flag;
+		switch (fl->fl_type) {
+		case MAILIMAP_FLAG_SEEN: f |= FLAG_SEEN; break;
+		case MAILIMAP_FLAG_ANSWERED: f |= FLAG_ANSWERED; break;
+		case MAILIMAP_FLAG_FLAGGED: f |= FLAG_FLAGGED; break;
+		case MAILIMAP_FLAG_DELETED: f |= FLAG_DELETED; break;
+		case MAILIMAP_FLAG_DRAFT: f |= FLAG_DRAFT; break;
+		case MAILIMAP_FLAG_KEYWORD:
+			if (fl->fl_data.fl_keyword)
+				f |= imap_flag_bit(fl->fl_data.fl_keyword, strlen(fl->fl_data.fl_keyword),
+						   kw(ir));
+			break;
+		default: break; /* \Extension flags map to nothing */
+		}
+	}
+	return f;
+}
+
+static void parse_att(const struct imap_repo *ir, const struct mailimap_msg_att *ma, struct att *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (clistiter *it = ma->att_list ? clist_begin(ma->att_list) : NULL; it;
+	     it = clist_next(it)) {
+		const struct mailimap_msg_att_item *item = clist_content(it);
+		if (item->att_type == MAILIMAP_MSG_ATT_ITEM_DYNAMIC) {
+			if (item->att_data.att_dyn)
+				a->flags |= flags_of(ir, item->att_data.att_dyn->att_list);
+			continue;
+		}
+		if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC || !item->att_data.att_static)
+			continue;
+		const struct mailimap_msg_att_static *s = item->att_data.att_static;
+		switch (s->att_type) {
+		case MAILIMAP_MSG_ATT_UID:
+			a->uid = s->att_data.att_uid;
+			a->has_uid = a->uid != 0;
+			break;
+		case MAILIMAP_MSG_ATT_RFC822_SIZE:
+			a->size = s->att_data.att_rfc822_size;
+			a->has_size = true;
+			break;
+		case MAILIMAP_MSG_ATT_INTERNALDATE:
+			if (s->att_data.att_internal_date)
+				a->time = date_to_time(s->att_data.att_internal_date);
+			break;
+		case MAILIMAP_MSG_ATT_BODY_SECTION:
+			if (s->att_data.att_body_section) {
+				a->body = s->att_data.att_body_section->sec_body_part;
+				a->body_len = a->body ? s->att_data.att_body_section->sec_length : 0;
+				a->has_body = true;
+			}
+			break;
+		case MAILIMAP_MSG_ATT_RFC822:
+			a->body = s->att_data.att_rfc822.att_content;
+			a->body_len = a->body ? s->att_data.att_rfc822.att_length : 0;
+			a->has_body = true;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* The FETCH responses of the last command, detached from libetpan. */
+static clist *take_fetch_list(struct imap_repo *ir)
+{
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	clist *l = ri ? ri->rsp_fetch_list : NULL;
+	if (ri)
+		ri->rsp_fetch_list = NULL;
+	return l;
+}
+
+static void free_fetch_list(clist *l)
+{
+	if (l)
+		mailimap_fetch_list_free(l);
+}
+
+/* ---- list, fetch -------------------------------------------------------- */
+
+static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_folder(ir);
+	if (code)
+		return code;
+	const struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	if (si && si->sel_exists == 0)
+		return REPO_OK;
+	static const char cmd[] = "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)";
+	int rc = mailimap_custom_command(ir->imap, cmd);
+	clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+	for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
+		struct att a;
+		parse_att(ir, clist_content(it), &a);
+		/* unsolicited FETCHes (flag changes by others) lack the size */
+		if (!a.has_uid || !a.has_size)
+			continue;
+		struct repo_msg m = { .uid = a.uid, .flags = a.flags, .size = a.size,
+				      .time = a.time, .key = NULL };
+		repo_msg_list_add(list, &m);
+	}
+	free_fetch_list(fl);
+	return REPO_OK;
+}
+
+/* CRLF -> LF: only "\r\n" pairs; a lone CR stays. */
+static void crlf_to_lf(struct strbuf *out, const char *s, size_t len)
+{
+	sb_reset(out);
+	sb_grow(out, len);
+	char *o = out->buf;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+			continue;
+		*o++ = s[i];
+	}
+	out->len = (size_t)(o - out->buf);
+	out->buf[out->len] = '\0';
+}
+
+/* LF -> CRLF: a bare LF gets a CR; an existing CRLF and a lone CR stay. */
+static void lf_to_crlf(struct strbuf *out, const char *s, size_t len)
+{
+	size_t extra = 0;
+	for (size_t i = 0; i < len; i++)
+		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
+			extra++;
+	sb_grow(out, len + extra);
+	char *o = out->buf + out->len;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r'))
+			*o++ = '\r';
+		*o++ = s[i];
+	}
+	out->len = (size_t)(o - out->buf);
+	out->buf[out->len] = '\0';
+}
+
+static int cmp_msg_uid(const void *a, const void *b)
+{
+	const struct repo_msg *x = *(struct repo_msg *const *)a, *y = *(struct repo_msg *const *)b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Index of uid in the uid-sorted v[0..n), or -1. */
+static ptrdiff_t find_uid(struct repo_msg *const *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid]->uid < uid)
+			lo = mid + 1;
+		else if (v[mid]->uid > uid)
+			hi = mid;
+		else
+			return (ptrdiff_t)mid;
+	}
+	return -1;
+}
+
+static bool expunge_issued(struct imap_repo *ir)
+{
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	return ri && ri->rsp_atom && !strcasecmp(ri->rsp_atom, "EXPUNGEISSUED");
+}
+
+/* One UID FETCH over uids[0..n) of the sorted batch v[0..n). */
+static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, const char *set,
+		       bool *done, repo_body_cb *cb, void *ctx)
+{
+	char *cmd = xasprintf("UID FETCH %s (UID BODY.PEEK[])", set);
+	int rc = mailimap_custom_command(ir->imap, cmd);
+	if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND) {
+		int code = imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", set);
+		free(cmd);
+		return code;
+	}
+	bool got_any = false;
+	int code = REPO_OK;
+	clist *fl = take_fetch_list(ir);
+	clistiter *it;
+	while (fl && (it = clist_begin(fl)) != NULL) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		clist_delete(fl, it);
+		struct att a;
+		parse_att(ir, ma, &a);
+		ptrdiff_t k = a.has_uid && a.has_body ? find_uid(v, n, a.uid) : -1;
+		if (k >= 0 && !done[k] && code == REPO_OK) {
+			done[k] = got_any = true;
+			crlf_to_lf(&ir->buf, a.body ? a.body : "", a.body_len);
+			mailimap_msg_att_free(ma); /* the raw copy is no longer needed */
+			ma = NULL;
+			xfree_ptr(&ir->base.error);
+			if (cb(ctx, v[k], ir->buf.buf, ir->buf.len) != 0) {
+				if (!ir->base.error)
+					repo_fail(&ir->base, REPO_FOLDER_BAD,
+						  "IMAP[%s][%s]: UID %u: fetch stopped by the caller",
+						  ir->base.name, ir->base.folder, v[k]->uid);
+				code = REPO_FOLDER_BAD;
+			}
+		}
+		if (ma)
+			mailimap_msg_att_free(ma);
+	}
+	free_fetch_list(fl);
+	if (code == REPO_OK && rc == MAILIMAP_ERROR_CUSTOM_COMMAND && !got_any && !expunge_issued(ir))
+		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", set);
+	free(cmd);
+	return code;
+}
+
+static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, repo_body_cb *cb,
+		      void *ctx)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_folder(ir);
+	if (code || n == 0)
+		return code;
+	struct repo_msg **v = xmalloc(n * sizeof(*v));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (msgs[i]->uid != 0)
+			v[m++] = msgs[i];
+	qsort(v, m, sizeof(*v), cmp_msg_uid);
+	uint32_t *uids = xmalloc((m ? m : 1) * sizeof(*uids));
+	bool *done = xcalloc(m ? m : 1, sizeof(*done));
+	struct strbuf set = STRBUF_INIT;
+
+	/* Batches: summed RFC822.SIZE <= batch_bytes (one bigger message goes
+	 * alone) and at most FETCH_BATCH_UIDS; each batch is one or more
+	 * UID FETCH commands whose sets fit a command line. */
+	for (size_t i = 0; i < m && code == REPO_OK;) {
+		size_t j = i;
+		uint64_t sum = 0;
+		while (j < m && j - i < FETCH_BATCH_UIDS &&
+		       (j == i || sum + v[j]->size <= ir->batch_bytes))
+			sum += v[j++]->size;
+		for (size_t k = i; k < j; k++)
+			uids[k] = v[k]->uid;
+		for (size_t k = i; k < j && code == REPO_OK;) {
+			sb_reset(&set);
+			size_t used = uidset_next_chunk(uids + k, j - k, UIDSET_CHUNK_MAX, &set);
+			code = fetch_chunk(ir, v + k, used, sb_str(&set), done + k, cb, ctx);
+			k += used;
+		}
+		i = j;
+	}
+	sb_free(&set);
+	free(done);
+	free(uids);
+	free(v);
+	/* a 4 MB message should not pin 4 MB until the next fetch */
+	if (ir->buf.cap > (1u << 20))
+		sb_free(&ir->buf);
+	return code;
+}
+
+/* ---- store (APPEND) ----------------------------------------------------- */
+
+static uint32_t crc32_of(const char *s, size_t len)
+{
+	static uint32_t table[256];
+	static bool ready;
+	if (!ready) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+		ready = true;
+	}
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < len; i++)
+		c = table[(c ^ (unsigned char)s[i]) & 0xff] ^ (c >> 8);
+	return c ^ 0xffffffffu;
+}
+
+/* "17-Jul-1996 02:44:25 -0700" in local time with the local UTC offset. */
+static bool format_internaldate(int64_t t, char *out, size_t size)
+{
+	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					   "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+	if (t <= 0 || !localtime_r(&tt, &tm) || tm.tm_year + 1900 > 9999)
+		return false;
+	long off = tm.tm_gmtoff / 60;
+	char sign = off < 0 ? '-' : '+';
+	if (off < 0)
+		off = -off;
+	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d %c%02ld%02ld", tm.tm_mday, mon[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec, sign, off / 60, off % 60);
+	return true;
+}
+
+static uint32_t appenduid(struct imap_repo *ir)
+{
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
+	     it; it = clist_next(it)) {
+		struct mailimap_extension_data *ed = clist_content(it);
+		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_UIDPLUS ||
+		    ed->ext_type != MAILIMAP_UIDPLUS_RESP_CODE_APND || !ed->ext_data)
+			continue;
+		struct mailimap_uidplus_resp_code_apnd *apnd = ed->ext_data;
+		if (!apnd->uid_set || !apnd->uid_set->set_list)
+			continue;
+		clistiter *si = clist_begin(apnd->uid_set->set_list);
+		if (si) {
+			struct mailimap_set_item *item = clist_content(si);
+			return item->set_first;
+		}
+	}
+	return 0;
+}
+
+/* Sends the APPEND of ir->buf (CRLF text) with the given flags and date.
+ * Returns a libetpan code; *ok_r whether the server said OK. */
+static int send_append(struct imap_repo *ir, const char *flags, const char *date, bool *ok_r)
+{
+	mailimap *imap = ir->imap;
+	size_t len = ir->buf.len;
+	bool plus = (has_cap(ir, "LITERAL+") && len <= LITERAL_PLUS_MAX) ||
+		    (has_cap(ir, "LITERAL-") && len <= 4096);
+	struct strbuf cmd = STRBUF_INIT;
+	sb_adds(&cmd, "APPEND ");
+	add_quoted(&cmd, ir->base.folder);
+	if (*flags)
+		sb_addf(&cmd, " (%s)", flags);
+	if (*date)
+		sb_addf(&cmd, " \"%s\"", date);
+	sb_addf(&cmd, " {%zu%s}\r\n", len, plus ? "+" : "");
+
+	int rc = mailimap_send_current_tag(imap);
+	if (rc == MAILIMAP_NO_ERROR)
+		rc = write_str(imap, sb_str(&cmd));
+	sb_free(&cmd);
+	if (rc != MAILIMAP_NO_ERROR)
+		return rc;
+	*ok_r = false;
+	if (!plus) {
+		bool cont = false;
+		if (mailstream_flush(imap->imap_stream) < 0)
+			return MAILIMAP_ERROR_STREAM;
+		if ((rc = wait_continuation(imap, &cont)) != MAILIMAP_NO_ERROR)
+			return rc;
+		if (!cont) { /* refused before the upload (TOOBIG, TRYCREATE...) */
+			struct mailimap_response *resp = NULL;
+			rc = mailimap_parse_response(imap, &resp);
+			if (rc == MAILIMAP_NO_ERROR)
+				mailimap_response_free(resp);
+			return rc;
+		}
+	}
+	if (mailstream_write(imap->imap_stream, ir->buf.buf, len) < 0 ||
+	    mailstream_write(imap->imap_stream, "\r\n", 2) < 0 ||
+	    mailstream_flush(imap->imap_stream) < 0)
+		return MAILIMAP_ERROR_STREAM;
+	return read_tagged(imap, ok_r);
+}
+
+/* Without UIDPLUS: the one message carrying header value marker. */
+static uint32_t search_marker(struct imap_repo *ir, const char *marker)
+{
+	int rc = mailimap_noop(ir->imap); /* lets the server notice the new message */
+	if (rc != MAILIMAP_NO_ERROR) {
+		imap_fail(ir, rc, REPO_MSG_BAD, "NOOP");
+		return 0;
+	}
+	char *cmd = xasprintf("UID SEARCH HEADER X-OfflineIMAP \"%s\"", marker);
+	rc = mailimap_custom_command(ir->imap, cmd);
+	free(cmd);
+	if (rc != MAILIMAP_NO_ERROR) {
+		imap_fail(ir, rc, REPO_MSG_BAD, "UID SEARCH HEADER X-OfflineIMAP %s", marker);
+		return 0;
+	}
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	clist *res = ri ? ri->rsp_search_result : NULL;
+	int hits = res ? clist_count(res) : 0;
+	if (hits == 1)
+		return *(uint32_t *)clist_content(clist_begin(res));
+	log_warn("IMAP[%s][%s]: found %d messages with X-OfflineIMAP: %s after APPEND; UID unknown",
+		 ir->base.name, ir->base.folder, hits, marker);
+	return 0;
+}
+
+static int imap_store(struct repo *r, const char *body, size_t len, flagset_t flags, int64_t time,
+		      uint32_t uid, uint32_t *uid_r, char **key_r)
+{
+	struct imap_repo *ir = IR(r);
+	(void)uid;
+	if (uid_r)
+		*uid_r = 0;
+	if (key_r)
+		*key_r = NULL;
+	int code = need_folder(ir);
+	if (code)
+		return code;
+
+	bool uidplus = has_cap(ir, "UIDPLUS");
+	char marker[40] = "";
+	sb_reset(&ir->buf);
+	if (!uidplus) {
+		uint64_t rnd = 0;
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint64_t)time ^ ((uint64_t)clock() << 20) ^ (uint64_t)(uintptr_t)body;
+		snprintf(marker, sizeof(marker), "%u-%llu", crc32_of(body, len),
+			 (unsigned long long)(rnd % 10000000000ull));
+		sb_addf(&ir->buf, "X-OfflineIMAP: %s\r\n", marker);
+	}
+	lf_to_crlf(&ir->buf, body, len);
+
+	struct strbuf fs = STRBUF_INIT;
+	imap_flags_format(flags, kw(ir), &fs);
+	char date[64] = "";
+	format_internaldate(time, date, sizeof(date));
+
+	bool ok = false;
+	int rc = send_append(ir, sb_str(&fs), date, &ok);
+	sb_free(&fs);
+	if (ir->buf.cap > (1u << 20))
+		sb_free(&ir->buf);
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_MSG_BAD, "APPEND (%zu bytes)", len);
+	if (!ok) {
+		struct mailimap_response_info *ri = ir->imap->imap_response_info;
+		return imap_fail(ir, MAILIMAP_ERROR_APPEND,
+				 ri && ri->rsp_trycreate ? REPO_FOLDER_BAD : REPO_MSG_BAD,
+				 "APPEND (%zu bytes)", len);
+	}
+	uint32_t got;
+	if (uidplus) {
+		got = appenduid(ir);
+		if (got == 0)
+			log_warn("IMAP[%s][%s]: server has UIDPLUS but sent no APPENDUID; UID unknown",
+				 r->name, r->folder);
+	} else {
+		got = search_marker(ir, marker);
+		if (ir->dead)
+			return REPO_STORE_BAD;
+	}
+	if (uid_r)
+		*uid_r = got;
+	return REPO_OK;
+}
+
+/* ---- flags, delete ------------------------------------------------------ */
+
+struct uid_idx {
+	uint32_t uid;
+	size_t idx;
+};
+
+static int cmp_uid_idx(const void *a, const void *b)
+{
+	const struct uid_idx *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Runs "UID <verb> <set> <tail>" over sel[0..n) (sorted by UID) in chunks
+ * that fit a command line; after each successful chunk, when msgs is given,
+ * its messages get set_bits added and clear_bits removed. */
+static int uid_command(struct imap_repo *ir, const char *verb, const char *tail,
+		       const struct uid_idx *sel, size_t n, struct repo_msg *const *msgs,
+		       flagset_t set_bits, flagset_t clear_bits)
+{
+	uint32_t *uids = xmalloc((n ? n : 1) * sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		uids[i] = sel[i].uid;
+	struct strbuf set = STRBUF_INIT;
+	int code = REPO_OK;
+	for (size_t k = 0; k < n && code == REPO_OK;) {
+		sb_reset(&set);
+		size_t used = uidset_next_chunk(uids + k, n - k, UIDSET_CHUNK_MAX, &set);
+		char *cmd = xasprintf("UID %s %s%s%s", verb, sb_str(&set), *tail ? " " : "", tail);
+		int rc = mailimap_custom_command(ir->imap, cmd);
+		free(cmd);
+		if (rc != MAILIMAP_NO_ERROR) {
+			code = imap_fail(ir, rc, REPO_FOLDER_BAD, "UID %s %s%s%s", verb, sb_str(&set),
+					 *tail ? " " : "", tail);
+		} else if (msgs) {
+			for (size_t i = k; i < k + used; i++)
+				msgs[sel[i].idx]->flags =
+					(msgs[sel[i].idx]->flags | set_bits) & ~clear_bits;
+		}
+		k += used;
+	}
+	sb_free(&set);
+	free(uids);
+	return code;
+}
+
+static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const flagset_t *new_flags,
+			  size_t n)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_folder(ir);
+	if (code || n == 0)
+		return code;
+	flagset_t storable = imap_flags_storable(kw(ir));
+	struct uid_idx *sel = xmalloc(n * sizeof(*sel));
+	static const char letters[] = "SRFTDabcdefghijklmnopqrstuvwxyz";
+	for (const char *c = letters; *c && code == REPO_OK; c++) {
+		flagset_t bit = flag_bit(*c);
+		if (!(storable & bit))
+			continue;
+		for (int add = 1; add >= 0 && code == REPO_OK; add--) {
+			size_t m = 0;
+			for (size_t i = 0; i < n; i++) {
+				flagset_t was = msgs[i]->flags & bit, want = new_flags[i] & bit;
+				if (msgs[i]->uid != 0 && was != want && (want != 0) == add)
+					sel[m++] = (struct uid_idx){ msgs[i]->uid, i };
+			}
+			if (m == 0)
+				continue;
+			qsort(sel, m, sizeof(*sel), cmp_uid_idx);
+			char *tail = xasprintf("%cFLAGS.SILENT (%s)", add ? '+' : '-',
+					       imap_flag_name(*c, kw(ir)));
+			code = uid_command(ir, "STORE", tail, sel, m, msgs, add ? bit : 0,
+					   add ? 0 : bit);
+			free(tail);
+		}
+	}
+	free(sel);
+	return code;
+}
+
+static int imap_delete_messages(struct repo *r, struct repo_msg *const *msgs, size_t n)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_folder(ir);
+	if (code || n == 0)
+		return code;
+	struct uid_idx *sel = xmalloc(n * sizeof(*sel));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (msgs[i]->uid != 0)
+			sel[m++] = (struct uid_idx){ msgs[i]->uid, i };
+	qsort(sel, m, sizeof(*sel), cmp_uid_idx);
+	if (m > 0)
+		code = uid_command(ir, "STORE", "+FLAGS.SILENT (\\Deleted)", sel, m, msgs, FLAG_DELETED,
+				   0);
+	if (code == REPO_OK && m > 0 && ir->expunge) {
+		if (has_cap(ir, "UIDPLUS")) {
+			code = uid_command(ir, "EXPUNGE", "", sel, m, NULL, 0, 0);
+		} else {
+			if (!ir->warned_expunge) {
+				ir->warned_expunge = true;
+				log_warn("IMAP[%s]: server lacks UIDPLUS: EXPUNGE also removes messages "
+					 "other clients marked \\Deleted",
+					 r->name);
+			}
+			int rc = mailimap_expunge(ir->imap);
+			if (rc != MAILIMAP_NO_ERROR)
+				code = imap_fail(ir, rc, REPO_FOLDER_BAD, "EXPUNGE");
+		}
+	}
+	free(sel);
+	return code;
+}
+
+static flagset_t imap_storable_flags(struct repo *r)
+{
+	return imap_flags_storable(kw(IR(r)));
+}
+
+/* ---- life cycle --------------------------------------------------------- */
+
+static void imap_free(struct repo **rp)
+{
+	if (!*rp)
+		return;
+	struct imap_repo *ir = IR(*rp);
+	disconnect(ir, true);
+	free(ir->host);
+	free(ir->user);
+	if (ir->password) {
+		explicit_bzero(ir->password, strlen(ir->password));
+		free(ir->password);
+	}
+	free(ir->cafile);
+	free(ir->fingerprints);
+	free(ir->auth_mechanisms);
+	for (int i = 0; i < 26; i++)
+		free(ir->keywords[i]);
+	sb_free(&ir->buf);
+	strlist_free(&ir->caps);
+	repo_base_free(&ir->base);
+	free(ir);
+	*rp = NULL;
+}
+
+static const struct repo_ops imap_ops = {
+	.type_name = "IMAP",
+	.connect = imap_connect,
+	.separator = imap_separator,
+	.list_folders = imap_list_folders,
+	.create_folder = imap_create_folder,
+	.select_folder = imap_select_folder,
+	.list_messages = imap_list_messages,
+	.fetch = imap_fetch,
+	.store = imap_store,
+	.set_flags = imap_set_flags,
+	.delete_messages = imap_delete_messages,
+	.set_uid = NULL,
+	.read_body = NULL,
+	.storable_flags = imap_storable_flags,
+	.close_folder = imap_close_folder,
+	.free = imap_free,
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+struct repo *imap_repo_new(const char *name, const struct imap_settings *s)
+{
+	struct imap_repo *ir = xcalloc(1, sizeof(*ir));
+	repo_base_init(&ir->base, &imap_ops, name);
+	ir->host = dup_or_null(s->host);
+	ir->user = dup_or_null(s->user);
+	ir->password = dup_or_null(s->password);
+	ir->cafile = s->cacertfile && *s->cacertfile ? xstrdup(s->cacertfile) : NULL;
+	ir->fingerprints = s->fingerprints && *s->fingerprints ? xstrdup(s->fingerprints) : NULL;
+	ir->auth_mechanisms = s->auth_mechanisms && *s->auth_mechanisms
+				      ? xstrdup(s->auth_mechanisms)
+				      : NULL;
+	for (int i = 0; i < 26; i++)
+		ir->keywords[i] = dup_or_null(s->keywords[i]);
+	ir->ssl = s->ssl;
+	ir->starttls = s->starttls;
+	ir->expunge = s->expunge;
+	ir->port = s->port > 0 ? s->port : s->ssl ? 993 : 143;
+	ir->timeout = s->timeout_seconds > 0 ? s->timeout_seconds : DEFAULT_TIMEOUT;
+	ir->batch_bytes = s->fetch_batch_bytes ? s->fetch_batch_bytes : DEFAULT_BATCH_BYTES;
+	ir->trace = (struct imap_trace)IMAP_TRACE_INIT;
+	return &ir->base;
+}

@@ -1,1 +1,571 @@
-/* placeholder: being written */
+/* tls.c — see tls.h. The only file that talks to OpenSSL's SSL API. */
+#include "imap/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "common/xalloc.h"
+
+/* One side of the socket: plain (ssl == NULL) or TLS. */
+struct conn {
+	int fd;
+	SSL_CTX *ctx; /* owned, NULL when plain */
+	SSL *ssl;     /* owned, NULL when plain */
+	bool timed_out;
+};
+
+static ssize_t conn_read(mailstream_low *s, void *buf, size_t count);
+static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count);
+static int conn_close(mailstream_low *s);
+static int conn_get_fd(mailstream_low *s);
+static void conn_free(mailstream_low *s);
+static void conn_cancel(mailstream_low *s);
+
+static mailstream_low_driver conn_driver = {
+	.mailstream_read = conn_read,
+	.mailstream_write = conn_write,
+	.mailstream_close = conn_close,
+	.mailstream_get_fd = conn_get_fd,
+	.mailstream_free = conn_free,
+	.mailstream_cancel = conn_cancel,
+	.mailstream_get_cancel = NULL,
+	.mailstream_get_certificate_chain = NULL,
+	.mailstream_setup_idle = NULL,
+	.mailstream_unsetup_idle = NULL,
+	.mailstream_interrupt_idle = NULL,
+};
+
+/* SIGPIPE: plain writes use MSG_NOSIGNAL; OpenSSL writes with write(2), so
+ * around SSL calls the signal is blocked and a SIGPIPE they raised is
+ * consumed before unblocking (the way git and curl do it). */
+struct sigpipe_guard {
+	sigset_t old;
+	bool was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+	sigset_t set, pending;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+	if (!g->was_pending) {
+		sigset_t set, pending;
+		sigemptyset(&set);
+		sigaddset(&set, SIGPIPE);
+		sigpending(&pending);
+		if (sigismember(&pending, SIGPIPE)) {
+			struct timespec zero = { 0, 0 };
+			int saved = errno;
+			while (sigtimedwait(&set, NULL, &zero) < 0 && errno == EINTR)
+				;
+			errno = saved;
+		}
+	}
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+static struct conn *conn_of(mailstream_low *s)
+{
+	return s->data;
+}
+
+static bool errno_is_timeout(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT;
+}
+
+static ssize_t conn_read(mailstream_low *s, void *buf, size_t count)
+{
+	struct conn *c = conn_of(s);
+	if (!c->ssl) {
+		for (;;) {
+			ssize_t r = recv(c->fd, buf, count, 0);
+			if (r >= 0)
+				return r;
+			if (errno == EINTR)
+				continue;
+			c->timed_out = errno_is_timeout();
+			return -1;
+		}
+	}
+	if (count > INT32_MAX)
+		count = INT32_MAX;
+	for (;;) {
+		struct sigpipe_guard g;
+		sigpipe_block(&g);
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_read(c->ssl, buf, (int)count);
+		int err = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+		int saved = errno;
+		sigpipe_restore(&g);
+		if (r > 0)
+			return r;
+		if (err == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+			continue;
+		if (err == SSL_ERROR_SYSCALL && saved == EINTR)
+			continue;
+		errno = saved;
+		c->timed_out = err == SSL_ERROR_SYSCALL && errno_is_timeout();
+		return -1;
+	}
+}
+
+static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count)
+{
+	struct conn *c = conn_of(s);
+	if (!c->ssl) {
+		for (;;) {
+			ssize_t r = send(c->fd, buf, count, MSG_NOSIGNAL);
+			if (r >= 0)
+				return r;
+			if (errno == EINTR)
+				continue;
+			c->timed_out = errno_is_timeout();
+			return -1;
+		}
+	}
+	if (count > INT32_MAX)
+		count = INT32_MAX;
+	for (;;) {
+		struct sigpipe_guard g;
+		sigpipe_block(&g);
+		ERR_clear_error();
+		errno = 0;
+		int r = SSL_write(c->ssl, buf, (int)count);
+		int err = r > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, r);
+		int saved = errno;
+		sigpipe_restore(&g);
+		if (r > 0)
+			return r;
+		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
+			continue;
+		if (err == SSL_ERROR_SYSCALL && saved == EINTR)
+			continue;
+		errno = saved;
+		c->timed_out = err == SSL_ERROR_SYSCALL && errno_is_timeout();
+		return -1;
+	}
+}
+
+static int conn_close(mailstream_low *s)
+{
+	struct conn *c = conn_of(s);
+	if (c->ssl) {
+		/* One close_notify, no wait for the peer's: the socket is
+		 * closed right after and a dead peer must not stall us. */
+		struct sigpipe_guard g;
+		sigpipe_block(&g);
+		SSL_set_quiet_shutdown(c->ssl, 0);
+		(void)SSL_shutdown(c->ssl);
+		ERR_clear_error();
+		sigpipe_restore(&g);
+	}
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
+	}
+	return 0;
+}
+
+static int conn_get_fd(mailstream_low *s)
+{
+	return conn_of(s)->fd;
+}
+
+static void conn_free(mailstream_low *s)
+{
+	struct conn *c = conn_of(s);
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->ctx)
+		SSL_CTX_free(c->ctx);
+	free(c);
+	free(s);
+}
+
+static void conn_cancel(mailstream_low *s)
+{
+	struct conn *c = conn_of(s);
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
+}
+
+static mailstream_low *conn_new(int fd, SSL_CTX *ctx, SSL *ssl)
+{
+	struct conn *c = xcalloc(1, sizeof(*c));
+	c->fd = fd;
+	c->ctx = ctx;
+	c->ssl = ssl;
+	mailstream_low *low = mailstream_low_new(c, &conn_driver);
+	if (!low) {
+		fprintf(stderr, "out of memory\n");
+		abort();
+	}
+	return low;
+}
+
+bool tls_timed_out(mailstream_low *low)
+{
+	return low && low->driver == &conn_driver && conn_of(low)->timed_out;
+}
+
+/* ---- TCP ---------------------------------------------------------------- */
+
+static int connect_one(const struct addrinfo *ai, int timeout_s, char **error_r)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	const void *sa = ai->ai_family == AF_INET6
+				 ? (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
+				 : (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
+	inet_ntop(ai->ai_family, sa, addr, sizeof(addr));
+
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
+	if (r < 0 && errno == EINPROGRESS) {
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		do
+			r = poll(&pfd, 1, timeout_s * 1000);
+		while (r < 0 && errno == EINTR);
+		if (r == 0) {
+			*error_r = xasprintf("connect to %s timed out after %d s", addr, timeout_s);
+			goto fail;
+		}
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+		if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+			soerr = errno;
+		if (soerr) {
+			*error_r = xasprintf("connect to %s: %s", addr, strerror(soerr));
+			goto fail;
+		}
+	} else if (r < 0) {
+		*error_r = xasprintf("connect to %s: %s", addr, strerror(errno));
+		goto fail;
+	}
+	/* Blocking from now on, with timeouts on every read and write. */
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		*error_r = xasprintf("fcntl: %s", strerror(errno));
+		goto fail;
+	}
+	struct timeval tv = { .tv_sec = timeout_s, .tv_usec = 0 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	int one = 1;
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
+mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char **error_r)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_ADDRCONFIG };
+	struct addrinfo *res = NULL;
+	char portstr[16];
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if (timeout_s <= 0)
+		timeout_s = 120;
+
+	/* "[::1]" is accepted for an IPv6 literal. */
+	char *name = xstrdup(host);
+	size_t nl = strlen(name);
+	if (nl > 2 && name[0] == '[' && name[nl - 1] == ']') {
+		memmove(name, name + 1, nl - 2);
+		name[nl - 2] = '\0';
+	}
+	int gai = getaddrinfo(name, portstr, &hints, &res);
+	free(name);
+	if (gai != 0) {
+		*error_r = xasprintf("cannot resolve host: %s",
+				     gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		return NULL;
+	}
+	char *err = NULL;
+	int fd = -1;
+	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
+		free(err);
+		err = NULL;
+		fd = connect_one(ai, timeout_s, &err);
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		*error_r = err ? err : xstrdup("no address to connect to");
+		return NULL;
+	}
+	free(err);
+	return conn_new(fd, NULL, NULL);
+}
+
+/* ---- fingerprints ------------------------------------------------------- */
+
+struct fingerprint {
+	const EVP_MD *md;
+	const char *md_name;
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned len;
+};
+
+/* Parses the comma list into fps (up to max); returns the count or -1. */
+static int parse_fingerprints(const char *list, struct fingerprint *fps, int max, char **error_r)
+{
+	int n = 0;
+	const char *p = list;
+	while (*p) {
+		const char *end = strchr(p, ',');
+		if (!end)
+			end = p + strlen(p);
+		unsigned char bytes[EVP_MAX_MD_SIZE];
+		unsigned nibbles = 0;
+		bool ok = true;
+		for (const char *q = p; q < end; q++) {
+			int v;
+			if (*q == ':' || *q == ' ' || *q == '\t')
+				continue;
+			if (*q >= '0' && *q <= '9')
+				v = *q - '0';
+			else if (*q >= 'a' && *q <= 'f')
+				v = *q - 'a' + 10;
+			else if (*q >= 'A' && *q <= 'F')
+				v = *q - 'A' + 10;
+			else {
+				ok = false;
+				break;
+			}
+			if (nibbles / 2 >= sizeof(bytes)) {
+				ok = false;
+				break;
+			}
+			if (nibbles % 2 == 0)
+				bytes[nibbles / 2] = (unsigned char)(v << 4);
+			else
+				bytes[nibbles / 2] |= (unsigned char)v;
+			nibbles++;
+		}
+		if (ok && nibbles > 0) {
+			const EVP_MD *md = NULL;
+			const char *name = NULL;
+			switch (nibbles) {
+			case 40: md = EVP_sha1(), name = "sha1"; break;
+			case 56: md = EVP_sha224(), name = "sha224"; break;
+			case 64: md = EVP_sha256(), name = "sha256"; break;
+			case 96: md = EVP_sha384(), name = "sha384"; break;
+			case 128: md = EVP_sha512(), name = "sha512"; break;
+			}
+			if (!md || n >= max) {
+				ok = false;
+			} else {
+				fps[n].md = md;
+				fps[n].md_name = name;
+				memcpy(fps[n].digest, bytes, nibbles / 2);
+				fps[n].len = nibbles / 2;
+				n++;
+			}
+		} else if (ok && nibbles == 0) {
+			/* empty entry ("a,,b" or trailing comma): skip */
+		}
+		if (!ok) {
+			*error_r = xasprintf("cert_fingerprint: \"%.*s\" is not a hex sha1 or sha256 "
+					     "(sha224/384/512) digest",
+					     (int)(end - p), p);
+			return -1;
+		}
+		p = *end ? end + 1 : end;
+	}
+	if (n == 0) {
+		*error_r = xstrdup("cert_fingerprint is empty");
+		return -1;
+	}
+	return n;
+}
+
+int tls_check_fingerprints(const char *fingerprints, char **error_r)
+{
+	struct fingerprint fps[32];
+	return parse_fingerprints(fingerprints, fps, 32, error_r) < 0 ? -1 : 0;
+}
+
+static char *hex_colon(const unsigned char *d, unsigned len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (unsigned i = 0; i < len; i++)
+		sb_addf(&sb, "%s%02x", i ? ":" : "", d[i]);
+	return sb_detach(&sb);
+}
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+static char *ssl_error_text(const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char buf[256];
+	if (e == 0)
+		return xasprintf("%s", what);
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	const char *reason = ERR_reason_error_string(e);
+	return xasprintf("%s: %s", what, reason ? reason : buf);
+}
+
+static bool is_ip_literal(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, char **error_r)
+{
+	struct conn *pc = conn_of(plain);
+	struct fingerprint fps[32];
+	int nfp = 0;
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	X509 *cert = NULL;
+	struct sigpipe_guard g;
+
+	if (plain->driver != &conn_driver || pc->ssl) {
+		*error_r = xstrdup("internal error: TLS on a stream that is not a plain socket");
+		return NULL;
+	}
+	if (p->fingerprints && (nfp = parse_fingerprints(p->fingerprints, fps, 32, error_r)) < 0)
+		return NULL;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx) {
+		*error_r = ssl_error_text("TLS setup failed");
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+	if (p->cafile) {
+		if (SSL_CTX_load_verify_locations(ctx, p->cafile, NULL) != 1) {
+			char *what = xasprintf("cannot load sslcacertfile %s", p->cafile);
+			*error_r = ssl_error_text(what);
+			free(what);
+			goto fail_ctx;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		*error_r = ssl_error_text("cannot load the system CA store");
+		goto fail_ctx;
+	}
+	/* The chain is verified during the handshake either way; the result is
+	 * judged below, where fingerprints can overrule an unknown issuer. */
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+
+	ssl = SSL_new(ctx);
+	if (!ssl || SSL_set_fd(ssl, pc->fd) != 1) {
+		*error_r = ssl_error_text("TLS setup failed");
+		goto fail_ssl;
+	}
+	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+	if (is_ip_literal(p->host)) {
+		X509_VERIFY_PARAM_set1_ip_asc(param, p->host);
+	} else {
+		SSL_set_tlsext_host_name(ssl, p->host);
+		X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		X509_VERIFY_PARAM_set1_host(param, p->host, 0);
+	}
+
+	sigpipe_block(&g);
+	errno = 0;
+	int r = SSL_connect(ssl);
+	int saved = errno;
+	int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+	sigpipe_restore(&g);
+	if (r != 1) {
+		if (err == SSL_ERROR_SYSCALL && saved != 0)
+			*error_r = xasprintf("TLS handshake failed: %s",
+					     (saved == EAGAIN || saved == EWOULDBLOCK) ? "timed out" : strerror(saved));
+		else if (err == SSL_ERROR_SYSCALL)
+			*error_r = xstrdup("TLS handshake failed: connection closed by server");
+		else
+			*error_r = ssl_error_text("TLS handshake failed");
+		goto fail_ssl;
+	}
+
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+	cert = SSL_get1_peer_certificate(ssl);
+#else
+	cert = SSL_get_peer_certificate(ssl);
+#endif
+	if (!cert) {
+		*error_r = xstrdup("TLS: the server sent no certificate");
+		goto fail_ssl;
+	}
+	long vr = SSL_get_verify_result(ssl);
+	bool pinned_only = nfp > 0 && !p->cafile;
+	if (!pinned_only && vr != X509_V_OK) {
+		*error_r = xasprintf("TLS certificate verification failed: %s; set sslcacertfile or "
+				     "cert_fingerprint",
+				     X509_verify_cert_error_string(vr));
+		goto fail_cert;
+	}
+	if (nfp > 0) {
+		bool match = false;
+		unsigned char d[EVP_MAX_MD_SIZE], d256[EVP_MAX_MD_SIZE];
+		unsigned dl = 0, d256l = 0;
+		for (int i = 0; i < nfp && !match; i++)
+			if (X509_digest(cert, fps[i].md, d, &dl) == 1 && dl == fps[i].len &&
+			    memcmp(d, fps[i].digest, dl) == 0)
+				match = true;
+		if (!match) {
+			if (X509_digest(cert, EVP_sha256(), d256, &d256l) != 1)
+				d256l = 0;
+			char *hex = hex_colon(d256, d256l);
+			*error_r = xasprintf("server certificate fingerprint sha256 %s matches none of "
+					     "cert_fingerprint",
+					     hex);
+			free(hex);
+			goto fail_cert;
+		}
+	}
+	X509_free(cert);
+	return conn_new(pc->fd, ctx, ssl);
+
+fail_cert:
+	X509_free(cert);
+fail_ssl:
+	if (ssl)
+		SSL_free(ssl);
+fail_ctx:
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return NULL;
+}

@@ -1,0 +1,55 @@
+/* tls.h — the network edge of the IMAP back-end: TCP, TLS (OpenSSL) and
+ * the libetpan stream driver on top of them.
+ *
+ * Owns: the socket and every OpenSSL call of the project. It hands
+ * imap_repo.c a libetpan mailstream_low whose reads and writes go to the
+ * socket in the clear or through TLS, honour a per-socket timeout, and never
+ * raise SIGPIPE.
+ *
+ * Verification (tls_start): the chain is checked against cacertfile or the
+ * system store, and the host name (or IP literal) against the certificate;
+ * SNI is sent for names. When fingerprints are given the server certificate's
+ * digest must also equal one of them; with fingerprints but no cacertfile the
+ * chain is not required to verify (a self-signed certificate is accepted
+ * exactly when its fingerprint is listed), as in OfflineIMAP.
+ *
+ * Errors come back as one malloc'd line without a prefix ("TLS certificate
+ * verification failed: certificate has expired; set sslcacertfile or
+ * cert_fingerprint"); the caller adds "IMAP[R] host:port: ".
+ */
+#ifndef OFFLINEFS_IMAP_TLS_H
+#define OFFLINEFS_IMAP_TLS_H
+
+#include <stdbool.h>
+
+#include <libetpan/libetpan.h>
+
+struct tls_params {
+	const char *host;         /* borrowed; name or IP literal to verify */
+	const char *cafile;       /* borrowed; NULL = system CA store */
+	const char *fingerprints; /* borrowed; comma list of hex digests or NULL */
+};
+
+/* Connects to host:port, trying each address getaddrinfo() returns, each
+ * with a connect timeout of timeout_s seconds; then sets the same timeout
+ * for every read and write. Returns a plain stream driver (owned by the
+ * caller: mailstream_low_close() closes the socket, mailstream_low_free()
+ * frees it), or NULL with *error_r (malloc'd). */
+mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char **error_r);
+
+/* Runs the TLS handshake on plain's socket and verifies the server (see
+ * above). Returns a new driver that owns the socket from now on; the caller
+ * then frees plain with mailstream_low_free() (which leaves the socket open)
+ * or swaps it out with mailstream_set_low(). Returns NULL with *error_r
+ * (malloc'd) on failure; plain still owns the socket then. */
+mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, char **error_r);
+
+/* True if the last failed read or write on low (a driver made here) failed
+ * because the socket timeout expired. */
+bool tls_timed_out(mailstream_low *low);
+
+/* Checks a cert_fingerprint list without connecting: 0, or -1 with
+ * *error_r (malloc'd) naming the bad entry. */
+int tls_check_fingerprints(const char *fingerprints, char **error_r);
+
+#endif
