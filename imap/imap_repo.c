@@ -5,7 +5,7 @@
  * folder SELECT/EXAMINE -> UID FETCH listing -> bodies / APPEND / STORE /
  * EXPUNGE -> UNSELECT. Commands whose arguments are mailbox names go through
  * libetpan's own senders (quoting); UID FETCH/STORE/EXPUNGE/SEARCH are sent
- * as text with our UID sets (mailimap_custom_command); APPEND and
+ * as text with our UID sets (simple_command); APPEND and
  * AUTHENTICATE PLAIN are written by hand because libetpan rewrites lone CRs
  * in literals and does SASL only through cyrus-sasl. Every libetpan result
  * is translated into enum repo_result in imap_fail(), and nowhere else.
@@ -366,6 +366,28 @@ static int read_tagged(mailimap *imap, bool *ok_r)
 			MAILIMAP_RESP_COND_STATE_OK;
 	mailimap_response_free(resp);
 	return MAILIMAP_NO_ERROR;
+}
+
+/* Sends "<tag> <cmd>\r\n" and reads the reply; untagged data lands in
+ * imap->imap_response_info. Like mailimap_custom_command() (NO gives
+ * MAILIMAP_ERROR_CUSTOM_COMMAND) but without the space it puts before the
+ * CRLF, which strict servers reject. */
+static int simple_command(mailimap *imap, const char *cmd)
+{
+	int r = mailimap_send_current_tag(imap);
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(imap, cmd);
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(imap, "\r\n");
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	if (mailstream_flush(imap->imap_stream) < 0)
+		return MAILIMAP_ERROR_STREAM;
+	bool ok = false;
+	r = read_tagged(imap, &ok);
+	if (r == MAILIMAP_NO_ERROR && !ok)
+		r = MAILIMAP_ERROR_CUSTOM_COMMAND;
+	return r;
 }
 
 /* After a command that may get a continuation request: reads lines,
@@ -772,7 +794,7 @@ static void imap_close_folder(struct repo *r)
 {
 	struct imap_repo *ir = IR(r);
 	if (ir->base.folder && ir->imap && !ir->dead && has_cap(ir, "UNSELECT")) {
-		int rc = mailimap_custom_command(ir->imap, "UNSELECT");
+		int rc = simple_command(ir->imap, "UNSELECT");
 		if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
 		    rc != MAILIMAP_ERROR_PROTOCOL)
 			ir->dead = true;
@@ -910,7 +932,7 @@ static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
 	if (si && si->sel_exists == 0)
 		return REPO_OK;
 	static const char cmd[] = "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)";
-	int rc = mailimap_custom_command(ir->imap, cmd);
+	int rc = simple_command(ir->imap, cmd);
 	clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
 	if (rc != MAILIMAP_NO_ERROR)
 		return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
@@ -994,7 +1016,7 @@ static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, cons
 		       bool *done, repo_body_cb *cb, void *ctx)
 {
 	char *cmd = xasprintf("UID FETCH %s (UID BODY.PEEK[])", set);
-	int rc = mailimap_custom_command(ir->imap, cmd);
+	int rc = simple_command(ir->imap, cmd);
 	if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND) {
 		int code = imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", set);
 		free(cmd);
@@ -1194,7 +1216,7 @@ static uint32_t search_marker(struct imap_repo *ir, const char *marker)
 		return 0;
 	}
 	char *cmd = xasprintf("UID SEARCH HEADER X-OfflineIMAP \"%s\"", marker);
-	rc = mailimap_custom_command(ir->imap, cmd);
+	rc = simple_command(ir->imap, cmd);
 	free(cmd);
 	if (rc != MAILIMAP_NO_ERROR) {
 		imap_fail(ir, rc, REPO_MSG_BAD, "UID SEARCH HEADER X-OfflineIMAP %s", marker);
@@ -1299,7 +1321,7 @@ static int uid_command(struct imap_repo *ir, const char *verb, const char *tail,
 		sb_reset(&set);
 		size_t used = uidset_next_chunk(uids + k, n - k, UIDSET_CHUNK_MAX, &set);
 		char *cmd = xasprintf("UID %s %s%s%s", verb, sb_str(&set), *tail ? " " : "", tail);
-		int rc = mailimap_custom_command(ir->imap, cmd);
+		int rc = simple_command(ir->imap, cmd);
 		free(cmd);
 		if (rc != MAILIMAP_NO_ERROR) {
 			code = imap_fail(ir, rc, REPO_FOLDER_BAD, "UID %s %s%s%s", verb, sb_str(&set),

@@ -12,6 +12,7 @@
  *   IMAP_BIG_MB=4           size of the big message (0 skips it)
  *   IMAP_BATCH_BYTES        fetch_batch_bytes (default: the repo's)
  *   IMAP_NO_EXPUNGE=1       expunge off
+ *   IMAP_AUTH="LOGIN"       auth_mechanisms
  * It creates a folder "smoke-<pid>-<time>/sub", appends, lists, fetches,
  * changes flags and deletes, checks every result and exits non-zero on the
  * first failure. The messages are deleted at the end; the folders stay.
@@ -75,6 +76,7 @@ struct sent {
 
 static struct sent msgs[8];
 static size_t nmsgs;
+static bool marker_expected; /* no UIDPLUS: uploads carry X-OfflineIMAP */
 
 static void add_msg(const char *label, const char *body, size_t len, const char *want,
 		    size_t want_len, const char *flags, int64_t time)
@@ -112,6 +114,16 @@ static int fetch_cb(void *ctx, const struct repo_msg *m, const char *body, size_
 	if (s->fetched)
 		FAIL("UID %" PRIu32 " delivered twice", m->uid);
 	s->fetched = true;
+	if (marker_expected) {
+		const char *nl = memchr(body, '\n', len);
+		if (strncmp(body, "X-OfflineIMAP: ", 15) != 0 || !nl) {
+			FAIL("%s: no X-OfflineIMAP header on top", s->label);
+			return 0;
+		}
+		printf("  %.*s\n", (int)(nl - body), body);
+		len -= (size_t)(nl + 1 - body);
+		body = nl + 1;
+	}
 	if (len != s->want_len || memcmp(body, s->want, len) != 0) {
 		size_t i = 0;
 		while (i < len && i < s->want_len && body[i] == s->want[i])
@@ -233,6 +245,7 @@ int main(void)
 	s.expunge = !env_bool("IMAP_NO_EXPUNGE");
 	s.keywords[0] = "$Label1"; /* a */
 	s.keywords['j' - 'a'] = "Junk";
+	s.auth_mechanisms = env("IMAP_AUTH", NULL);
 	s.fetch_batch_bytes = strtoull(env("IMAP_BATCH_BYTES", "0"), NULL, 10);
 	const char *trace = env("IMAP_TRACE", NULL);
 	const char *expect_fail = env("IMAP_EXPECT_FAIL", NULL);
@@ -269,6 +282,7 @@ int main(void)
 		if (imap_repo_has_capability(r, caps[i]))
 			printf(" %s", caps[i]);
 	printf("\n");
+	marker_expected = !imap_repo_has_capability(r, "UIDPLUS");
 	char sep = r->ops->separator(r);
 	printf("separator '%c'\n", sep);
 
