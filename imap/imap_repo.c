@@ -84,10 +84,17 @@ static const char *server_text(struct imap_repo *ir)
 	return text;
 }
 
-static bool stream_timed_out(struct imap_repo *ir)
+/* Why the connection failed, for an error line. */
+static char *stream_failure(struct imap_repo *ir)
 {
-	return ir->imap && ir->imap->imap_stream &&
-	       tls_timed_out(mailstream_get_low(ir->imap->imap_stream));
+	enum tls_failure f = ir->imap && ir->imap->imap_stream
+				     ? tls_last_failure(mailstream_get_low(ir->imap->imap_stream))
+				     : TLS_FAIL_OTHER;
+	if (f == TLS_FAIL_TIMEOUT)
+		return xasprintf("timed out after %d s", ir->timeout);
+	if (f == TLS_FAIL_EOF)
+		return xstrdup("connection closed by the server");
+	return xstrdup("connection lost");
 }
 
 static bool is_conn_error(int r)
@@ -112,8 +119,7 @@ static int imap_fail(struct imap_repo *ir, int r, int no_grade, const char *fmt,
 	char *reason;
 	switch (r) {
 	case MAILIMAP_ERROR_STREAM:
-		reason = stream_timed_out(ir) ? xasprintf("timed out after %d s", ir->timeout)
-					      : xstrdup("connection lost");
+		reason = stream_failure(ir);
 		break;
 	case MAILIMAP_ERROR_PARSE: reason = xstrdup("malformed server response"); break;
 	case MAILIMAP_ERROR_FATAL:
@@ -614,11 +620,13 @@ static int imap_connect(struct repo *r)
 	if (rc != MAILIMAP_NO_ERROR_AUTHENTICATED && rc != MAILIMAP_NO_ERROR_NON_AUTHENTICATED) {
 		if (rc == MAILIMAP_ERROR_DONT_ACCEPT_CONNECTION)
 			code = conn_fail(ir, "server refused the connection: %s", server_text(ir));
-		else
-			code = conn_fail(ir, "no IMAP greeting (%s)",
-					 rc == MAILIMAP_ERROR_STREAM ? stream_timed_out(ir) ? "timed out"
-											  : "connection lost"
-								     : "malformed greeting");
+		else if (rc == MAILIMAP_ERROR_STREAM) {
+			char *why = stream_failure(ir);
+			code = conn_fail(ir, "no IMAP greeting: %s", why);
+			free(why);
+		} else {
+			code = conn_fail(ir, "no IMAP greeting: malformed greeting");
+		}
 		ir->dead = true;
 		disconnect(ir, false);
 		return code;

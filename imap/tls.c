@@ -30,7 +30,7 @@ struct conn {
 	int fd;
 	SSL_CTX *ctx; /* owned, NULL when plain */
 	SSL *ssl;     /* owned, NULL when plain */
-	bool timed_out;
+	enum tls_failure failure; /* of the last failed read or write */
 };
 
 static ssize_t conn_read(mailstream_low *s, void *buf, size_t count);
@@ -106,11 +106,15 @@ static ssize_t conn_read(mailstream_low *s, void *buf, size_t count)
 	if (!c->ssl) {
 		for (;;) {
 			ssize_t r = recv(c->fd, buf, count, 0);
-			if (r >= 0)
+			if (r > 0)
 				return r;
+			if (r == 0) {
+				c->failure = TLS_FAIL_EOF;
+				return -1;
+			}
 			if (errno == EINTR)
 				continue;
-			c->timed_out = errno_is_timeout();
+			c->failure = errno_is_timeout() ? TLS_FAIL_TIMEOUT : TLS_FAIL_OTHER;
 			return -1;
 		}
 	}
@@ -127,14 +131,17 @@ static ssize_t conn_read(mailstream_low *s, void *buf, size_t count)
 		sigpipe_restore(&g);
 		if (r > 0)
 			return r;
-		if (err == SSL_ERROR_ZERO_RETURN)
-			return 0;
 		if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE)
 			continue;
 		if (err == SSL_ERROR_SYSCALL && saved == EINTR)
 			continue;
 		errno = saved;
-		c->timed_out = err == SSL_ERROR_SYSCALL && errno_is_timeout();
+		if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && saved == 0))
+			c->failure = TLS_FAIL_EOF; /* close_notify, or a plain close */
+		else if (err == SSL_ERROR_SYSCALL && errno_is_timeout())
+			c->failure = TLS_FAIL_TIMEOUT;
+		else
+			c->failure = TLS_FAIL_OTHER;
 		return -1;
 	}
 }
@@ -149,7 +156,7 @@ static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count)
 				return r;
 			if (errno == EINTR)
 				continue;
-			c->timed_out = errno_is_timeout();
+			c->failure = errno_is_timeout() ? TLS_FAIL_TIMEOUT : TLS_FAIL_OTHER;
 			return -1;
 		}
 	}
@@ -171,7 +178,8 @@ static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count)
 		if (err == SSL_ERROR_SYSCALL && saved == EINTR)
 			continue;
 		errno = saved;
-		c->timed_out = err == SSL_ERROR_SYSCALL && errno_is_timeout();
+		c->failure = err == SSL_ERROR_SYSCALL && errno_is_timeout() ? TLS_FAIL_TIMEOUT
+									    : TLS_FAIL_OTHER;
 		return -1;
 	}
 }
@@ -233,9 +241,9 @@ static mailstream_low *conn_new(int fd, SSL_CTX *ctx, SSL *ssl)
 	return low;
 }
 
-bool tls_timed_out(mailstream_low *low)
+enum tls_failure tls_last_failure(mailstream_low *low)
 {
-	return low && low->driver == &conn_driver && conn_of(low)->timed_out;
+	return low && low->driver == &conn_driver ? conn_of(low)->failure : TLS_FAIL_OTHER;
 }
 
 /* ---- TCP ---------------------------------------------------------------- */

@@ -44,9 +44,15 @@ mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char 
  * (malloc'd) on failure; plain still owns the socket then. */
 mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, char **error_r);
 
-/* True if the last failed read or write on low (a driver made here) failed
- * because the socket timeout expired. */
-bool tls_timed_out(mailstream_low *low);
+/* Why the last read or write on low (a driver made here) failed. The end
+ * of the stream counts as a failure: reads return -1 rather than 0 there,
+ * because libetpan 1.9.4 loops forever on a 0 while reading a literal. */
+enum tls_failure {
+	TLS_FAIL_OTHER,   /* a socket or TLS error */
+	TLS_FAIL_TIMEOUT, /* the socket timeout expired */
+	TLS_FAIL_EOF,     /* the server closed the connection */
+};
+enum tls_failure tls_last_failure(mailstream_low *low);
 
 /* Checks a cert_fingerprint list without connecting: 0, or -1 with
  * *error_r (malloc'd) naming the bad entry. */
