@@ -182,6 +182,21 @@ static int need_folder(struct imap_repo *ir)
 	return r;
 }
 
+/* STORE and EXPUNGE need a folder selected for writing. */
+static int need_writable(struct imap_repo *ir)
+{
+	int r = need_folder(ir);
+	if (r == REPO_OK && ir->readonly)
+		r = repo_fail(&ir->base, REPO_FOLDER_BAD, "IMAP[%s][%s]: folder is read-only (%s)",
+			      ir->base.name, ir->base.folder,
+			      ir->imap->imap_selection_info &&
+					      ir->imap->imap_selection_info->sel_perm ==
+						      MAILIMAP_MAILBOX_READONLY
+				      ? "the server says READ-ONLY"
+				      : "selected with EXAMINE");
+	return r;
+}
+
 /* Mailbox names cross the wire quoted; modified UTF-7 is 7-bit and has no
  * CR/LF, so anything else is refused before it could break the command. */
 static bool folder_name_ok(const char *name)
@@ -1350,7 +1365,7 @@ static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const fl
 			  size_t n)
 {
 	struct imap_repo *ir = IR(r);
-	int code = need_folder(ir);
+	int code = n ? need_writable(ir) : need_folder(ir);
 	if (code || n == 0)
 		return code;
 	flagset_t storable = imap_flags_storable(kw(ir));
@@ -1384,7 +1399,7 @@ static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const fl
 static int imap_delete_messages(struct repo *r, struct repo_msg *const *msgs, size_t n)
 {
 	struct imap_repo *ir = IR(r);
-	int code = need_folder(ir);
+	int code = n ? need_writable(ir) : need_folder(ir);
 	if (code || n == 0)
 		return code;
 	struct uid_idx *sel = xmalloc(n * sizeof(*sel));
@@ -1475,6 +1490,11 @@ struct repo *imap_repo_new(const char *name, const struct imap_settings *s)
 	struct imap_repo *ir = xcalloc(1, sizeof(*ir));
 	repo_base_init(&ir->base, &imap_ops, name);
 	ir->host = dup_or_null(s->host);
+	size_t hl = ir->host ? strlen(ir->host) : 0;
+	if (hl > 2 && ir->host[0] == '[' && ir->host[hl - 1] == ']') { /* "[::1]" */
+		memmove(ir->host, ir->host + 1, hl - 2);
+		ir->host[hl - 2] = '\0';
+	}
 	ir->user = dup_or_null(s->user);
 	ir->password = dup_or_null(s->password);
 	ir->cafile = s->cacertfile && *s->cacertfile ? xstrdup(s->cacertfile) : NULL;

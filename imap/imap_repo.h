@@ -31,6 +31,26 @@
  * Flags: \Seen S, \Answered R, \Flagged F, \Deleted T, \Draft D; keyword
  * k maps to letter x when keywords[x - 'a'] == k (customflag_x of the local
  * repository). \Recent and unmapped keywords are ignored.
+ *
+ * Details the engine may rely on (added with the implementation):
+ *   - connect() after a REPO_STORE_BAD reconnects from scratch (no folder is
+ *     selected afterwards); every other call on a dead connection fails
+ *     with REPO_STORE_BAD at once, without touching the network.
+ *   - Error lines: "IMAP[R] host:port: reason" for connection and login
+ *     problems, "IMAP[R][folder]: COMMAND args: reason" afterwards, where
+ *     reason is the server's text for a NO, "server said BAD: ...",
+ *     "connection closed by the server", "timed out after N s", ...
+ *   - Grades: SELECT/EXAMINE/CREATE/FETCH/STORE/EXPUNGE refused -> FOLDER_BAD;
+ *     APPEND refused -> MSG_BAD (FOLDER_BAD with [TRYCREATE]); set_flags and
+ *     delete_messages in a folder selected read-only -> FOLDER_BAD.
+ *   - CRLF: fetch turns only "\r\n" into "\n"; store turns a bare "\n" into
+ *     "\r\n" and leaves a lone "\r" alone, so an LF body round-trips exactly.
+ *   - Keywords are stored too (set_flags / APPEND), unlike OfflineIMAP, which
+ *     maps them only from IMAP to Maildir.
+ *   - fetch memory: libetpan keeps the raw response and its parsed copy, so a
+ *     batch costs about twice fetch_batch_bytes (or twice the one bigger
+ *     message) at its peak.
+ *   - cert_fingerprint entries may be sha1, sha224, sha256, sha384 or sha512.
  */
 #ifndef OFFLINEFS_IMAP_REPO_H
 #define OFFLINEFS_IMAP_REPO_H

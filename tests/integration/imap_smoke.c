@@ -404,6 +404,10 @@ int main(void)
 	printf("examined: exists %" PRIu32 "\n", st.exists);
 	if (s.expunge && st.exists != nmsgs - 2)
 		FAIL("EXAMINE: exists %" PRIu32 ", want %zu", st.exists, nmsgs - 2);
+	if (r->ops->set_flags(r, fm + 2, nf, 1) != REPO_FOLDER_BAD)
+		FAIL("set_flags in an EXAMINEd folder is not REPO_FOLDER_BAD");
+	else
+		printf("read-only: %s\n", repo_error(r));
 	r->ops->close_folder(r);
 
 	/* clean up: the rest of the messages */
