@@ -13,6 +13,7 @@
 #include "imap/imap_repo.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1127,19 +1128,24 @@ static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, re
 
 /* ---- store (APPEND) ----------------------------------------------------- */
 
+static uint32_t crc_table[256];
+
+static void crc_table_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t c = i;
+		for (int k = 0; k < 8; k++)
+			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+		crc_table[i] = c;
+	}
+}
+
+/* zlib's crc32, as OfflineIMAP puts it into X-OfflineIMAP. */
 static uint32_t crc32_of(const char *s, size_t len)
 {
-	static uint32_t table[256];
-	static bool ready;
-	if (!ready) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-		ready = true;
-	}
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, crc_table_init);
+	const uint32_t *table = crc_table;
 	uint32_t c = 0xffffffffu;
 	for (size_t i = 0; i < len; i++)
 		c = table[(c ^ (unsigned char)s[i]) & 0xff] ^ (c >> 8);

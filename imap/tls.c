@@ -192,7 +192,6 @@ static int conn_close(mailstream_low *s)
 		 * closed right after and a dead peer must not stall us. */
 		struct sigpipe_guard g;
 		sigpipe_block(&g);
-		SSL_set_quiet_shutdown(c->ssl, 0);
 		(void)SSL_shutdown(c->ssl);
 		ERR_clear_error();
 		sigpipe_restore(&g);
