@@ -539,19 +539,19 @@ static int starttls(struct imap_repo *ir, const struct tls_params *tp)
 				     "(set ssl = yes for implicit TLS, or starttls = no to allow "
 				     "plaintext)");
 	int r = mailimap_starttls(ir->imap);
+	/* Anything the server sent after its reply but before the handshake
+	 * would be read as if it came through TLS (CVE-2020-15953; Debian's
+	 * libetpan already turns this into MAILIMAP_ERROR_STARTTLS). */
+	if ((r == MAILIMAP_NO_ERROR || r == MAILIMAP_ERROR_STARTTLS) &&
+	    ir->imap->imap_stream->read_buffer_len != 0) {
+		ir->dead = true;
+		return conn_fail(ir, "server sent data right after its STARTTLS reply; refusing "
+				     "(possible command injection)");
+	}
 	if (r == MAILIMAP_ERROR_STARTTLS)
 		return conn_fail(ir, "STARTTLS refused: %s", server_text(ir));
-	if (r != MAILIMAP_NO_ERROR) {
-		imap_fail(ir, r, REPO_STORE_BAD, "STARTTLS");
-		return conn_fail(ir, "STARTTLS failed");
-	}
-	/* Anything the server sent after its OK but before the handshake
-	 * would be read as if it came through TLS (CVE-2020-15953). */
-	if (ir->imap->imap_stream->read_buffer_len != 0) {
-		ir->dead = true;
-		return conn_fail(ir, "server sent data right after STARTTLS; refusing (possible "
-				     "command injection)");
-	}
+	if (r != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, r, REPO_STORE_BAD, "STARTTLS");
 	mailstream_low *plain = mailstream_get_low(ir->imap->imap_stream);
 	char *err = NULL;
 	mailstream_low *tlow = tls_start(plain, tp, &err);
