@@ -1,6 +1,7 @@
 #include "sync/engine.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,18 +21,32 @@
  * commit per message. */
 #define STATUS_BATCH 500
 
+/* One worker's view of the account: its own IMAP connection, Maildir
+ * handle and status cache connection (sqlite handles are not shared
+ * between threads). Folders are synced in parallel over up to
+ * maxconnections of these. */
+struct conn {
+	struct repo *remote, *local;
+	struct status_db *status;
+};
+
 struct account_ctx {
 	const struct account_settings *a;
 	const struct sync_request *req;
-	struct repo *remote, *local;
-	struct status_db *status;
+	struct conn main;         /* lists folders, creates them, syncs too */
+	char *db_path;
 	bool local_root_missing; /* dry-run on a Maildir root that does not exist */
-	unsigned validity_skips;
-	unsigned folder_errors;
+	unsigned validity_skips;  /* updated atomically by workers */
+	unsigned folder_errors;   /* updated atomically by workers */
+	/* work queue of folder pairs, see run_folders() */
+	struct folder_pair *pairs;
+	size_t n_pairs;
+	size_t next_pair;         /* taken atomically */
 };
 
 struct folder_ctx {
 	struct account_ctx *acc;
+	struct conn *c;
 	const char *remote_name, *local_name;
 	int64_t folder_id;
 	unsigned pending_rows; /* status writes since the last commit */
@@ -86,7 +101,7 @@ static bool st_begin(struct folder_ctx *f)
 	if (f->in_txn)
 		return true;
 	char *err = NULL;
-	if (!st_ok(f, status_begin(f->acc->status, &err), err))
+	if (!st_ok(f, status_begin(f->c->status, &err), err))
 		return false;
 	f->in_txn = true;
 	return true;
@@ -99,14 +114,14 @@ static bool st_commit(struct folder_ctx *f)
 	char *err = NULL;
 	f->in_txn = false;
 	f->pending_rows = 0;
-	return st_ok(f, status_commit(f->acc->status, &err), err);
+	return st_ok(f, status_commit(f->c->status, &err), err);
 }
 
 static bool st_put(struct folder_ctx *f, uint32_t uid, flagset_t flags)
 {
 	char *err = NULL;
 	if (!st_begin(f) ||
-	    !st_ok(f, status_put(f->acc->status, f->folder_id, uid, flags, &err), err))
+	    !st_ok(f, status_put(f->c->status, f->folder_id, uid, flags, &err), err))
 		return false;
 	if (++f->pending_rows >= STATUS_BATCH)
 		return st_commit(f) && st_begin(f);
@@ -117,7 +132,7 @@ static bool st_forget(struct folder_ctx *f, uint32_t uid)
 {
 	char *err = NULL;
 	return st_begin(f) &&
-	       st_ok(f, status_remove(f->acc->status, f->folder_id, uid, &err), err);
+	       st_ok(f, status_remove(f->c->status, f->folder_id, uid, &err), err);
 }
 
 /* --- repository error handling ----------------------------------------- */
@@ -140,7 +155,7 @@ static bool repo_call_ok(struct folder_ctx *f, struct repo *r, int rc)
 static int download_one(void *ctx, const struct repo_msg *msg, const char *body, size_t len)
 {
 	struct folder_ctx *f = ctx;
-	struct repo *local = f->acc->local;
+	struct repo *local = f->c->local;
 	char *key = NULL;
 	uint32_t uid = 0;
 	int rc = local->ops->store(local, body, len, msg->flags, msg->time, msg->uid, &uid, &key);
@@ -150,7 +165,7 @@ static int download_one(void *ctx, const struct repo_msg *msg, const char *body,
 		return rc == REPO_MSG_BAD ? 0 : -1;
 	}
 	log_debug(LOG_DBG_SYNC, "Copied message UID %u %s[%s] -> %s[%s]", msg->uid,
-		  f->acc->remote->ops->type_name, f->remote_name, local->ops->type_name,
+		  f->c->remote->ops->type_name, f->remote_name, local->ops->type_name,
 		  f->local_name);
 	f->copied_down++;
 	return st_put(f, msg->uid, msg->flags) ? 0 : -1;
@@ -163,7 +178,7 @@ static void run_downloads(struct folder_ctx *f, struct repo_msg_list *remote, co
 	struct repo_msg **msgs = xmalloc(p->n_download * sizeof(*msgs));
 	for (size_t i = 0; i < p->n_download; i++)
 		msgs[i] = &remote->v[p->download[i]];
-	struct repo *r = f->acc->remote;
+	struct repo *r = f->c->remote;
 	int rc = r->ops->fetch(r, msgs, p->n_download, download_one, f);
 	if (rc != REPO_OK && !f->failed)
 		repo_call_ok(f, r, rc);
@@ -174,7 +189,7 @@ static void run_downloads(struct folder_ctx *f, struct repo_msg_list *remote, co
 
 static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
 {
-	struct repo *lr = f->acc->local, *rr = f->acc->remote;
+	struct repo *lr = f->c->local, *rr = f->c->remote;
 	for (size_t i = 0; i < p->n_upload && !f->failed; i++) {
 		struct repo_msg *m = &local->v[p->upload[i]];
 		char *body = NULL;
@@ -269,7 +284,7 @@ static void report_plan(struct folder_ctx *f, struct repo_msg_list *remote,
 			struct repo_msg_list *local, const struct plan *p)
 {
 	const char *pre = "[DRYRUN] ";
-	struct repo *rr = f->acc->remote, *lr = f->acc->local;
+	struct repo *rr = f->c->remote, *lr = f->c->local;
 	for (size_t i = 0; i < p->n_download; i++)
 		log_info("%sCopy message UID %u (%zu/%zu) %s:%s -> %s:%s", pre,
 			 remote->v[p->download[i]].uid, i + 1, p->n_download, rr->name,
@@ -339,12 +354,12 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	char *err = NULL;
 	if (!st_begin(f))
 		goto out;
-	if (status_import_offlineimap(f->acc->status, f->folder_id, path, &count, &err) < 0) {
+	if (status_import_offlineimap(f->c->status, f->folder_id, path, &count, &err) < 0) {
 		st_ok(f, -1, err);
 		goto out;
 	}
 	sf->uidvalidity = read_offlineimap_validity(a, f->remote_name);
-	if (sf->uidvalidity && !st_ok(f, status_folder_update(f->acc->status, sf, &err), err))
+	if (sf->uidvalidity && !st_ok(f, status_folder_update(f->c->status, sf, &err), err))
 		goto out;
 	if (st_commit(f))
 		log_info("Folder %s: imported %zu status rows from OfflineIMAP (%s)", f->remote_name,
@@ -355,11 +370,12 @@ out:
 
 /* --- one folder -------------------------------------------------------- */
 
-static void sync_folder(struct account_ctx *acc, const char *remote_name, const char *local_name)
+static void sync_folder(struct account_ctx *acc, struct conn *c, const char *remote_name,
+			const char *local_name)
 {
 	const struct account_settings *a = acc->a;
 	bool dry = acc->req->dry_run;
-	struct folder_ctx f = { .acc = acc, .remote_name = remote_name, .local_name = local_name };
+	struct folder_ctx f = { .acc = acc, .c = c, .remote_name = remote_name, .local_name = local_name };
 	struct repo_msg_list remote = { 0 }, local = { 0 };
 	struct status_rec *rows = NULL;
 	size_t n_rows = 0;
@@ -368,14 +384,14 @@ static void sync_folder(struct account_ctx *acc, const char *remote_name, const 
 	char *err = NULL;
 	int rc;
 
-	log_info("Syncing %s: %s -> %s", remote_name, acc->remote->ops->type_name,
-		 acc->local->ops->type_name);
+	log_info("Syncing %s: %s -> %s", remote_name, c->remote->ops->type_name,
+		 c->local->ops->type_name);
 
-	rc = status_folder_get(acc->status, remote_name, &sf, &err);
+	rc = status_folder_get(c->status, remote_name, &sf, &err);
 	if (rc < 0 && !st_ok(&f, rc, err))
 		goto out;
 	if (sf.id == 0 && !dry) {
-		if (!st_ok(&f, status_folder_ensure(acc->status, remote_name, &sf.id, &err), err))
+		if (!st_ok(&f, status_folder_ensure(c->status, remote_name, &sf.id, &err), err))
 			goto out;
 		f.folder_id = sf.id;
 		import_offlineimap(&f, &sf);
@@ -385,9 +401,9 @@ static void sync_folder(struct account_ctx *acc, const char *remote_name, const 
 	f.folder_id = sf.id;
 
 	struct repo_folder_status rst = { 0 };
-	rc = acc->remote->ops->select_folder(acc->remote, remote_name,
+	rc = c->remote->ops->select_folder(c->remote, remote_name,
 					     !dry && !a->remote.readonly, &rst);
-	if (!repo_call_ok(&f, acc->remote, rc) || rc != REPO_OK)
+	if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
 		goto out;
 	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity) {
 		/* Never apply old state to new UIDs (OfflineIMAP's defect,
@@ -396,12 +412,12 @@ static void sync_folder(struct account_ctx *acc, const char *remote_name, const 
 			 "The server renumbered its messages; nothing in this folder was touched. "
 			 "See docs/uidvalidity.md for how to start the folder over",
 			 remote_name, sf.uidvalidity, rst.uidvalidity);
-		acc->validity_skips++;
+		__atomic_add_fetch(&acc->validity_skips, 1, __ATOMIC_RELAXED);
 		goto out;
 	}
 
-	rc = acc->remote->ops->list_messages(acc->remote, &remote);
-	if (!repo_call_ok(&f, acc->remote, rc) || rc != REPO_OK)
+	rc = c->remote->ops->list_messages(c->remote, &remote);
+	if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
 		goto out;
 	if (remote.n < rst.exists) {
 		log_error("Folder %s: the server announced %u messages but listed %zu; skipping the "
@@ -413,16 +429,16 @@ static void sync_folder(struct account_ctx *acc, const char *remote_name, const 
 
 	if (!acc->local_root_missing) {
 		struct repo_folder_status lst;
-		rc = acc->local->ops->select_folder(acc->local, local_name, true, &lst);
+		rc = c->local->ops->select_folder(c->local, local_name, true, &lst);
 		if (rc == REPO_OK)
-			rc = acc->local->ops->list_messages(acc->local, &local);
+			rc = c->local->ops->list_messages(c->local, &local);
 		else if (dry)
 			rc = REPO_OK; /* the folder would be created: empty */
-		if (!repo_call_ok(&f, acc->local, rc) || rc != REPO_OK)
+		if (!repo_call_ok(&f, c->local, rc) || rc != REPO_OK)
 			goto out;
 	}
 
-	if (sf.id && !st_ok(&f, status_load(acc->status, sf.id, &rows, &n_rows, &err), err))
+	if (sf.id && !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
 		goto out;
 
 	struct plan_options popt = {
@@ -431,8 +447,8 @@ static void sync_folder(struct account_ctx *acc, const char *remote_name, const 
 		.remote_sync_deletes = a->remote.sync_deletes,
 		.local_sync_deletes = a->local.sync_deletes,
 		.maxsize = a->maxsize,
-		.remote_storable = acc->remote->ops->storable_flags(acc->remote),
-		.local_storable = acc->local->ops->storable_flags(acc->local),
+		.remote_storable = c->remote->ops->storable_flags(c->remote),
+		.local_storable = c->local->ops->storable_flags(c->local),
 	};
 	const char *perr = NULL;
 	if (plan_folder(rows, n_rows, remote.v, remote.n, local.v, local.n, &popt, &plan, &perr) < 0) {
@@ -452,22 +468,22 @@ static void sync_folder(struct account_ctx *acc, const char *remote_name, const 
 	/* The folder row carries UIDVALIDITY from the first write on, so the
 	 * rows below are never applied to a renumbered folder. */
 	sf.uidvalidity = rst.uidvalidity;
-	if (!st_begin(&f) || !st_ok(&f, status_folder_update(acc->status, &sf, &err), err))
+	if (!st_begin(&f) || !st_ok(&f, status_folder_update(c->status, &sf, &err), err))
 		goto out;
 
 	run_downloads(&f, &remote, &plan);
 	if (!f.failed)
 		run_uploads(&f, &local, &plan);
 	if (!f.failed) {
-		bool ok = apply_flags(&f, acc->local, &local, plan.local_flags, plan.n_local_flags);
-		ok = apply_flags(&f, acc->remote, &remote, plan.remote_flags, plan.n_remote_flags) && ok;
+		bool ok = apply_flags(&f, c->local, &local, plan.local_flags, plan.n_local_flags);
+		ok = apply_flags(&f, c->remote, &remote, plan.remote_flags, plan.n_remote_flags) && ok;
 		/* Merged flags become the new base only when both sides took them. */
 		for (size_t i = 0; ok && i < plan.n_status_put; i++)
 			ok = st_put(&f, plan.status_put[i].uid, plan.status_put[i].flags);
 	}
 	if (!f.failed) {
-		bool ok = apply_deletes(&f, acc->local, &local, plan.delete_local, plan.n_delete_local);
-		ok = apply_deletes(&f, acc->remote, &remote, plan.delete_remote,
+		bool ok = apply_deletes(&f, c->local, &local, plan.delete_local, plan.n_delete_local);
+		ok = apply_deletes(&f, c->remote, &remote, plan.delete_remote,
 				   plan.n_delete_remote) && ok;
 		for (size_t i = 0; ok && i < plan.n_status_forget; i++)
 			ok = st_forget(&f, plan.status_forget[i]);
@@ -476,7 +492,7 @@ static void sync_folder(struct account_ctx *acc, const char *remote_name, const 
 		sf.uidnext = rst.uidnext;
 		sf.highestmodseq = rst.highestmodseq;
 		sf.last_sync = (int64_t)time(NULL);
-		st_ok(&f, status_folder_update(acc->status, &sf, &err), err);
+		st_ok(&f, status_folder_update(c->status, &sf, &err), err);
 	}
 	st_commit(&f);
 
@@ -485,19 +501,19 @@ static void sync_folder(struct account_ctx *acc, const char *remote_name, const 
 	else
 		log_info("Folder %s: %zu copied to %s, %zu copied to %s, %zu deleted in %s, "
 			 "%zu deleted in %s, %zu+%zu flag changes", remote_name, f.copied_down,
-			 acc->local->ops->type_name, f.copied_up, acc->remote->ops->type_name,
-			 plan.n_delete_local, acc->local->ops->type_name, plan.n_delete_remote,
-			 acc->remote->ops->type_name, plan.n_local_flags, plan.n_remote_flags);
+			 c->local->ops->type_name, f.copied_up, c->remote->ops->type_name,
+			 plan.n_delete_local, c->local->ops->type_name, plan.n_delete_remote,
+			 c->remote->ops->type_name, plan.n_local_flags, plan.n_remote_flags);
 out:
 	if (f.in_txn) {
 		/* Keep what was done: every row written describes real state. */
 		st_commit(&f);
 	}
 	if (f.failed)
-		acc->folder_errors++;
-	acc->remote->ops->close_folder(acc->remote);
+		__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
+	c->remote->ops->close_folder(c->remote);
 	if (!acc->local_root_missing)
-		acc->local->ops->close_folder(acc->local);
+		c->local->ops->close_folder(c->local);
 	plan_free(&plan);
 	free(rows);
 	repo_msg_list_free(&remote);
@@ -538,9 +554,9 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 {
 	struct status_folder sf;
 	char *err = NULL;
-	if (status_folder_get(acc->status, remote_name, &sf, &err) == 1) {
-		if (status_folder_clear(acc->status, sf.id, &err) < 0 ||
-		    (sf.uidvalidity = 0, status_folder_update(acc->status, &sf, &err)) < 0) {
+	if (status_folder_get(acc->main.status, remote_name, &sf, &err) == 1) {
+		if (status_folder_clear(acc->main.status, sf.id, &err) < 0 ||
+		    (sf.uidvalidity = 0, status_folder_update(acc->main.status, &sf, &err)) < 0) {
 			log_error("Folder %s: status cache: %s", remote_name, err);
 			free(err);
 		}
@@ -554,19 +570,19 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 	const struct account_settings *a = acc->a;
 	bool dry = acc->req->dry_run;
 	struct strlist rlist = STRLIST_INIT, llist = STRLIST_INIT;
-	char rsep = acc->remote->ops->separator(acc->remote);
+	char rsep = acc->main.remote->ops->separator(acc->main.remote);
 	char lsep = a->local.sep;
 	int ret = -1;
 
-	int rc = acc->remote->ops->list_folders(acc->remote, &rlist);
+	int rc = acc->main.remote->ops->list_folders(acc->main.remote, &rlist);
 	if (rc != REPO_OK) {
-		log_error("%s", repo_error(acc->remote));
+		log_error("%s", repo_error(acc->main.remote));
 		goto out;
 	}
 	if (!acc->local_root_missing) {
-		rc = acc->local->ops->list_folders(acc->local, &llist);
+		rc = acc->main.local->ops->list_folders(acc->main.local, &llist);
 		if (rc != REPO_OK) {
-			log_error("%s", repo_error(acc->local));
+			log_error("%s", repo_error(acc->main.local));
 			goto out;
 		}
 	}
@@ -597,10 +613,10 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 				log_info("[DRYRUN] Creating folder %s[%s]", lname, a->local.name);
 			} else {
 				log_info("Creating folder %s[%s]", lname, a->local.name);
-				rc = acc->local->ops->create_folder(acc->local, lname);
+				rc = acc->main.local->ops->create_folder(acc->main.local, lname);
 				if (rc != REPO_OK) {
-					log_error("%s", repo_error(acc->local));
-					acc->folder_errors++;
+					log_error("%s", repo_error(acc->main.local));
+					__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
 					free(lname);
 					continue;
 				}
@@ -637,10 +653,10 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 			pair_add(pairs, rname, lname);
 		} else {
 			log_info("Creating folder %s[%s]", rname, a->remote.name);
-			rc = acc->remote->ops->create_folder(acc->remote, rname);
+			rc = acc->main.remote->ops->create_folder(acc->main.remote, rname);
 			if (rc != REPO_OK) {
-				log_error("%s", repo_error(acc->remote));
-				acc->folder_errors++;
+				log_error("%s", repo_error(acc->main.remote));
+				__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
 			} else {
 				reset_folder_status(acc, rname);
 				pair_add(pairs, rname, lname);
@@ -698,6 +714,93 @@ static struct repo *make_local(const struct account_settings *a, bool dry)
 	return maildir_repo_new(a->local.name, &s);
 }
 
+/* Opens a worker's own connections. Returns 0, or -1 after logging. */
+static int conn_open(struct account_ctx *acc, struct conn *c)
+{
+	const struct account_settings *a = acc->a;
+	char *err = NULL;
+	if (status_open(acc->db_path, acc->req->dry_run, a->fsync, &c->status, &err) < 0) {
+		log_error("Account %s: %s", a->name, err);
+		free(err);
+		return -1;
+	}
+	c->remote = make_remote(a);
+	c->local = make_local(a, acc->req->dry_run);
+	if (c->remote->ops->connect(c->remote) != REPO_OK) {
+		log_error("Account %s: %s", a->name, repo_error(c->remote));
+		return -1;
+	}
+	if (!acc->local_root_missing && c->local->ops->connect(c->local) != REPO_OK) {
+		log_error("Account %s: %s", a->name, repo_error(c->local));
+		return -1;
+	}
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->remote)
+		c->remote->ops->free(&c->remote);
+	if (c->local)
+		c->local->ops->free(&c->local);
+	status_close(&c->status);
+}
+
+/* Each worker takes the next folder pair until none is left. */
+static void drain_folders(struct account_ctx *acc, struct conn *c)
+{
+	for (;;) {
+		size_t i = __atomic_fetch_add(&acc->next_pair, 1, __ATOMIC_RELAXED);
+		if (i >= acc->n_pairs)
+			break;
+		sync_folder(acc, c, acc->pairs[i].remote, acc->pairs[i].local);
+	}
+}
+
+struct worker {
+	pthread_t thread;
+	struct account_ctx *acc;
+	struct conn c;
+	bool opened;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	if (conn_open(w->acc, &w->c) == 0) {
+		w->opened = true;
+		drain_folders(w->acc, &w->c);
+	}
+	conn_close(&w->c);
+	return NULL;
+}
+
+/* Syncs the folder pairs over up to maxconnections connections. The main
+ * connection works too, so maxconnections = 1 means no extra thread; an
+ * extra connection that fails to open just leaves its share to the rest. */
+static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
+{
+	acc->pairs = pairs->v;
+	acc->n_pairs = pairs->n;
+	acc->next_pair = 0;
+	size_t extra = 0;
+	int maxconn = acc->a->remote.maxconnections;
+	if (maxconn > 1 && pairs->n > 1)
+		extra = (size_t)maxconn - 1 < pairs->n - 1 ? (size_t)maxconn - 1 : pairs->n - 1;
+	struct worker *workers = xcalloc(extra ? extra : 1, sizeof(*workers));
+	size_t started = 0;
+	for (size_t i = 0; i < extra; i++) {
+		workers[i].acc = acc;
+		if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0)
+			break;
+		started++;
+	}
+	drain_folders(acc, &acc->main);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(workers[i].thread, NULL);
+	free(workers);
+}
+
 enum sync_exit sync_account(const struct account_settings *a, const struct sync_request *req)
 {
 	struct account_ctx acc = { .a = a, .req = req };
@@ -705,8 +808,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	int lock_fd = -1;
 	char *err = NULL;
 	char *acct_dir = xasprintf("%s/Account-%s", a->metadata, a->name);
-	char *db_path = xasprintf("%s/offlinefs.sqlite", acct_dir);
 	bool dry = req->dry_run;
+	acc.db_path = xasprintf("%s/offlinefs.sqlite", acct_dir);
 
 	log_info("*** Processing account %s%s", a->name, dry ? " [DRYRUN]" : "");
 	if (!dry) {
@@ -722,45 +825,27 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			goto out;
 		}
 	}
-	if (status_open(db_path, dry, a->fsync, &acc.status, &err) < 0) {
-		log_error("Account %s: %s", a->name, err);
-		free(err);
-		goto out;
-	}
-
-	acc.remote = make_remote(a);
-	acc.local = make_local(a, dry);
-	log_info("Establishing connection to %s:%d (%s)", a->remote.host,
-		 a->remote.port ? a->remote.port : (a->remote.ssl ? 993 : 143), a->remote.name);
-	if (acc.remote->ops->connect(acc.remote) != REPO_OK) {
-		log_error("Account %s: %s", a->name, repo_error(acc.remote));
-		goto out;
-	}
 	if (dry && access(a->local.localfolders, F_OK) != 0) {
 		log_info("[DRYRUN] Would create the Maildir root %s", a->local.localfolders);
 		acc.local_root_missing = true;
-	} else if (acc.local->ops->connect(acc.local) != REPO_OK) {
-		log_error("Account %s: %s", a->name, repo_error(acc.local));
-		goto out;
 	}
+	log_info("Establishing connection to %s:%d (%s)", a->remote.host,
+		 a->remote.port ? a->remote.port : (a->remote.ssl ? 993 : 143), a->remote.name);
+	if (conn_open(&acc, &acc.main) < 0)
+		goto out;
 
 	struct pair_list pairs = { 0 };
 	if (build_folder_pairs(&acc, &pairs) == 0) {
 		if (pairs.n == 0)
 			log_warn("Account %s: no folder to sync (check -f)", a->name);
-		for (size_t i = 0; i < pairs.n; i++)
-			sync_folder(&acc, pairs.v[i].remote, pairs.v[i].local);
+		run_folders(&acc, &pairs);
 	}
 	pair_free(&pairs);
 	log_info("*** Finished account '%s'", a->name);
 out:
-	if (acc.remote)
-		acc.remote->ops->free(&acc.remote);
-	if (acc.local)
-		acc.local->ops->free(&acc.local);
-	status_close(&acc.status);
+	conn_close(&acc.main);
 	account_unlock(&lock_fd);
-	free(db_path);
+	free(acc.db_path);
 	free(acct_dir);
 	if (log_error_count() != errors_before || acc.folder_errors)
 		return SYNC_EXIT_ERRORS;
