@@ -49,8 +49,13 @@ struct folder_ctx {
 	struct conn *c;
 	const char *remote_name, *local_name;
 	int64_t folder_id;
-	unsigned pending_rows; /* status writes since the last commit */
-	bool in_txn;
+	/* status rows waiting for the next st_flush() */
+	struct plan_status *puts;
+	size_t n_puts, cap_puts;
+	uint32_t *forgets;
+	size_t n_forgets, cap_forgets;
+	struct status_folder folder;
+	bool folder_dirty;
 	bool failed;
 	size_t copied_down, copied_up;
 };
@@ -84,55 +89,67 @@ static bool folder_selected(const struct sync_request *req, const char *remote_n
 	return strlist_find(req->folders, remote_name) >= 0;
 }
 
-/* --- status helpers: every failure is a folder error ------------------- */
+/* --- status helpers ---------------------------------------------------
+ *
+ * Rows are collected in memory and written in one short transaction per
+ * STATUS_BATCH messages: the sqlite write lock is never held across network
+ * I/O, so parallel folder workers (and a running mount) do not wait on each
+ * other. A row is only queued after the message it describes exists on
+ * both sides, so losing the queue in a crash only costs a re-check. */
 
 static bool st_ok(struct folder_ctx *f, int rc, char *err)
 {
-	if (rc == 0)
+	if (rc >= 0)
 		return true;
-	log_error("Folder %s: status cache: %s", f->remote_name, err ? err : "unknown error");
+	log_error("Folder %s: status cache: %s", f->remote_name, err ? err : "failed");
 	free(err);
 	f->failed = true;
 	return false;
 }
 
-static bool st_begin(struct folder_ctx *f)
+static bool st_flush(struct folder_ctx *f)
 {
-	if (f->in_txn)
+	if (!f->n_puts && !f->n_forgets && !f->folder_dirty)
 		return true;
+	struct status_db *db = f->c->status;
 	char *err = NULL;
-	if (!st_ok(f, status_begin(f->c->status, &err), err))
-		return false;
-	f->in_txn = true;
-	return true;
-}
-
-static bool st_commit(struct folder_ctx *f)
-{
-	if (!f->in_txn)
-		return true;
-	char *err = NULL;
-	f->in_txn = false;
-	f->pending_rows = 0;
-	return st_ok(f, status_commit(f->c->status, &err), err);
+	int rc = status_begin(db, &err);
+	for (size_t i = 0; rc == 0 && i < f->n_puts; i++)
+		rc = status_put(db, f->folder_id, f->puts[i].uid, f->puts[i].flags, &err);
+	for (size_t i = 0; rc == 0 && i < f->n_forgets; i++)
+		rc = status_remove(db, f->folder_id, f->forgets[i], &err);
+	if (rc == 0 && f->folder_dirty)
+		rc = status_folder_update(db, &f->folder, &err);
+	if (rc == 0)
+		rc = status_commit(db, &err);
+	if (rc < 0)
+		status_rollback(db);
+	f->n_puts = f->n_forgets = 0;
+	f->folder_dirty = false;
+	return st_ok(f, rc, err);
 }
 
 static bool st_put(struct folder_ctx *f, uint32_t uid, flagset_t flags)
 {
-	char *err = NULL;
-	if (!st_begin(f) ||
-	    !st_ok(f, status_put(f->c->status, f->folder_id, uid, flags, &err), err))
-		return false;
-	if (++f->pending_rows >= STATUS_BATCH)
-		return st_commit(f) && st_begin(f);
-	return true;
+	xgrow(&f->puts, &f->cap_puts, f->n_puts + 1, sizeof(*f->puts));
+	f->puts[f->n_puts].uid = uid;
+	f->puts[f->n_puts].flags = flags;
+	f->n_puts++;
+	return f->n_puts < STATUS_BATCH || st_flush(f);
 }
 
 static bool st_forget(struct folder_ctx *f, uint32_t uid)
 {
-	char *err = NULL;
-	return st_begin(f) &&
-	       st_ok(f, status_remove(f->c->status, f->folder_id, uid, &err), err);
+	xgrow(&f->forgets, &f->cap_forgets, f->n_forgets + 1, sizeof(*f->forgets));
+	f->forgets[f->n_forgets++] = uid;
+	return f->n_forgets < STATUS_BATCH || st_flush(f);
+}
+
+/* Queues the folder row (UIDVALIDITY, UIDNEXT, ...) for the next flush. */
+static void st_folder(struct folder_ctx *f, const struct status_folder *sf)
+{
+	f->folder = *sf;
+	f->folder_dirty = true;
 }
 
 /* --- repository error handling ----------------------------------------- */
@@ -352,19 +369,23 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	}
 	size_t count = 0;
 	char *err = NULL;
-	if (!st_begin(f))
-		goto out;
-	if (status_import_offlineimap(f->c->status, f->folder_id, path, &count, &err) < 0) {
-		st_ok(f, -1, err);
-		goto out;
-	}
+	struct status_db *db = f->c->status;
+	int rc = status_begin(db, &err);
+	if (rc == 0)
+		rc = status_import_offlineimap(db, f->folder_id, path, &count, &err);
 	sf->uidvalidity = read_offlineimap_validity(a, f->remote_name);
-	if (sf->uidvalidity && !st_ok(f, status_folder_update(f->c->status, sf, &err), err))
-		goto out;
-	if (st_commit(f))
+	if (rc == 0 && sf->uidvalidity)
+		rc = status_folder_update(db, sf, &err);
+	if (rc == 0)
+		rc = status_commit(db, &err);
+	if (rc < 0) {
+		status_rollback(db);
+		sf->uidvalidity = 0;
+		st_ok(f, rc, err);
+	} else {
 		log_info("Folder %s: imported %zu status rows from OfflineIMAP (%s)", f->remote_name,
 			 count, path);
-out:
+	}
 	free(path);
 }
 
@@ -468,7 +489,8 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const char *rem
 	/* The folder row carries UIDVALIDITY from the first write on, so the
 	 * rows below are never applied to a renumbered folder. */
 	sf.uidvalidity = rst.uidvalidity;
-	if (!st_begin(&f) || !st_ok(&f, status_folder_update(c->status, &sf, &err), err))
+	st_folder(&f, &sf);
+	if (!st_flush(&f))
 		goto out;
 
 	run_downloads(&f, &remote, &plan);
@@ -492,9 +514,9 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const char *rem
 		sf.uidnext = rst.uidnext;
 		sf.highestmodseq = rst.highestmodseq;
 		sf.last_sync = (int64_t)time(NULL);
-		st_ok(&f, status_folder_update(c->status, &sf, &err), err);
+		st_folder(&f, &sf);
 	}
-	st_commit(&f);
+	st_flush(&f);
 
 	if (plan_change_count(&plan) == 0)
 		log_info("Folder %s: nothing to do", remote_name);
@@ -505,10 +527,11 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const char *rem
 			 plan.n_delete_local, c->local->ops->type_name, plan.n_delete_remote,
 			 c->remote->ops->type_name, plan.n_local_flags, plan.n_remote_flags);
 out:
-	if (f.in_txn) {
-		/* Keep what was done: every row written describes real state. */
-		st_commit(&f);
-	}
+	/* Keep what was done even after a failure: every queued row
+	 * describes a message that really exists on both sides. */
+	st_flush(&f);
+	free(f.puts);
+	free(f.forgets);
 	if (f.failed)
 		__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
 	c->remote->ops->close_folder(c->remote);
