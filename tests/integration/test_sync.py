@@ -388,6 +388,28 @@ class TestSync(harness.SyncTestCase):
         for f in state:
             self.assert_synced(f)
 
+    # ------------------------------------------------------------ CLI options
+    def test_folder_option_limits_sync(self):
+        """-f syncs only the named remote folders; the others stay untouched."""
+        with self.server() as srv:
+            srv.create("Other")
+            srv.append("Other", simple_message("not now"))
+            srv.append("INBOX", simple_message("now"))
+        self.sync("-f", "INBOX")
+        self.assert_synced("INBOX")
+        self.assertEqual(len(self.local_messages("INBOX")), 1)
+        self.assertEqual(self.local_messages("Other"), [])
+
+    def test_k_override(self):
+        """-k Section_Name:option=value overrides the config file (here: the
+        Maildir root), with '_' standing for ' ' in the section name."""
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("elsewhere"))
+        other = os.path.join(self.client, "OtherMail")
+        self.sync("-k", "Repository_%s:localfolders=%s" % (harness.LOCAL_REPO, other))
+        self.assertEqual(len(maildir_messages(other, "INBOX")), 1)
+        self.assertEqual(self.local_messages("INBOX"), [])
+
     # ------------------------------------------------------------ config errors
     def assert_untouched(self, before_srv):
         self.assertFalse(os.path.exists(self.mail), "Maildir created")
