@@ -458,6 +458,7 @@ class SyncTestCase(unittest.TestCase):
         argv += list(args)
         e = dict(os.environ)
         e.update(env or {})
+        logins_before = self.server_logins()
         try:
             p = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, timeout=RUN_TIMEOUT, env=e)
@@ -465,6 +466,7 @@ class SyncTestCase(unittest.TestCase):
             self.fail("offlinefs did not finish within %ds: %s\n%s" % (
                 RUN_TIMEOUT, " ".join(argv), (ex.stdout or b"").decode(errors="replace")))
         r = Result(argv, p)
+        r.logins_before = logins_before
         self.runs.append(r)
         # Visible in meson's testlog for every test, and on failure.
         print(str(r), file=sys.stderr)
@@ -478,6 +480,23 @@ class SyncTestCase(unittest.TestCase):
 
     def server(self):
         return Imap(self.dc, self.user)
+
+    def server_logins(self):
+        """How many IMAP logins of our user the server has logged so far."""
+        try:
+            with open(self.dc.log, errors="replace") as f:
+                return sum(1 for ln in f if "Login: user=<%s>" % self.user in ln)
+        except OSError:
+            return 0
+
+    def assert_contacted_server(self, r):
+        """The run logged in to the server (evidence from Dovecot's own log,
+        so a run that silently does nothing cannot pass)."""
+        deadline = time.monotonic() + 5  # the log process writes asynchronously
+        while self.server_logins() <= r.logins_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertGreater(self.server_logins(), r.logins_before,
+                           "offlinefs never logged in to the server:\n%s" % r)
 
     def load_corpus(self, seed=1, messages=40, folders="INBOX,Archive,Entwürfe,Café/Reçus",
                     attach_pct=10.0, large=0):

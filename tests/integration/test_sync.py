@@ -163,6 +163,9 @@ class TestSync(harness.SyncTestCase):
             before = srv.snapshot()
         r = self.run_offlinefs("--dry-run")
         self.assertEqual(r.rc, 0, str(r))
+        self.assert_contacted_server(r)
+        self.assertRegex(r.output, r"(?i)dry.?run", "--dry-run reports nothing it would do")
+        self.assertIn(local_name("Entwürfe"), r.output, "planned folder creation not reported")
         self.assertFalse(os.path.exists(self.mail), "Maildir created: %s" % tree_snapshot(self.mail))
         self.assertFalse(os.path.exists(self.meta), "metadata created: %s" % tree_snapshot(self.meta))
         with self.server() as srv:
@@ -252,6 +255,7 @@ class TestSync(harness.SyncTestCase):
         self.write_config(local={"readonly": "yes"})
         r = self.run_offlinefs()
         self.assertEqual(r.rc, 0, "nothing to do is not an error:\n%s" % r)
+        self.assert_contacted_server(r)
         files = [p for p in tree_snapshot(self.mail) if not p.endswith("/")]
         self.assertEqual(files, [])
 
@@ -291,6 +295,10 @@ class TestSync(harness.SyncTestCase):
         with self.server() as srv:
             srv.append("INBOX", simple_message("flags", "x\n"), ["\\Draft", "\\Answered"])
         self.sync()
+        with self.server() as srv:  # precondition: the first sync did the work
+            for f in srv.folders():
+                self.assert_synced(f, srv=srv)
+        self.assertEqual(len([p for p in tree_snapshot(self.mail) if not p.endswith("/")]), 31)
         tree = tree_checksum(self.mail)
         snap = tree_snapshot(self.mail)
         with self.server() as srv:
@@ -379,6 +387,9 @@ class TestSync(harness.SyncTestCase):
             state = srv.snapshot()
         counts = {f: len(v[2]) for f, v in state.items()}
         r = self.sync()
+        self.assert_contacted_server(r)
+        self.assertTrue(os.path.isfile(status_db(self.meta)),
+                        "offlinefs kept no status cache of its own")
         self.assertEqual(tree_snapshot(self.mail), tree, "offlinefs changed offlineimap's Maildir")
         with self.server() as srv:
             after = srv.snapshot()
