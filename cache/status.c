@@ -182,12 +182,26 @@ static int schema_version(struct status_db *db, char **error_r)
 	return version;
 }
 
+static char *ro_uri(const char *path);
+
 /* Readonly: copies the file into a private in-memory DB, so a dry run can
- * "write" freely and nothing on disk changes. */
+ * "write" freely and nothing on disk changes. Even a read-only connection
+ * to a WAL database creates its -shm and -wal files; when no other process
+ * has it open (no -wal file), "immutable" reads it without creating them. */
 static int open_readonly_copy(struct status_db *db, char **error_r)
 {
 	sqlite3 *file = NULL;
-	int rc = sqlite3_open_v2(db->path, &file, SQLITE_OPEN_READONLY, NULL);
+	char *wal = xasprintf("%s-wal", db->path);
+	bool in_use = access(wal, F_OK) == 0;
+	free(wal);
+	char *uri = ro_uri(db->path);
+	if (!in_use) {
+		char *imm = xasprintf("%s&immutable=1", uri);
+		free(uri);
+		uri = imm;
+	}
+	int rc = sqlite3_open_v2(uri, &file, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	free(uri);
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(file, 5000);
 		sqlite3_backup *b = sqlite3_backup_init(db->db, "main", file, "main");

@@ -21,6 +21,11 @@
  * commit per message. */
 #define STATUS_BATCH 500
 
+struct folder_pair {
+	char *remote, *local;
+	bool remote_missing; /* dry-run: the server folder would be created */
+};
+
 /* One worker's view of the account: its own IMAP connection, Maildir
  * handle and status cache connection (sqlite handles are not shared
  * between threads). Folders are synced in parallel over up to
@@ -391,9 +396,9 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 
 /* --- one folder -------------------------------------------------------- */
 
-static void sync_folder(struct account_ctx *acc, struct conn *c, const char *remote_name,
-			const char *local_name)
+static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
 {
+	const char *remote_name = pair->remote, *local_name = pair->local;
 	const struct account_settings *a = acc->a;
 	bool dry = acc->req->dry_run;
 	struct folder_ctx f = { .acc = acc, .c = c, .remote_name = remote_name, .local_name = local_name };
@@ -422,6 +427,11 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const char *rem
 	f.folder_id = sf.id;
 
 	struct repo_folder_status rst = { 0 };
+	if (pair->remote_missing) {
+		/* dry-run of a folder that would be created on the server:
+		 * it is empty there, and nothing is selected. */
+		goto list_local;
+	}
 	rc = c->remote->ops->select_folder(c->remote, remote_name,
 					     !dry && !a->remote.readonly, &rst);
 	if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
@@ -448,6 +458,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const char *rem
 		goto out;
 	}
 
+list_local:
 	if (!acc->local_root_missing) {
 		struct repo_folder_status lst;
 		rc = c->local->ops->select_folder(c->local, local_name, true, &lst);
@@ -534,7 +545,8 @@ out:
 	free(f.forgets);
 	if (f.failed)
 		__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
-	c->remote->ops->close_folder(c->remote);
+	if (!pair->remote_missing)
+		c->remote->ops->close_folder(c->remote);
 	if (!acc->local_root_missing)
 		c->local->ops->close_folder(c->local);
 	plan_free(&plan);
@@ -545,20 +557,18 @@ out:
 
 /* --- folder structure -------------------------------------------------- */
 
-struct folder_pair {
-	char *remote, *local;
-};
-
 struct pair_list {
 	struct folder_pair *v;
 	size_t n, cap;
 };
 
-static void pair_add(struct pair_list *l, const char *remote, const char *local)
+static void pair_add(struct pair_list *l, const char *remote, const char *local,
+		     bool remote_missing)
 {
 	xgrow(&l->v, &l->cap, l->n + 1, sizeof(*l->v));
 	l->v[l->n].remote = xstrdup(remote);
 	l->v[l->n].local = xstrdup(local);
+	l->v[l->n].remote_missing = remote_missing;
 	l->n++;
 }
 
@@ -646,7 +656,7 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 				reset_folder_status(acc, rname);
 			}
 		}
-		pair_add(pairs, rname, lname);
+		pair_add(pairs, rname, lname, false);
 		free(lname);
 	}
 
@@ -673,7 +683,7 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 				 "createfolders = no)", lname, a->remote.name);
 		} else if (dry) {
 			log_info("[DRYRUN] Creating folder %s[%s]", rname, a->remote.name);
-			pair_add(pairs, rname, lname);
+			pair_add(pairs, rname, lname, true);
 		} else {
 			log_info("Creating folder %s[%s]", rname, a->remote.name);
 			rc = acc->main.remote->ops->create_folder(acc->main.remote, rname);
@@ -682,7 +692,7 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 				__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
 			} else {
 				reset_folder_status(acc, rname);
-				pair_add(pairs, rname, lname);
+				pair_add(pairs, rname, lname, false);
 			}
 		}
 		free(rname);
@@ -776,7 +786,7 @@ static void drain_folders(struct account_ctx *acc, struct conn *c)
 		size_t i = __atomic_fetch_add(&acc->next_pair, 1, __ATOMIC_RELAXED);
 		if (i >= acc->n_pairs)
 			break;
-		sync_folder(acc, c, acc->pairs[i].remote, acc->pairs[i].local);
+		sync_folder(acc, c, &acc->pairs[i]);
 	}
 }
 
