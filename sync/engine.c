@@ -11,6 +11,7 @@
 
 #include "cache/lock.h"
 #include "cache/maildir.h"
+#include "cache/quarantine.h"
 #include "cache/status.h"
 #include "common/log.h"
 #include "imap/imap_repo.h"
@@ -62,7 +63,9 @@ struct folder_ctx {
 	struct status_folder folder;
 	bool folder_dirty;
 	bool failed;
+	/* what was really done, for the summary line */
 	size_t copied_down, copied_up;
+	size_t deleted_local, deleted_remote, flagged_local, flagged_remote;
 };
 
 char *sync_remote_to_local_name(const char *remote, char remote_sep, char local_sep)
@@ -209,6 +212,36 @@ static void run_downloads(struct folder_ctx *f, struct repo_msg_list *remote, co
 
 /* --- uploads ----------------------------------------------------------- */
 
+/* The server took the upload but did not say which UID it got. See
+ * cache/quarantine.h for why the local copy is moved aside, not kept or
+ * deleted. */
+static void quarantine_upload(struct folder_ctx *f, struct repo_msg *m, const char *body,
+			      size_t len)
+{
+	const struct account_settings *a = f->acc->a;
+	struct repo *lr = f->c->local;
+	char *dir = xasprintf("%s/Account-%s/quarantine", a->metadata, a->name);
+	char *path = NULL, *err = NULL;
+	if (quarantine_save(dir, m->key ? m->key : "message", body, len, a->fsync, &path, &err) < 0) {
+		log_error("Folder %s: uploaded %s but the server did not report its UID, and it "
+			  "could not be set aside: %s; it may be uploaded again next time",
+			  f->remote_name, m->key ? m->key : "message", err);
+		free(err);
+		free(dir);
+		return;
+	}
+	struct repo_msg *one[1] = { m };
+	int rc = lr->ops->delete_messages(lr, one, 1);
+	if (rc != REPO_OK)
+		log_error("%s", repo_error(lr));
+	else
+		log_warn("Folder %s: the server accepted %s but did not report its UID; the local "
+			 "copy was moved to %s and the server's copy will be downloaded next time",
+			 f->remote_name, m->key ? m->key : "message", path);
+	free(path);
+	free(dir);
+}
+
 static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
 {
 	struct repo *lr = f->c->local, *rr = f->c->remote;
@@ -222,20 +255,17 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 			continue;
 		uint32_t uid = 0;
 		rc = rr->ops->store(rr, body, len, m->flags, mtime, 0, &uid, NULL);
-		free(body);
-		if (!repo_call_ok(f, rr, rc) || rc != REPO_OK)
-			continue;
-		f->copied_up++;
-		if (uid == 0) {
-			/* Uploaded, but the server did not tell us its UID. Keeping
-			 * the local file risks one duplicate next time; deleting it
-			 * (OfflineIMAP) risks losing mail if the upload was not
-			 * really stored. Mail is worth more than a duplicate. */
-			log_warn("Folder %s: uploaded %s but the server did not report its UID; "
-				 "it may be uploaded again next time",
-				 f->remote_name, m->key ? m->key : "message");
+		if (!repo_call_ok(f, rr, rc) || rc != REPO_OK) {
+			free(body);
 			continue;
 		}
+		f->copied_up++;
+		if (uid == 0) {
+			quarantine_upload(f, m, body, len);
+			free(body);
+			continue;
+		}
+		free(body);
 		rc = lr->ops->set_uid(lr, m, uid);
 		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 			continue;
@@ -508,16 +538,22 @@ list_local:
 	if (!f.failed)
 		run_uploads(&f, &local, &plan);
 	if (!f.failed) {
-		bool ok = apply_flags(&f, c->local, &local, plan.local_flags, plan.n_local_flags);
-		ok = apply_flags(&f, c->remote, &remote, plan.remote_flags, plan.n_remote_flags) && ok;
+		bool lok = apply_flags(&f, c->local, &local, plan.local_flags, plan.n_local_flags);
+		bool rok = apply_flags(&f, c->remote, &remote, plan.remote_flags, plan.n_remote_flags);
+		f.flagged_local = lok ? plan.n_local_flags : 0;
+		f.flagged_remote = rok ? plan.n_remote_flags : 0;
+		bool ok = lok && rok;
 		/* Merged flags become the new base only when both sides took them. */
 		for (size_t i = 0; ok && i < plan.n_status_put; i++)
 			ok = st_put(&f, plan.status_put[i].uid, plan.status_put[i].flags);
 	}
 	if (!f.failed) {
-		bool ok = apply_deletes(&f, c->local, &local, plan.delete_local, plan.n_delete_local);
-		ok = apply_deletes(&f, c->remote, &remote, plan.delete_remote,
-				   plan.n_delete_remote) && ok;
+		bool lok = apply_deletes(&f, c->local, &local, plan.delete_local, plan.n_delete_local);
+		bool rok = apply_deletes(&f, c->remote, &remote, plan.delete_remote,
+					 plan.n_delete_remote);
+		f.deleted_local = lok ? plan.n_delete_local : 0;
+		f.deleted_remote = rok ? plan.n_delete_remote : 0;
+		bool ok = lok && rok;
 		for (size_t i = 0; ok && i < plan.n_status_forget; i++)
 			ok = st_forget(&f, plan.status_forget[i]);
 	}
@@ -533,10 +569,11 @@ list_local:
 		log_info("Folder %s: nothing to do", remote_name);
 	else
 		log_info("Folder %s: %zu copied to %s, %zu copied to %s, %zu deleted in %s, "
-			 "%zu deleted in %s, %zu+%zu flag changes", remote_name, f.copied_down,
+			 "%zu deleted in %s, %zu+%zu flag changes%s", remote_name, f.copied_down,
 			 c->local->ops->type_name, f.copied_up, c->remote->ops->type_name,
-			 plan.n_delete_local, c->local->ops->type_name, plan.n_delete_remote,
-			 c->remote->ops->type_name, plan.n_local_flags, plan.n_remote_flags);
+			 f.deleted_local, c->local->ops->type_name, f.deleted_remote,
+			 c->remote->ops->type_name, f.flagged_local, f.flagged_remote,
+			 f.failed ? " (stopped by an error)" : "");
 out:
 	/* Keep what was done even after a failure: every queued row
 	 * describes a message that really exists on both sides. */

@@ -754,8 +754,12 @@ class HostileTest(unittest.TestCase):
         self.assert_in_sync()
 
     def test_append_without_appenduid(self):
-        """UIDPLUS advertised but no APPENDUID: the local message stays."""
+        """UIDPLUS advertised but no APPENDUID: the local copy is moved to
+        the account's quarantine directory (never deleted, never uploaded
+        twice) and the server's copy comes back on the next sync."""
         snap, path = self._one_local_new()
+        with open(path, "rb") as fh:
+            original = fh.read()
 
         def hook(s, tag, args):
             s.server.mailboxes["INBOX"].add(Msg(args["data"], args["flags"]))
@@ -763,9 +767,19 @@ class HostileTest(unittest.TestCase):
         self.srv.hooks["APPEND"] = hook
         r = self.run_ofs()
         self.assertIn(r.rc, (0, 1), str(r))
-        self.assertTrue(os.path.exists(path), "local message lost")
         self.assertTrue([w for w in r.warning_lines() + r.error_lines() if "INBOX" in w], str(r))
         self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
+        quarantined = []
+        for dirpath, _dirs, files in os.walk(self.meta):
+            if os.path.basename(dirpath) == "quarantine":
+                quarantined += [os.path.join(dirpath, f) for f in files]
+        self.assertEqual(len(quarantined), 1, "quarantine: %s" % quarantined)
+        with open(quarantined[0], "rb") as fh:
+            self.assertEqual(fh.read(), original, "quarantined copy differs")
+        # the next sync brings the server's copy down: exactly one local copy
+        self.run_ofs()
+        local_copies = [k for k, (_f, b) in self.local().items() if b"written here" in b]
+        self.assertEqual(len(local_copies), 1, "local copies: %s" % local_copies)
 
     def _assert_no_duplicate_growth(self, path, runs=4):
         for _ in range(runs):
@@ -782,8 +796,7 @@ class HostileTest(unittest.TestCase):
 
     def test_append_without_appenduid_no_growth(self):
         """A server that never sends APPENDUID must not make every sync
-        upload the same message again: copies must not keep growing.
-        KNOWN BUG -- not registered in meson.build until fixed."""
+        upload the same message again: copies must not keep growing."""
         snap, path = self._one_local_new()
 
         def hook(s, tag, args):
@@ -794,8 +807,7 @@ class HostileTest(unittest.TestCase):
 
     def test_append_marker_not_found_no_growth(self):
         """No UIDPLUS, and UID SEARCH HEADER X-OfflineIMAP finds nothing (a
-        lagging search index): copies must not keep growing either.
-        KNOWN BUG -- not registered in meson.build until fixed."""
+        lagging search index): copies must not keep growing either."""
         self.srv.caps = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+ UNSELECT"
         snap, path = self._one_local_new()
         self.srv.hooks["SEARCH"] = raw(b"* SEARCH\r\n{tag} OK search done\r\n")
@@ -812,8 +824,17 @@ class HostileTest(unittest.TestCase):
         self.srv.hooks["APPEND"] = raw(b"{tag} OK [APPENDUID abc def] done\r\n")
         r = self.run_ofs()
         self.assertIn(r.rc, (0, 1), str(r))
+        # This server says OK but stores nothing: the local copy must still
+        # exist, in the Maildir or in the account's quarantine directory.
+        quarantined = []
+        for dirpath, _dirs, files in os.walk(self.meta):
+            if os.path.basename(dirpath) == "quarantine":
+                for f in files:
+                    with open(os.path.join(dirpath, f), "rb") as fh:
+                        quarantined.append(fh.read())
         self.assertTrue(os.path.exists(path) or
-                        any(b"written here" in b for _f, b in self.local().values()),
+                        any(b"written here" in b for _f, b in self.local().values()) or
+                        any(b"written here" in b for b in quarantined),
                         "local message lost")
 
     # ============================================================ STORE / EXPUNGE
