@@ -399,6 +399,33 @@ class TestSync(harness.SyncTestCase):
         for f in state:
             self.assert_synced(f)
 
+    def test_offlineimap_status_taken_over(self):
+        """OfflineIMAP's status DB is the base of the first offlinefs run:
+        a flag removed on the server after offlineimap's last run is removed
+        locally (without the old base it would look like a local change and
+        be pushed back), and a flag added locally reaches the server."""
+        exe = shutil.which("offlineimap")
+        if not exe:
+            self.skipTest("offlineimap (Debian offlineimap3) not installed")
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("one"), ["\\Seen", "\\Flagged"])
+            srv.append("INBOX", simple_message("two"), ["\\Seen"])
+        p = subprocess.run([exe, "-c", self.conf, "-o", "-u", "basic"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+        with self.server() as srv:
+            srv.store("INBOX", 1, "-FLAGS", ["\\Flagged"])
+        local = {m.uid: m for m in self.local_messages("INBOX")}
+        set_local_flags(local[2], "RS")
+        r = self.sync()
+        self.assertIn("imported", r.out + r.err)
+        with self.server() as srv:
+            server = srv.messages("INBOX")
+        self.assertEqual(server[1].flags, ("\\Seen",))
+        self.assertEqual(server[2].flags, ("\\Answered", "\\Seen"))
+        self.assertEqual(len(server), 2)
+        self.assert_synced("INBOX")
+
     # ------------------------------------------------------------ CLI options
     def test_folder_option_limits_sync(self):
         """-f syncs only the named remote folders; the others stay untouched."""
