@@ -774,6 +774,39 @@ static int imap_create_folder(struct repo *r, const char *name)
 	return REPO_OK;
 }
 
+/* libetpan reads numbers into a uint32_t and wraps: "* 4294967296 EXISTS"
+ * arrives as 0 and would read as "the folder is empty". The raw reply of the
+ * command just run is still in imap_stream_buffer (libetpan appends every
+ * line of one response there and only drops literal contents), so this looks
+ * there for an EXISTS count that does not fit 32 bits. */
+static bool exists_overflows(struct imap_repo *ir)
+{
+	const MMAPString *b = ir->imap->imap_stream_buffer;
+	if (!b || !b->str)
+		return false;
+	const char *p = b->str, *end = b->str + b->len;
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		const char *next = eol ? eol + 1 : end;
+		if (end - p > 2 && p[0] == '*' && p[1] == ' ') {
+			const char *q = p + 2;
+			uint64_t v = 0;
+			bool big = false;
+			while (q < next && *q >= '0' && *q <= '9') {
+				v = v * 10 + (uint64_t)(*q++ - '0');
+				if (v > UINT32_MAX) {
+					big = true;
+					v = UINT32_MAX; /* stays big; no uint64 wrap either */
+				}
+			}
+			if (big && next - q >= 7 && !strncasecmp(q, " EXISTS", 7))
+				return true;
+		}
+		p = next;
+	}
+	return false;
+}
+
 static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 			      struct repo_folder_status *st_r)
 {
@@ -799,6 +832,13 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 		return code;
 	}
 	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	if (exists_overflows(ir)) {
+		xfree_ptr(&r->folder);
+		return repo_fail(r, REPO_FOLDER_BAD,
+				 "IMAP[%s][%s]: %s: server announced more messages (EXISTS) than IMAP "
+				 "can number (over 4294967295)",
+				 r->name, name, for_write ? "SELECT" : "EXAMINE");
+	}
 	if (!si || si->sel_uidvalidity == 0) {
 		xfree_ptr(&r->folder);
 		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: SELECT: server sent no UIDVALIDITY",
@@ -952,9 +992,10 @@ static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
 	int code = need_folder(ir);
 	if (code)
 		return code;
-	const struct mailimap_selection_info *si = ir->imap->imap_selection_info;
-	if (si && si->sel_exists == 0)
-		return REPO_OK;
+	/* Always asked, even when SELECT said EXISTS 0: a count is only a claim
+	 * (libetpan wraps one above 32 bits to 0, a server may lie), and an
+	 * empty listing taken from it would read as "every message deleted".
+	 * An empty folder answers OK without data, for the same one round trip. */
 	static const char cmd[] = "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)";
 	int rc = simple_command(ir->imap, cmd);
 	clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
