@@ -104,6 +104,22 @@ static bool is_conn_error(int r)
 	       r == MAILIMAP_ERROR_MEMORY || r == MAILIMAP_ERROR_BAD_STATE;
 }
 
+/* The reason part of an error line for libetpan result r (malloc'd). */
+static char *failure_reason(struct imap_repo *ir, int r)
+{
+	switch (r) {
+	case MAILIMAP_ERROR_STREAM: return stream_failure(ir);
+	case MAILIMAP_ERROR_PARSE: return xstrdup("malformed server response");
+	case MAILIMAP_ERROR_FATAL:
+		return xasprintf("server closed the connection: %s", server_text(ir));
+	case MAILIMAP_ERROR_MEMORY: return xstrdup("out of memory in libetpan");
+	case MAILIMAP_ERROR_BAD_STATE: return xstrdup("connection in the wrong state");
+	case MAILIMAP_ERROR_PROTOCOL: return xasprintf("server said BAD: %s", server_text(ir));
+	default: /* a tagged NO: the server's text says why */
+		return xstrdup(server_text(ir));
+	}
+}
+
 /* Translates libetpan result r of command `what`, once, into a repo result
  * and the error line "IMAP[R][folder]: what: reason" (the folder part only
  * while one is selected). Connection-level failures mark the connection
@@ -117,24 +133,7 @@ static int imap_fail(struct imap_repo *ir, int r, int no_grade, const char *fmt,
 	char *what = xvasprintf(fmt, ap);
 	va_end(ap);
 
-	char *reason;
-	switch (r) {
-	case MAILIMAP_ERROR_STREAM:
-		reason = stream_failure(ir);
-		break;
-	case MAILIMAP_ERROR_PARSE: reason = xstrdup("malformed server response"); break;
-	case MAILIMAP_ERROR_FATAL:
-		reason = xasprintf("server closed the connection: %s", server_text(ir));
-		break;
-	case MAILIMAP_ERROR_MEMORY: reason = xstrdup("out of memory in libetpan"); break;
-	case MAILIMAP_ERROR_BAD_STATE: reason = xstrdup("connection in the wrong state"); break;
-	case MAILIMAP_ERROR_PROTOCOL:
-		reason = xasprintf("server said BAD: %s", server_text(ir));
-		break;
-	default: /* a tagged NO: the server's text says why */
-		reason = xstrdup(server_text(ir));
-		break;
-	}
+	char *reason = failure_reason(ir, r);
 	int code = no_grade;
 	if (is_conn_error(r)) {
 		code = REPO_STORE_BAD;
@@ -870,15 +869,34 @@ static void imap_close_folder(struct repo *r)
 
 /* ---- message attributes ------------------------------------------------- */
 
+/* What one FETCH response said about the message body, worst first so the
+ * best of several body items wins. */
+enum body_kind {
+	BODY_ABSENT, /* no body item at all */
+	BODY_NIL,    /* BODY[] NIL or RFC822 NIL: no message */
+	BODY_PART,   /* BODY[HEADER], BODY[1], BODY[]<10>...: not the whole message */
+	BODY_WHOLE,  /* BODY[] or RFC822 with data: the message */
+};
+
 struct att {
 	uint32_t uid;
-	bool has_uid, has_size, has_body;
+	bool has_uid, has_size;
+	enum body_kind body_kind;
 	uint32_t size;
 	flagset_t flags;
 	int64_t time;
-	const char *body;
+	const char *body; /* set with BODY_WHOLE only */
 	size_t body_len;
 };
+
+static void att_body(struct att *a, enum body_kind kind, const char *body, size_t len)
+{
+	if (kind <= a->body_kind)
+		return;
+	a->body_kind = kind;
+	a->body = kind == BODY_WHOLE ? body : NULL;
+	a->body_len = kind == BODY_WHOLE ? len : 0;
+}
 
 static int64_t date_to_time(const struct mailimap_date_time *d)
 {
@@ -950,17 +968,28 @@ static void parse_att(const struct imap_repo *ir, const struct mailimap_msg_att 
 			if (s->att_data.att_internal_date)
 				a->time = date_to_time(s->att_data.att_internal_date);
 			break;
-		case MAILIMAP_MSG_ATT_BODY_SECTION:
-			if (s->att_data.att_body_section) {
-				a->body = s->att_data.att_body_section->sec_body_part;
-				a->body_len = a->body ? s->att_data.att_body_section->sec_length : 0;
-				a->has_body = true;
-			}
+		case MAILIMAP_MSG_ATT_BODY_SECTION: {
+			/* Only the section-less BODY[] from octet 0 is the message
+			 * we asked for (libetpan leaves sec_section NULL for "[]");
+			 * a header or a part stored in its place would be a silently
+			 * truncated message. */
+			const struct mailimap_msg_att_body_section *bs = s->att_data.att_body_section;
+			if (!bs)
+				break;
+			if (!bs->sec_body_part)
+				att_body(a, BODY_NIL, NULL, 0);
+			else if (bs->sec_section || bs->sec_origin_octet != 0)
+				att_body(a, BODY_PART, NULL, 0);
+			else
+				att_body(a, BODY_WHOLE, bs->sec_body_part, bs->sec_length);
 			break;
-		case MAILIMAP_MSG_ATT_RFC822:
-			a->body = s->att_data.att_rfc822.att_content;
-			a->body_len = a->body ? s->att_data.att_rfc822.att_length : 0;
-			a->has_body = true;
+		}
+		case MAILIMAP_MSG_ATT_RFC822: /* RFC822 is the whole message too */
+			if (s->att_data.att_rfc822.att_content)
+				att_body(a, BODY_WHOLE, s->att_data.att_rfc822.att_content,
+					 s->att_data.att_rfc822.att_length);
+			else
+				att_body(a, BODY_NIL, NULL, 0);
 			break;
 		default:
 			break;
@@ -1076,18 +1105,94 @@ static bool expunge_issued(struct imap_repo *ir)
 	return ri && ri->rsp_atom && !strcasecmp(ri->rsp_atom, "EXPUNGEISSUED");
 }
 
-/* One UID FETCH over uids[0..n) of the sorted batch v[0..n). */
+/* Per requested UID during a fetch: what has come for it so far. */
+enum fetch_state {
+	FETCH_PENDING,  /* nothing: not in the response (yet) */
+	FETCH_NO_BODY,  /* a FETCH response with its UID but no body item */
+	FETCH_NIL,      /* its body came as NIL */
+	FETCH_PART,     /* only some other section came (BODY[HEADER] ...) */
+	FETCH_DONE,     /* delivered to the callback */
+};
+
+/* UIDs of a fetch that got no body, each with the reason, for the one
+ * REPO_MSG_BAD line imap_fetch returns at the end. */
+struct fetch_misses {
+	struct fetch_miss {
+		uint32_t uid;
+		size_t reason; /* index into reasons */
+	} *v;
+	size_t n, cap;
+	struct strlist reasons; /* distinct, in order of appearance */
+};
+
+static void miss_add(struct fetch_misses *fm, uint32_t uid, const char *reason)
+{
+	int i = strlist_find(&fm->reasons, reason);
+	if (i < 0) {
+		strlist_add(&fm->reasons, reason);
+		i = (int)fm->reasons.n - 1;
+	}
+	xgrow(&fm->v, &fm->cap, fm->n + 1, sizeof(*fm->v));
+	fm->v[fm->n++] = (struct fetch_miss){ uid, (size_t)i };
+}
+
+static void misses_free(struct fetch_misses *fm)
+{
+	free(fm->v);
+	strlist_free(&fm->reasons);
+}
+
+/* "IMAP[R][F]: UID FETCH: no body for UID 2: <why>; UIDs 5:7: <why>" as the
+ * repo error, kept well below a screen line per reason and bounded overall
+ * (a broken server can fail thousands of UIDs for the same reason, and the
+ * UID lists of a batch are ascending, so each group compresses well). */
+static int misses_report(struct imap_repo *ir, const struct fetch_misses *fm)
+{
+	struct strbuf sb = STRBUF_INIT, set = STRBUF_INIT;
+	uint32_t *uids = xmalloc(fm->n * sizeof(*uids));
+	size_t shown = 0;
+	for (size_t r = 0; r < fm->reasons.n; r++) {
+		if (sb.len > 300)
+			break;
+		size_t k = 0;
+		for (size_t i = 0; i < fm->n; i++)
+			if (fm->v[i].reason == r)
+				uids[k++] = fm->v[i].uid;
+		sb_reset(&set);
+		size_t used = uidset_next_chunk(uids, k, 80, &set);
+		sb_addf(&sb, "%s%s %s", r ? "; " : "", k > 1 ? "UIDs" : "UID", sb_str(&set));
+		if (used < k)
+			sb_addf(&sb, " and %zu more", k - used);
+		sb_addf(&sb, ": %s", fm->reasons.v[r]);
+		shown += k;
+	}
+	if (shown < fm->n)
+		sb_addf(&sb, "; %zu more UIDs for other reasons", fm->n - shown);
+	int code = repo_fail(&ir->base, REPO_MSG_BAD, "IMAP[%s][%s]: UID FETCH: no body for %s",
+			     ir->base.name, ir->base.folder, sb_str(&sb));
+	free(uids);
+	sb_free(&set);
+	sb_free(&sb);
+	return code;
+}
+
+/* One UID FETCH over uids[0..n) of the sorted batch v[0..n). Bodies go to
+ * cb as they are taken from the response; requested UIDs that got none are
+ * added to fm, except those the server may simply have expunged meanwhile
+ * (absent from a response whose tagged reply is OK, or NO [EXPUNGEISSUED]):
+ * those are skipped silently as the contract says. Returns REPO_OK, or the
+ * connection's or the callback's failure. */
 static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, const char *set,
-		       bool *done, repo_body_cb *cb, void *ctx)
+		       unsigned char *state, repo_body_cb *cb, void *ctx, struct fetch_misses *fm)
 {
 	char *cmd = xasprintf("UID FETCH %s (UID BODY.PEEK[])", set);
 	int rc = simple_command(ir->imap, cmd);
-	if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND) {
-		int code = imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", set);
-		free(cmd);
-		return code;
-	}
-	bool got_any = false;
+	free(cmd);
+	/* NO and BAD still leave the untagged data that came before them in
+	 * the response info: the bodies of a partial failure are delivered. */
+	if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
+	    rc != MAILIMAP_ERROR_PROTOCOL)
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", set);
 	int code = REPO_OK;
 	clist *fl = take_fetch_list(ir);
 	clistiter *it;
@@ -1096,10 +1201,16 @@ static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, cons
 		clist_delete(fl, it);
 		struct att a;
 		parse_att(ir, ma, &a);
-		ptrdiff_t k = a.has_uid && a.has_body ? find_uid(v, n, a.uid) : -1;
-		if (k >= 0 && !done[k] && code == REPO_OK) {
-			done[k] = got_any = true;
-			crlf_to_lf(&ir->buf, a.body ? a.body : "", a.body_len);
+		ptrdiff_t k = a.has_uid ? find_uid(v, n, a.uid) : -1;
+		if (k >= 0 && state[k] != FETCH_DONE && a.body_kind != BODY_WHOLE) {
+			unsigned char seen = a.body_kind == BODY_NIL    ? FETCH_NIL
+					     : a.body_kind == BODY_PART ? FETCH_PART
+									: FETCH_NO_BODY;
+			if (seen > state[k])
+				state[k] = seen;
+		} else if (k >= 0 && state[k] != FETCH_DONE && code == REPO_OK) {
+			state[k] = FETCH_DONE;
+			crlf_to_lf(&ir->buf, a.body, a.body_len);
 			mailimap_msg_att_free(ma); /* the raw copy is no longer needed */
 			ma = NULL;
 			xfree_ptr(&ir->base.error);
@@ -1115,10 +1226,33 @@ static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, cons
 			mailimap_msg_att_free(ma);
 	}
 	free_fetch_list(fl);
-	if (code == REPO_OK && rc == MAILIMAP_ERROR_CUSTOM_COMMAND && !got_any && !expunge_issued(ir))
-		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", set);
-	free(cmd);
-	return code;
+	if (code != REPO_OK)
+		return code;
+
+	bool expunged = rc == MAILIMAP_ERROR_CUSTOM_COMMAND && expunge_issued(ir);
+	char *refused = rc != MAILIMAP_NO_ERROR ? failure_reason(ir, rc) : NULL;
+	for (size_t k = 0; k < n; k++) {
+		switch ((enum fetch_state)state[k]) {
+		case FETCH_DONE: break;
+		case FETCH_PENDING:
+			if (refused && !expunged)
+				miss_add(fm, v[k]->uid, refused);
+			break;
+		case FETCH_NO_BODY:
+			if (!expunged)
+				miss_add(fm, v[k]->uid, refused ? refused : "the server answered without BODY[]");
+			break;
+		case FETCH_NIL:
+			if (!expunged)
+				miss_add(fm, v[k]->uid, "the server sent BODY[] NIL");
+			break;
+		case FETCH_PART:
+			miss_add(fm, v[k]->uid, "the server sent a part of it, not BODY[]");
+			break;
+		}
+	}
+	free(refused);
+	return REPO_OK;
 }
 
 static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, repo_body_cb *cb,
@@ -1135,12 +1269,15 @@ static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, re
 			v[m++] = msgs[i];
 	qsort(v, m, sizeof(*v), cmp_msg_uid);
 	uint32_t *uids = xmalloc((m ? m : 1) * sizeof(*uids));
-	bool *done = xcalloc(m ? m : 1, sizeof(*done));
+	unsigned char *state = xcalloc(m ? m : 1, sizeof(*state)); /* enum fetch_state */
+	struct fetch_misses fm = { 0 };
 	struct strbuf set = STRBUF_INIT;
 
 	/* Batches: summed RFC822.SIZE <= batch_bytes (one bigger message goes
 	 * alone) and at most FETCH_BATCH_UIDS; each batch is one or more
-	 * UID FETCH commands whose sets fit a command line. */
+	 * UID FETCH commands whose sets fit a command line. A chunk the server
+	 * refuses does not stop the others: its UIDs are reported at the end
+	 * (REPO_MSG_BAD) and fetched again by the next sync. */
 	for (size_t i = 0; i < m && code == REPO_OK;) {
 		size_t j = i;
 		uint64_t sum = 0;
@@ -1152,13 +1289,16 @@ static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, re
 		for (size_t k = i; k < j && code == REPO_OK;) {
 			sb_reset(&set);
 			size_t used = uidset_next_chunk(uids + k, j - k, UIDSET_CHUNK_MAX, &set);
-			code = fetch_chunk(ir, v + k, used, sb_str(&set), done + k, cb, ctx);
+			code = fetch_chunk(ir, v + k, used, sb_str(&set), state + k, cb, ctx, &fm);
 			k += used;
 		}
 		i = j;
 	}
+	if (code == REPO_OK && fm.n > 0)
+		code = misses_report(ir, &fm);
+	misses_free(&fm);
 	sb_free(&set);
-	free(done);
+	free(state);
 	free(uids);
 	free(v);
 	/* a 4 MB message should not pin 4 MB until the next fetch */
