@@ -30,8 +30,25 @@ struct conn {
 	int fd;
 	SSL_CTX *ctx; /* owned, NULL when plain */
 	SSL *ssl;     /* owned, NULL when plain */
-	enum tls_failure failure; /* of the last failed read or write */
+	enum tls_failure failure; /* of the first failed read or write */
+	/* Set by the first failure; every later read and write fails at once.
+	 * After a timeout or a lost connection the stream is in an unknown
+	 * state, and libetpan reads on after a short read (a literal's rest):
+	 * a second blocking read would wait another full timeout while the
+	 * error says "timed out after N s". It also keeps SSL_shutdown off a
+	 * connection OpenSSL saw fail, which its manual forbids. */
+	bool broken;
 };
+
+/* Records the first failure of c and fails the call. */
+static ssize_t conn_broke(struct conn *c, enum tls_failure f)
+{
+	if (!c->broken) {
+		c->broken = true;
+		c->failure = f;
+	}
+	return -1;
+}
 
 static ssize_t conn_read(mailstream_low *s, void *buf, size_t count);
 static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count);
@@ -103,19 +120,18 @@ static bool errno_is_timeout(void)
 static ssize_t conn_read(mailstream_low *s, void *buf, size_t count)
 {
 	struct conn *c = conn_of(s);
+	if (c->broken)
+		return -1;
 	if (!c->ssl) {
 		for (;;) {
 			ssize_t r = recv(c->fd, buf, count, 0);
 			if (r > 0)
 				return r;
-			if (r == 0) {
-				c->failure = TLS_FAIL_EOF;
-				return -1;
-			}
+			if (r == 0)
+				return conn_broke(c, TLS_FAIL_EOF);
 			if (errno == EINTR)
 				continue;
-			c->failure = errno_is_timeout() ? TLS_FAIL_TIMEOUT : TLS_FAIL_OTHER;
-			return -1;
+			return conn_broke(c, errno_is_timeout() ? TLS_FAIL_TIMEOUT : TLS_FAIL_OTHER);
 		}
 	}
 	if (count > INT32_MAX)
@@ -137,18 +153,18 @@ static ssize_t conn_read(mailstream_low *s, void *buf, size_t count)
 			continue;
 		errno = saved;
 		if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && saved == 0))
-			c->failure = TLS_FAIL_EOF; /* close_notify, or a plain close */
-		else if (err == SSL_ERROR_SYSCALL && errno_is_timeout())
-			c->failure = TLS_FAIL_TIMEOUT;
-		else
-			c->failure = TLS_FAIL_OTHER;
-		return -1;
+			return conn_broke(c, TLS_FAIL_EOF); /* close_notify, or a plain close */
+		if (err == SSL_ERROR_SYSCALL && errno_is_timeout())
+			return conn_broke(c, TLS_FAIL_TIMEOUT);
+		return conn_broke(c, TLS_FAIL_OTHER);
 	}
 }
 
 static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count)
 {
 	struct conn *c = conn_of(s);
+	if (c->broken)
+		return -1;
 	if (!c->ssl) {
 		for (;;) {
 			ssize_t r = send(c->fd, buf, count, MSG_NOSIGNAL);
@@ -156,8 +172,7 @@ static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count)
 				return r;
 			if (errno == EINTR)
 				continue;
-			c->failure = errno_is_timeout() ? TLS_FAIL_TIMEOUT : TLS_FAIL_OTHER;
-			return -1;
+			return conn_broke(c, errno_is_timeout() ? TLS_FAIL_TIMEOUT : TLS_FAIL_OTHER);
 		}
 	}
 	if (count > INT32_MAX)
@@ -178,16 +193,15 @@ static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count)
 		if (err == SSL_ERROR_SYSCALL && saved == EINTR)
 			continue;
 		errno = saved;
-		c->failure = err == SSL_ERROR_SYSCALL && errno_is_timeout() ? TLS_FAIL_TIMEOUT
-									    : TLS_FAIL_OTHER;
-		return -1;
+		return conn_broke(c, err == SSL_ERROR_SYSCALL && errno_is_timeout() ? TLS_FAIL_TIMEOUT
+										    : TLS_FAIL_OTHER);
 	}
 }
 
 static int conn_close(mailstream_low *s)
 {
 	struct conn *c = conn_of(s);
-	if (c->ssl) {
+	if (c->ssl && !c->broken) {
 		/* One close_notify, no wait for the peer's: the socket is
 		 * closed right after and a dead peer must not stall us. */
 		struct sigpipe_guard g;
