@@ -14,6 +14,7 @@
  *             events are serialized and in order.
  *   ino_lock  the inode table; held only for table updates, never across a
  *             system call that can block on the kernel's FUSE side.
+ *   open_lock the list of open handles; list updates only.
  */
 
 /* 3.12 is the first API level whose fuse_session_loop_mt takes the
@@ -60,8 +61,16 @@ struct fs_inode {
 	uint64_t nlookup; /* kernel lookup count; ino_lock */
 };
 
+/* Open files and directories are also on a list, so that those the kernel
+ * never released (the loop ended first: signal, unmount with RELEASE still
+ * queued) are closed by maildir_fs_free. */
+struct open_link {
+	struct open_link *prev, *next; /* open_lock */
+};
+
 /* An open regular file. */
 struct fs_handle {
+	struct open_link link; /* first member */
 	int fd;
 	bool creator; /* created in a message location: message_added at release */
 	dev_t dev;
@@ -70,6 +79,7 @@ struct fs_handle {
 
 /* An open directory. */
 struct fs_dir {
+	struct open_link link; /* first member */
 	DIR *dp;
 	struct dirent *entry; /* read but not yet returned */
 	off_t offset;
@@ -87,8 +97,7 @@ struct pending_msg {
 };
 
 struct maildir_fs {
-	char *root_path; /* owned; canonical, as /proc/self/fd shows it */
-	size_t root_len;
+	char *root_path; /* owned; canonical, as /proc/self/fd showed it at new */
 	struct fs_inode root; /* FUSE_ROOT_ID; never forgotten */
 	struct fs_observer obs;
 	struct maildir_fs_options opt;
@@ -101,6 +110,9 @@ struct maildir_fs {
 
 	pthread_mutex_t ns_lock;
 	struct pending_msg *pending;
+
+	pthread_mutex_t open_lock;
+	struct open_link files, dirs; /* circular list heads */
 
 	pthread_rwlock_t se_lock;
 	struct fuse_session *se; /* owned; se_lock */
@@ -227,6 +239,24 @@ static struct maildir_fs *req_fs(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+static void open_add(struct maildir_fs *fs, struct open_link *head, struct open_link *l)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	l->next = head->next;
+	l->prev = head;
+	head->next->prev = l;
+	head->next = l;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
+static void open_del(struct maildir_fs *fs, struct open_link *l)
+{
+	pthread_mutex_lock(&fs->open_lock);
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	pthread_mutex_unlock(&fs->open_lock);
+}
+
 static struct fs_inode *get_inode(struct maildir_fs *fs, fuse_ino_t ino)
 {
 	return ino == FUSE_ROOT_ID ? &fs->root : (struct fs_inode *)(uintptr_t)ino;
@@ -267,6 +297,23 @@ static void reply_entry(fuse_req_t req, struct fuse_entry_param *e)
 
 /* ---- where things are: paths relative to the root ------------------- */
 
+/* The kernel's current absolute name of fd (readlink of /proc/self/fd/N).
+ * Returns 0, or -1 with errno. */
+static int fd_path(int fd, char *buf, size_t size)
+{
+	char proc[64];
+	proc_path(proc, sizeof(proc), fd);
+	ssize_t n = readlink(proc, buf, size);
+	if (n < 0)
+		return -1;
+	if ((size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	buf[n] = '\0';
+	return 0;
+}
+
 /* The directory's path relative to the root ("" for the root), malloc'd;
  * NULL with errno ENOENT (removed) or ESTALE (no longer below the root: moved
  * away behind the mount's back). Uses the kernel's current name of the
@@ -276,16 +323,9 @@ static char *dir_relpath(struct maildir_fs *fs, struct fs_inode *dir)
 {
 	if (dir == &fs->root)
 		return xstrdup("");
-	char proc[64], buf[PATH_MAX + 1];
-	proc_path(proc, sizeof(proc), dir->fd);
-	ssize_t n = readlink(proc, buf, sizeof(buf));
-	if (n < 0)
+	char root[PATH_MAX + 1], buf[PATH_MAX + 1];
+	if (fd_path(fs->root.fd, root, sizeof(root)) < 0 || fd_path(dir->fd, buf, sizeof(buf)) < 0)
 		return NULL;
-	if ((size_t)n >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return NULL;
-	}
-	buf[n] = '\0';
 	struct stat st;
 	if (fstatat(dir->fd, "", &st, AT_EMPTY_PATH) < 0)
 		return NULL;
@@ -293,11 +333,14 @@ static char *dir_relpath(struct maildir_fs *fs, struct fs_inode *dir)
 		errno = ENOENT;
 		return NULL;
 	}
+	/* The root's own name is read each time too: the whole Maildir may
+	 * have been renamed while mounted. */
+	size_t rlen = strlen(root);
 	const char *rel = NULL;
-	if (fs->root_len == 1 && buf[0] == '/')
+	if (rlen == 1 && root[0] == '/')
 		rel = buf + 1;
-	else if (!strncmp(buf, fs->root_path, fs->root_len) && buf[fs->root_len] == '/')
-		rel = buf + fs->root_len + 1;
+	else if (!strncmp(buf, root, rlen) && buf[rlen] == '/')
+		rel = buf + rlen + 1;
 	struct stat check;
 	if (!rel || !*rel || fstatat(fs->root.fd, rel, &check, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    check.st_dev != dir->dev || check.st_ino != dir->ino) {
@@ -823,10 +866,12 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		return (void)fuse_reply_err(req, errno);
 	struct fs_handle *h = xcalloc(1, sizeof(*h));
 	h->fd = fd;
+	open_add(fs, &fs->files, &h->link);
 	fi->fh = (uintptr_t)h;
 	/* Message content never changes in place. */
 	fi->keep_cache = fs->opt.keep_cache;
 	if (fuse_reply_open(req, fi) != 0) {
+		open_del(fs, &h->link);
 		close(fd);
 		free(h);
 	}
@@ -878,6 +923,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		fs->pending = m;
 		h->creator = true;
 	}
+	open_add(fs, &fs->files, &h->link);
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = fs->opt.keep_cache;
 out:
@@ -892,6 +938,7 @@ out:
 			pending_free(pending_take(fs, h->dev, h->ino));
 			pthread_mutex_unlock(&fs->ns_lock);
 		}
+		open_del(fs, &h->link);
 		close(h->fd);
 		free(h);
 		inode_unref(fs, get_inode(fs, e.ino), 1);
@@ -952,6 +999,7 @@ static void fs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		}
 		pthread_mutex_unlock(&fs->ns_lock);
 	}
+	open_del(fs, &h->link);
 	close(h->fd);
 	free(h);
 	fuse_reply_err(req, 0);
@@ -972,7 +1020,8 @@ static struct fs_dir *get_dir(struct fuse_file_info *fi)
 
 static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct fs_inode *in = get_inode(req_fs(req), ino);
+	struct maildir_fs *fs = req_fs(req);
+	struct fs_inode *in = get_inode(fs, ino);
 	int fd = openat(in->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return (void)fuse_reply_err(req, errno);
@@ -984,10 +1033,12 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 	struct fs_dir *d = xcalloc(1, sizeof(*d));
 	d->dp = dp;
+	open_add(fs, &fs->dirs, &d->link);
 	fi->fh = (uintptr_t)d;
 	/* No cache_readdir: a listing is one getdents away and always fresh,
 	 * even when the sync changed the directory without telling us. */
 	if (fuse_reply_open(req, fi) != 0) {
+		open_del(fs, &d->link);
 		closedir(dp);
 		free(d);
 	}
@@ -1097,6 +1148,7 @@ static void fs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 {
 	struct fs_dir *d = get_dir(fi);
 	(void)ino;
+	open_del(req_fs(req), &d->link);
 	closedir(d->dp);
 	free(d);
 	fuse_reply_err(req, 0);
@@ -1201,22 +1253,18 @@ struct maildir_fs *maildir_fs_new(const char *backing_root, const struct fs_obse
 		*error_r = xasprintf("backing root %s: %s", backing_root, strerror(errno));
 		return NULL;
 	}
-	char proc[64], buf[PATH_MAX + 1];
+	char buf[PATH_MAX + 1];
 	struct stat st;
-	proc_path(proc, sizeof(proc), fd);
-	ssize_t n = readlink(proc, buf, sizeof(buf));
-	if (n < 0 || (size_t)n >= sizeof(buf) || buf[0] != '/' ||
+	if (fd_path(fd, buf, sizeof(buf)) < 0 || buf[0] != '/' ||
 	    fstatat(fd, "", &st, AT_EMPTY_PATH) < 0) {
 		*error_r = xasprintf("backing root %s: cannot resolve its path (is /proc mounted?)",
 				     backing_root);
 		close(fd);
 		return NULL;
 	}
-	buf[n] = '\0';
 
 	struct maildir_fs *fs = xcalloc(1, sizeof(*fs));
 	fs->root_path = xstrdup(buf);
-	fs->root_len = strlen(buf);
 	fs->root.fd = fd;
 	fs->root.dev = st.st_dev;
 	fs->root.ino = st.st_ino;
@@ -1237,6 +1285,9 @@ struct maildir_fs *maildir_fs_new(const char *backing_root, const struct fs_obse
 		fs->ops.readdirplus = NULL;
 	pthread_mutex_init(&fs->ino_lock, NULL);
 	pthread_mutex_init(&fs->ns_lock, NULL);
+	pthread_mutex_init(&fs->open_lock, NULL);
+	fs->files.prev = fs->files.next = &fs->files;
+	fs->dirs.prev = fs->dirs.next = &fs->dirs;
 	pthread_rwlock_init(&fs->se_lock, NULL);
 	atomic_init(&fs->unmount_requested, false);
 	fuse_set_log_func(fs_fuse_log);
@@ -1565,6 +1616,21 @@ void maildir_fs_free(struct maildir_fs **fsp)
 		}
 	}
 	free(fs->buckets);
+	/* Handles the kernel never released: the session is gone, so they are
+	 * ours to close; a message created in new/ but never released gets no
+	 * message_added (the next full sync finds it). */
+	while (fs->files.next != &fs->files) {
+		struct fs_handle *h = (struct fs_handle *)fs->files.next;
+		fs->files.next = h->link.next;
+		close(h->fd);
+		free(h);
+	}
+	while (fs->dirs.next != &fs->dirs) {
+		struct fs_dir *d = (struct fs_dir *)fs->dirs.next;
+		fs->dirs.next = d->link.next;
+		closedir(d->dp);
+		free(d);
+	}
 	while (fs->pending) {
 		struct pending_msg *m = fs->pending;
 		fs->pending = m->next;
@@ -1573,6 +1639,7 @@ void maildir_fs_free(struct maildir_fs **fsp)
 	close(fs->root.fd);
 	pthread_mutex_destroy(&fs->ino_lock);
 	pthread_mutex_destroy(&fs->ns_lock);
+	pthread_mutex_destroy(&fs->open_lock);
 	pthread_rwlock_destroy(&fs->se_lock);
 	free(fs->subtype);
 	free(fs->root_path);

@@ -154,7 +154,10 @@ int maildir_fs_mount(struct maildir_fs *fs, const char *mountpoint, bool foregro
 /* Serves requests on a multi-threaded loop until the file system is
  * unmounted (fusermount3 -u, umount, maildir_fs_unmount) or a handled signal
  * arrives, then unmounts if still mounted. Returns 0 on such a clean end,
- * -1 (logged) if the session failed. */
+ * -1 (logged) if the session failed. Files the kernel had not released yet
+ * when the loop ended are closed by maildir_fs_free; a message created in
+ * new/ or cur/ whose release never arrived gets no message_added (the next
+ * full sync finds the file). */
 int maildir_fs_run(struct maildir_fs *fs);
 
 /* Asks for the unmount from any thread (not from a FUSE request, not from a

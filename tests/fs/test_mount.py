@@ -510,6 +510,46 @@ class TestMount(unittest.TestCase):
         self.assertIn("inside the backing root", self.stderr())
         self.assertFalse(os.path.ismount(inner))
 
+    def test_moved_out_of_root(self):
+        self.mount()
+        self.assertEqual(os.listdir(self.m("Lists.foo/cur")), ["1700000003.4.host,U=7:2,S"])
+        outside = os.path.join(self.tmp, "store", "outside")
+        os.rename(self.b("Lists.foo"), outside)  # behind the mount's back
+        # the kernel still holds the directory; changes through it are refused
+        # with ESTALE, on which the VFS looks the path up again and finds
+        # nothing (ENOENT)
+        for op in (lambda: write_file(self.m("Lists.foo/cur/new:2,"), b"x"),
+                   lambda: os.unlink(self.m("Lists.foo/cur/1700000003.4.host,U=7:2,S")),
+                   lambda: os.rename(self.m("Lists.foo/cur/1700000003.4.host,U=7:2,S"),
+                                     self.m("Lists.foo/cur/y")),
+                   lambda: os.mkdir(self.m("Lists.foo/cur/d"))):
+            with self.assertRaises(OSError) as cm:
+                op()
+            self.assertIn(cm.exception.errno, (errno.ESTALE, errno.ENOENT))
+        self.assertEqual(os.listdir(os.path.join(outside, "cur")), ["1700000003.4.host,U=7:2,S"])
+        self.assertEqual(self.events(), [])
+        # the whole Maildir renamed while mounted keeps working
+        os.rename(os.path.join(self.tmp, "store"), os.path.join(self.tmp, "store2"))
+        self.backing = os.path.join(self.tmp, "store2", "Mail")
+        os.rename(self.m("INBOX/new/1700000002.3.host"), self.m("INBOX/cur/1700000002.3.host:2,S"))
+        self.assertEqual(self.events(), [("message_renamed", "INBOX", "new", "1700000002.3.host",
+                                          "INBOX", "cur", "1700000002.3.host:2,S")])
+        self.assertTrue(os.path.exists(self.b("INBOX/cur/1700000002.3.host:2,S")))
+
+    def test_root_folder(self):
+        for sub in ("cur", "new", "tmp"):
+            os.mkdir(self.b(sub))
+        write_file(self.b("new/r1"), MSG1)
+        self.mount()
+        os.rename(self.m("new/r1"), self.m("cur/r1:2,S"))
+        os.rename(self.m("cur/r1:2,S"), self.m("INBOX/cur/r1:2,S"))
+        os.rmdir(self.m("tmp"))
+        self.assertEqual(self.events(), [
+            ("message_renamed", "", "new", "r1", "", "cur", "r1:2,S"),
+            ("message_renamed", "", "cur", "r1:2,S", "INBOX", "cur", "r1:2,S"),
+            ("folder_removed", ""),
+        ])
+
     # ---- behind the mount's back: notifications ------------------------
     def test_notify_renamed(self):
         self.mount("--dir-attr-timeout", "86400")
