@@ -551,7 +551,9 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int va
 {
 	struct maildir_fs *fs = req_fs(req);
 	struct fs_inode *in = get_inode(fs, ino);
-	struct fs_handle *h = fi ? (struct fs_handle *)(uintptr_t)fi->fh : NULL;
+	/* The kernel passes a handle only for regular files (ftruncate). */
+	struct fs_handle *h =
+		fi && S_ISREG(in->type) ? (struct fs_handle *)(uintptr_t)fi->fh : NULL;
 	char proc[64];
 	proc_path(proc, sizeof(proc), in->fd);
 
