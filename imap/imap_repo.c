@@ -95,6 +95,8 @@ static char *stream_failure(struct imap_repo *ir)
 		return xasprintf("timed out after %d s", ir->timeout);
 	if (f == TLS_FAIL_EOF)
 		return xstrdup("connection closed by the server");
+	if (f == TLS_FAIL_LITERAL)
+		return xstrdup(tls_failure_detail(mailstream_get_low(ir->imap->imap_stream)));
 	return xstrdup("connection lost");
 }
 
@@ -587,6 +589,21 @@ static void load_separator(struct imap_repo *ir)
 	mailimap_list_result_free(list);
 }
 
+/* The largest literal accepted from the server (see tls.h): libetpan
+ * reserves a literal's announced size before reading it, so this bounds
+ * what one line can make us allocate. 1 GiB is far above what mail servers
+ * take as one message (Gmail 25 MB, Exchange 150 MB), so no real message is
+ * refused; a user who raised fetch_batch_bytes has accepted batches costing
+ * twice that, so the limit grows with it (4x) rather than refusing messages
+ * of the size they asked for. It must stay below 4 GiB, where libetpan's
+ * uint32_t literal sizes wrap. */
+static uint64_t literal_limit(const struct imap_repo *ir)
+{
+	uint64_t lim = ir->batch_bytes > TLS_LITERAL_LIMIT_DEFAULT / 4 ? ir->batch_bytes * 4
+									  : TLS_LITERAL_LIMIT_DEFAULT;
+	return lim > UINT32_MAX - 1 ? UINT32_MAX - 1 : lim;
+}
+
 static int imap_connect(struct repo *r)
 {
 	struct imap_repo *ir = IR(r);
@@ -611,6 +628,7 @@ static int imap_connect(struct repo *r)
 	mailstream_low *low = tls_connect_tcp(ir->host, ir->port, ir->timeout, &err);
 	if (!low)
 		goto fail_err;
+	tls_set_literal_limit(low, literal_limit(ir));
 	if (ir->ssl) {
 		mailstream_low *tlow = tls_start(low, &tp, &err);
 		if (!tlow) {

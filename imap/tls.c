@@ -25,6 +25,30 @@
 
 #include "common/xalloc.h"
 
+/* Where the byte stream from the server stands with respect to IMAP
+ * literals; see lit_scan(). */
+enum lit_state {
+	LIT_TEXT,   /* in a line, nothing pending */
+	LIT_OPEN,   /* after "{" (and spaces) */
+	LIT_NUM,    /* in the digits */
+	LIT_NUM_SP, /* spaces after the digits */
+	LIT_PLUS,   /* after "{N+" */
+	LIT_CLOSE,  /* after "{N}" (and spaces) */
+	LIT_CR,     /* after "{N}\r" */
+	LIT_DATA,   /* inside a literal: skip bytes */
+};
+
+/* Numbers above this stay at it; it is far above any limit. */
+#define LIT_SATURATE 1000000000000000ull
+
+struct lit_scan {
+	uint64_t limit; /* largest literal accepted */
+	enum lit_state st;
+	uint64_t n;     /* the announced size; in LIT_DATA the bytes left */
+	char digits[24]; /* the announced size as sent, for the error */
+	size_t ndigits;
+};
+
 /* One side of the socket: plain (ssl == NULL) or TLS. */
 struct conn {
 	int fd;
@@ -38,6 +62,8 @@ struct conn {
 	 * error says "timed out after N s". It also keeps SSL_shutdown off a
 	 * connection OpenSSL saw fail, which its manual forbids. */
 	bool broken;
+	struct lit_scan lit;
+	char detail[128]; /* TLS_FAIL_LITERAL: why, for the error line */
 };
 
 /* Records the first failure of c and fails the call. */
@@ -112,16 +138,132 @@ static struct conn *conn_of(mailstream_low *s)
 	return s->data;
 }
 
+/* ---- literal bound -----------------------------------------------------
+ *
+ * libetpan allocates the whole announced size of a literal ("{N}\r\n",
+ * up to 4 GiB) before the first byte of it arrives, so a broken or hostile
+ * server could make us commit gigabytes with one line. libetpan has no hook
+ * for this; but it can only act on an announcement after this driver
+ * handed it the line, so the read that carries it can refuse instead.
+ *
+ * The scan is a small state machine over the bytes each read returns, in
+ * place (no copy): inside a literal it only counts the bytes down, outside
+ * one it looks at each byte for "{N}". A "{N}" (libetpan also takes "{ N }",
+ * a bare LF, and "{N}" followed by data on the same line, Lotus Domino
+ * style) with N above the limit fails the connection wherever it stands in a
+ * line, so that none of those spellings slips through; a "{N}" or "{N+}"
+ * ending a line starts a literal of N bytes, which are skipped, so mail
+ * bodies containing "{123}" or even "{99999999999}" lines never count.
+ * This bounds memory against broken servers; a server set on it could
+ * still desynchronise the scan (text ending in "{N}" is not a literal to
+ * libetpan), which costs at worst a missed check, never a false refusal of
+ * real mail. */
+
+static void lit_fail(struct conn *c)
+{
+	struct lit_scan *l = &c->lit;
+	uint64_t lim = l->limit;
+	const char *unit = "bytes";
+	if (lim >= (1u << 30) && lim % (1u << 30) == 0)
+		lim >>= 30, unit = "GiB";
+	else if (lim >= (1u << 20) && lim % (1u << 20) == 0)
+		lim >>= 20, unit = "MiB";
+	snprintf(c->detail, sizeof(c->detail),
+		 "server announced a %s%s-byte literal, more than the %llu %s limit", l->digits,
+		 l->ndigits >= sizeof(l->digits) - 1 ? "..." : "", (unsigned long long)lim, unit);
+	conn_broke(c, TLS_FAIL_LITERAL);
+}
+
+/* Feeds buf[0..len) through the scanner; false if it refused a literal. */
+static bool lit_scan(struct conn *c, const unsigned char *buf, size_t len)
+{
+	struct lit_scan *l = &c->lit;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = buf[i];
+		switch (l->st) {
+		case LIT_DATA:
+			if (l->n > len - i) {
+				l->n -= len - i;
+				return true;
+			}
+			i += l->n - 1; /* the loop's i++ steps past the last byte */
+			l->n = 0;
+			l->st = LIT_TEXT;
+			continue;
+		case LIT_OPEN:
+			if (ch == ' ')
+				continue;
+			if (ch >= '0' && ch <= '9') {
+				l->st = LIT_NUM;
+				l->n = 0;
+				l->ndigits = 0;
+				goto digit;
+			}
+			break;
+		case LIT_NUM:
+			if (ch >= '0' && ch <= '9')
+				goto digit;
+			if (ch == '+') {
+				l->st = LIT_PLUS;
+				continue;
+			}
+			if (ch == ' ') {
+				l->st = LIT_NUM_SP;
+				continue;
+			}
+			/* fall through */
+		case LIT_NUM_SP:
+			if (ch == ' ')
+				continue;
+			/* fall through */
+		case LIT_PLUS:
+			if (ch == '}') {
+				if (l->n > l->limit) {
+					lit_fail(c);
+					return false;
+				}
+				l->st = LIT_CLOSE;
+				continue;
+			}
+			break;
+		case LIT_CLOSE:
+			if (ch == ' ')
+				continue;
+			if (ch == '\r') {
+				l->st = LIT_CR;
+				continue;
+			}
+			/* fall through */
+		case LIT_CR:
+			if (ch == '\n') {
+				l->st = l->n ? LIT_DATA : LIT_TEXT;
+				continue;
+			}
+			break;
+		case LIT_TEXT:
+			break;
+		}
+		/* anything unexpected: back to plain text, which this byte may
+		 * itself begin a new "{" in */
+		l->st = ch == '{' ? LIT_OPEN : LIT_TEXT;
+		continue;
+digit:
+		if (l->ndigits < sizeof(l->digits) - 1) {
+			l->digits[l->ndigits++] = (char)ch;
+			l->digits[l->ndigits] = '\0';
+		}
+		l->n = l->n >= LIT_SATURATE ? LIT_SATURATE : l->n * 10 + (uint64_t)(ch - '0');
+	}
+	return true;
+}
+
 static bool errno_is_timeout(void)
 {
 	return errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT;
 }
 
-static ssize_t conn_read(mailstream_low *s, void *buf, size_t count)
+static ssize_t conn_read_raw(struct conn *c, void *buf, size_t count)
 {
-	struct conn *c = conn_of(s);
-	if (c->broken)
-		return -1;
 	if (!c->ssl) {
 		for (;;) {
 			ssize_t r = recv(c->fd, buf, count, 0);
@@ -158,6 +300,17 @@ static ssize_t conn_read(mailstream_low *s, void *buf, size_t count)
 			return conn_broke(c, TLS_FAIL_TIMEOUT);
 		return conn_broke(c, TLS_FAIL_OTHER);
 	}
+}
+
+static ssize_t conn_read(mailstream_low *s, void *buf, size_t count)
+{
+	struct conn *c = conn_of(s);
+	if (c->broken)
+		return -1;
+	ssize_t r = conn_read_raw(c, buf, count);
+	if (r > 0 && !lit_scan(c, buf, (size_t)r))
+		return -1;
+	return r;
 }
 
 static ssize_t conn_write(mailstream_low *s, const void *buf, size_t count)
@@ -246,6 +399,7 @@ static mailstream_low *conn_new(int fd, SSL_CTX *ctx, SSL *ssl)
 	c->fd = fd;
 	c->ctx = ctx;
 	c->ssl = ssl;
+	c->lit.limit = TLS_LITERAL_LIMIT_DEFAULT;
 	mailstream_low *low = mailstream_low_new(c, &conn_driver);
 	if (!low) {
 		fprintf(stderr, "out of memory\n");
@@ -257,6 +411,17 @@ static mailstream_low *conn_new(int fd, SSL_CTX *ctx, SSL *ssl)
 enum tls_failure tls_last_failure(mailstream_low *low)
 {
 	return low && low->driver == &conn_driver ? conn_of(low)->failure : TLS_FAIL_OTHER;
+}
+
+const char *tls_failure_detail(mailstream_low *low)
+{
+	return low && low->driver == &conn_driver ? conn_of(low)->detail : "";
+}
+
+void tls_set_literal_limit(mailstream_low *low, uint64_t max)
+{
+	if (low && low->driver == &conn_driver)
+		conn_of(low)->lit.limit = max;
 }
 
 /* ---- TCP ---------------------------------------------------------------- */
@@ -578,7 +743,9 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 		}
 	}
 	X509_free(cert);
-	return conn_new(pc->fd, ctx, ssl);
+	mailstream_low *tlow = conn_new(pc->fd, ctx, ssl);
+	conn_of(tlow)->lit.limit = pc->lit.limit; /* the scan itself starts afresh */
+	return tlow;
 
 fail_cert:
 	X509_free(cert);

@@ -21,6 +21,7 @@
 #define OFFLINEFS_IMAP_TLS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <libetpan/libetpan.h>
 
@@ -51,8 +52,20 @@ enum tls_failure {
 	TLS_FAIL_OTHER,   /* a socket or TLS error */
 	TLS_FAIL_TIMEOUT, /* the socket timeout expired */
 	TLS_FAIL_EOF,     /* the server closed the connection */
+	TLS_FAIL_LITERAL, /* the server announced a literal above the limit */
 };
 enum tls_failure tls_last_failure(mailstream_low *low);
+/* With TLS_FAIL_LITERAL: "server announced a N-byte literal, more than
+ * the 1 GiB limit"; else "". Owned by low. */
+const char *tls_failure_detail(mailstream_low *low);
+
+/* The largest literal ("{N}") low accepts from the server; a bigger
+ * announcement fails the connection (TLS_FAIL_LITERAL) before libetpan
+ * could reserve N bytes for it. tls_start() carries it over to the TLS
+ * driver. Must stay below 4 GiB: libetpan keeps a literal's size in a
+ * uint32_t, and a bigger one would wrap. */
+#define TLS_LITERAL_LIMIT_DEFAULT (1ull << 30)
+void tls_set_literal_limit(mailstream_low *low, uint64_t max);
 
 /* Checks a cert_fingerprint list without connecting: 0, or -1 with
  * *error_r (malloc'd) naming the bad entry. */
