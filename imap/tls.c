@@ -154,10 +154,11 @@ static struct conn *conn_of(mailstream_low *s)
  * line, so that none of those spellings slips through; a "{N}" or "{N+}"
  * ending a line starts a literal of N bytes, which are skipped, so mail
  * bodies containing "{123}" or even "{99999999999}" lines never count.
- * This bounds memory against broken servers; a server set on it could
- * still desynchronise the scan (text ending in "{N}" is not a literal to
- * libetpan), which costs at worst a missed check, never a false refusal of
- * real mail. */
+ * This is a bound, not a parser: a server whose text (not a literal to
+ * libetpan) ends a line in "{N}" desynchronises the scan, which then misses
+ * checks or, reading a later body as text, may refuse a body line with a
+ * "{N}" above the limit. Servers do not end text that way (Dovecot's and
+ * RFC 3501's texts never do), and the error names the cause either way. */
 
 static void lit_fail(struct conn *c)
 {
