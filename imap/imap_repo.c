@@ -55,6 +55,7 @@ struct imap_repo {
 	struct imap_trace trace;
 	struct strbuf buf;    /* reused for bodies (CRLF <-> LF) */
 	bool warned_plain, warned_expunge;
+	bool connecting;      /* inside imap_connect: errors name host:port */
 };
 
 static struct imap_repo *IR(struct repo *r)
@@ -141,7 +142,10 @@ static int imap_fail(struct imap_repo *ir, int r, int no_grade, const char *fmt,
 		code = REPO_STORE_BAD;
 		ir->dead = true;
 	}
-	if (ir->base.folder)
+	if (ir->connecting) /* like conn_fail: which server the login failed on */
+		repo_fail(&ir->base, code, "IMAP[%s] %s:%d: %s: %s", ir->base.name, ir->host, ir->port,
+			  what, reason);
+	else if (ir->base.folder)
 		repo_fail(&ir->base, code, "IMAP[%s][%s]: %s: %s", ir->base.name, ir->base.folder, what,
 			  reason);
 	else
@@ -604,14 +608,27 @@ static uint64_t literal_limit(const struct imap_repo *ir)
 	return lim > UINT32_MAX - 1 ? UINT32_MAX - 1 : lim;
 }
 
+static int connect_session(struct imap_repo *ir);
+
+/* Every error of the connection phase (TCP, TLS, CAPABILITY, login,
+ * LIST "" "") reads "IMAP[R] host:port: ...", as imap_repo.h promises. */
 static int imap_connect(struct repo *r)
 {
 	struct imap_repo *ir = IR(r);
+	if (ir->imap && !ir->dead)
+		return REPO_OK;
+	ir->connecting = true;
+	int code = connect_session(ir);
+	ir->connecting = false;
+	return code;
+}
+
+static int connect_session(struct imap_repo *ir)
+{
+	struct repo *r = &ir->base;
 	char *err = NULL;
 	int code;
 
-	if (ir->imap && !ir->dead)
-		return REPO_OK;
 	disconnect(ir, false);
 	if (!ir->host || !*ir->host)
 		return repo_fail(r, REPO_STORE_BAD, "IMAP[%s]: no remotehost configured", r->name);
