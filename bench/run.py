@@ -376,7 +376,7 @@ class OfflineIMAPConfig(Tool):
 [general]
 accounts = bench
 metadata = {meta}
-
+{fsync}
 [Account bench]
 localrepository = bench-local
 remoterepository = bench-remote
@@ -393,7 +393,8 @@ remoteuser = {user}
 remotepass = {pw}
 ssl = yes
 sslcacertfile = {ca}
-""".format(meta=self.meta, mail=self.mail, host=MAIL_HOST, port=dc.imaps_port, user=u["user"],
+""".format(meta=self.meta, fsync="fsync = false\n" if self.bench.args.no_fsync else "",
+           mail=self.mail, host=MAIL_HOST, port=dc.imaps_port, user=u["user"],
            pw=u["password"], ca=dc.cafile)
 
 
@@ -430,7 +431,7 @@ class MBSync(Tool):
         u = self.bench.user_info(self.user)
         # isync 1.4 spells TLSType as SSLType.
         return """# written by bench/run.py
-IMAPAccount bench
+{fsync}IMAPAccount bench
 Host {host}
 Port {port}
 User {user}
@@ -455,7 +456,7 @@ Sync All
 Expunge Both
 SyncState *
 """.format(host=MAIL_HOST, port=dc.imaps_port, user=u["user"], pw=u["password"], ca=dc.cafile,
-           mail=self.mail)
+           mail=self.mail, fsync="FSync no\n\n" if self.bench.args.no_fsync else "")
 
     def argv(self, quick):
         return ["mbsync", "-c", self.conf, "-q", "bench"]
@@ -810,13 +811,23 @@ class Bench:
         self.dc.start()
         tool.write_config(self.dc)
         if sc.churn == "server":
+            before = self.expected_server(ds, tool)
             self.apply_server_churn(ds, tool)
             expected = self.expected_server(ds, tool)
         elif sc.churn == "local":
+            before = self.expected_local(ds, tool)
             self.apply_local_churn(ds, tool)
             expected = self.expected_local(ds, tool)
         else:
-            expected = self.expected_server(ds, tool)
+            before = expected = self.expected_server(ds, tool)
+        if sc.churn:
+            changed = [f for f in expected if expected[f] != before[f]]
+            if not changed:
+                raise BenchError("%s churn changed nothing for %s" % (sc.churn, tool.name))
+            if run_no == 1:
+                log("%s churn for %s: %d -> %d messages, %d folders changed" % (
+                    sc.churn, tool.name, sum(v[0] for v in before.values()),
+                    sum(v[0] for v in expected.values()), len(changed)))
         self.wait_server_idle()
         # Let the clock leave the second in which we last touched anything:
         # mbsync sleeps 1 s when a Maildir directory's mtime is the current
@@ -828,6 +839,7 @@ class Bench:
         self.wait_server_idle()
         srv1 = children_cpu(self.dc.pid)
         r["server_cpu"] = (srv1 - srv0) if srv0 is not None and srv1 is not None else None
+        r["loadavg_1min"] = os.getloadavg()[0]
         r["problems"] = self.verify(ds, tool, expected, sc.verify)
         if r["rc"] != 0:
             r["problems"].insert(0, "exit status %d%s" % (
@@ -881,6 +893,10 @@ def aggregate(results, scenarios, tools):
             agg[(sc, t)] = {
                 "runs": len(rs), "ok_runs": len(ok),
                 "wall": median([r["wall"] for r in use]),
+                "wall_min": min([r["wall"] for r in use], default=None),
+                "wall_max": max([r["wall"] for r in use], default=None),
+                "cpu_min": min([r["cpu"] for r in use], default=None),
+                "cpu_max": max([r["cpu"] for r in use], default=None),
                 "cpu": median([r["cpu"] for r in use]),
                 "user": median([r["user"] for r in use]),
                 "sys": median([r["sys"] for r in use]),
@@ -925,9 +941,19 @@ def render(agg, scenarios, tools, meta):
                 fmt(ratio(ga[k], gb[k])) for k in ("wall", "cpu", "rss_mib")))
         lines.append("| " + " | ".join(row) + " |")
     lines.append("")
-    lines.append("Server (Dovecot) CPU s per run, median: " + "; ".join(
-        "%s: %s" % (sc, ", ".join("%s %s" % (t, fmt(agg[(sc, t)]["server_cpu"])) for t in tools))
-        for sc in scenarios))
+    lines.append("Spread over the runs (min–max) and the server side:")
+    lines.append("")
+    head = ["scenario"] + ["%s wall s / CPU s / Dovecot CPU s" % t for t in tools]
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "---|" * len(head))
+    for sc in scenarios:
+        row = [sc]
+        for t in tools:
+            g = agg[(sc, t)]
+            row.append("%s–%s / %s–%s / %s" % (fmt(g["wall_min"]), fmt(g["wall_max"]),
+                                               fmt(g["cpu_min"]), fmt(g["cpu_max"]),
+                                               fmt(g["server_cpu"])))
+        lines.append("| " + " | ".join(row) + " |")
     if notes:
         lines.append("")
         lines.append("Problems (a fast wrong sync is not a win):")
@@ -964,6 +990,9 @@ def parse_args(argv):
                     help="churn size in percent of the corpus (default 2)")
     ap.add_argument("--timeout", type=int, default=None,
                     help="seconds per tool run before it is killed (default 600 + 0.2 s/message)")
+    ap.add_argument("--no-fsync", action="store_true",
+                    help="turn off every tool's fsync (fsync = false / FSync no); default: "
+                         "each tool's default, which is fsync on for all three")
     ap.add_argument("--keep", metavar="DIR",
                     help="work in DIR and keep it (corpus, server, Maildirs, logs); "
                          "default: a temporary dir under /var/tmp, removed at the end")
@@ -1002,7 +1031,12 @@ def check_tools(a):
                     "--offlinefs PATH)" % a.offlinefs)
                 missing.append(t)
             else:
-                a.offlinefs = os.path.abspath(a.offlinefs)
+                # Run a private copy: a concurrent rebuild must not swap the
+                # binary between runs.
+                src = os.path.abspath(a.offlinefs)
+                a.offlinefs_source = src
+                a.offlinefs = os.path.join(a.work, "offlinefs")
+                shutil.copy2(src, a.offlinefs)
         elif shutil.which(t) is None:
             raise BenchError("%s not installed (apt-get install -y %s)" % (
                 t, {"mbsync": "isync", "offlineimap": "offlineimap3"}[t]))
@@ -1058,6 +1092,10 @@ def main(argv=None):
     try:
         check_tools(a)
         bench = Bench(a)
+        load = os.getloadavg()[0]
+        if load > (os.cpu_count() or 1) * 0.5:
+            log("warning: load average %.1f on %d CPUs: other work will skew wall times "
+                "(CPU times and RSS suffer less)" % (load, os.cpu_count() or 1))
         log("work dir %s; tools %s; scenarios %s; %d runs; timeout %ds" % (
             a.work, ",".join(a.tools), ",".join(a.scenarios), a.runs, a.timeout))
         bench.generate()
@@ -1070,8 +1108,9 @@ def main(argv=None):
         m = bench.manifests.get("main") or next(iter(bench.manifests.values()))
         size = sum(e["size"] for f in m["folders"] for e in f["messages"])
         meta = {"runs": a.runs, "corpus_desc": "corpus seed %d: %d messages in %d folders, %.0f MB "
-                "(%d of 1-4 MB), churn %d%%; command: %s" % (
+                "(%d of 1-4 MB), churn %d%%, fsync %s; command: %s" % (
                     a.seed, a.messages, len(m["folders"]), size / 1e6, a.large, a.churn_pct,
+                    "off" if a.no_fsync else "on (tool defaults)",
                     " ".join(["python3", "bench/run.py"] + (argv if argv is not None
                                                              else sys.argv[1:])))}
         agg = aggregate(bench.results, a.scenarios, a.tools)
