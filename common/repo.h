@@ -129,6 +129,29 @@ struct repo_ops {
 	int (*read_body)(struct repo *r, const struct repo_msg *msg, char **body_r, size_t *len_r,
 			 int64_t *time_r);
 
+	/* --- Operations for the live mount (docs/mount.md). IMAP only: NULL
+	 * in the Maildir back-end; callers check for NULL. --- */
+
+	/* Waits in IDLE on the selected folder until the server reports a
+	 * change (untagged EXISTS, EXPUNGE, FETCH or VANISHED), timeout_seconds
+	 * pass (servers drop IDLE after 30 min: use <= 29 min), or cancel_fd
+	 * becomes readable (the caller writes a byte to wake it; the byte is
+	 * not consumed). Always ends IDLE with DONE before returning.
+	 * *changed_r tells whether the server reported a change. Without the
+	 * IDLE capability it returns REPO_FOLDER_BAD at once. */
+	int (*idle)(struct repo *r, int timeout_seconds, int cancel_fd, bool *changed_r);
+	/* Moves msg (msg->uid in the selected folder) to dst_folder: UID MOVE
+	 * when the server has MOVE, else UID COPY + \Deleted + UID EXPUNGE of
+	 * that UID. *new_uid_r is its UID in dst_folder (COPYUID), 0 when the
+	 * server did not say. */
+	int (*move)(struct repo *r, struct repo_msg *msg, const char *dst_folder, uint32_t *new_uid_r);
+	/* Finds, in the selected folder, a message whose Message-ID header is
+	 * message_id and whose RFC822.SIZE is size (UID SEARCH HEADER
+	 * Message-ID, then a size check): used before replaying an upload
+	 * that may have reached the server before a crash. *uid_r = 0 when
+	 * none or more than one matches. */
+	int (*find_message)(struct repo *r, const char *message_id, uint64_t size, uint32_t *uid_r);
+
 	/* Flags this repository can store. The planner treats other letters as
 	 * unchanged on this side, so e.g. Maildir 'P' is never "removed" by an
 	 * IMAP server that cannot hold it. */
