@@ -20,14 +20,37 @@
  * Names table: a message uploaded while mounted keeps the name the mail
  * reader gave it (renaming it to an OfflineIMAP ",U=" name under a running
  * reader would make it vanish and reappear in the reader's index). Its UID
- * is recorded in names(folder, base, uid) instead; the one-shot sync, which
- * never runs while the mount does, renames such files to OfflineIMAP names
- * and drops the row.
+ * is recorded in names(folder, base, uid) instead, keyed by the LOCAL
+ * folder name like the outbox (the FUSE observer knows only local names;
+ * the server's separator is learnt only after connecting). A file's UID is
+ * its names row when there is one, else the ",U=" of its name when the
+ * ",FMD5=" is this folder's: the row wins, because it is only ever written
+ * for a file whose name does not carry the right UID (e.g. a message moved
+ * in from another folder keeps the other folder's U= and FMD5). The one-shot
+ * sync, which never runs while the mount does, renames such files to
+ * OfflineIMAP names and drops the row. Rows are valid for the folder's
+ * current UIDVALIDITY only; a folder whose UIDVALIDITY changed is skipped by
+ * every sync until it is started over (docs/uidvalidity.md).
+ *
+ * Durability: the DB is in WAL mode. At synchronous=NORMAL (fsync off) a
+ * committed outbox_push survives a crash or kill -9 of the process (the WAL
+ * is in the OS's page cache); only a power loss or kernel crash may lose
+ * the last commits. With fsync on (synchronous=FULL) it survives those too.
+ * A lost op is not a lost change: the Maildir is the truth and the next full
+ * sync finds it by the three-way comparison.
+ *
+ * Replay safety: every op may be applied twice (after a crash, or after a
+ * one-shot sync already made the same change): FLAGS sends the difference
+ * between the status flags and the file's current flags, DELETE of a UID
+ * already gone changes nothing, APPEND and MOVE look for the message on the
+ * server first when they were inflight, and an APPEND whose file already
+ * has a UID (or is gone) is done.
  *
  * All functions return 0 on success, -1 with *error_r (malloc'd) naming the
- * DB file on failure, unless said otherwise. They must not be called inside
- * a status_begin()/status_commit() transaction of the same handle unless
- * said otherwise.
+ * DB file on failure, unless said otherwise. Each runs in its own
+ * transaction when called outside a status_begin()/status_commit() batch of
+ * the same handle, and joins the batch when called inside one (so an op's
+ * status rows, names rows and its removal from the queue commit together).
  */
 #ifndef OFFLINEFS_OUTBOX_H
 #define OFFLINEFS_OUTBOX_H
@@ -40,8 +63,10 @@
 #include "common/flags.h"
 
 enum outbox_kind {
-	OUTBOX_FLAGS = 1,  /* folder, uid, flags: make the server's flags follow the
-			    * local change from the status flags to `flags` */
+	OUTBOX_FLAGS = 1,  /* folder, uid, flags, name: make the server's flags
+			    * follow the local change from the status flags to
+			    * the file's current flags (`flags` when the file
+			    * named `name` is gone) */
 	OUTBOX_DELETE = 2, /* folder, uid: the local file was unlinked */
 	OUTBOX_MOVE = 3,   /* folder, uid -> dst_folder, name: moved across folders */
 	OUTBOX_APPEND = 4, /* folder, name, flags: a new local message */
@@ -56,10 +81,11 @@ struct outbox_op {
 	flagset_t flags;         /* FLAGS: complete new local flag set; APPEND, MOVE:
 				  * the file's flags when queued */
 	char *dst_folder;        /* owned; MOVE only */
-	char *name;              /* owned; APPEND: base name in folder; MOVE: base
-				  * name in dst_folder */
+	char *name;              /* owned; APPEND, FLAGS: base name in folder; MOVE:
+				  * base name in dst_folder; NULL-able */
 	int64_t queued_at;       /* unix time */
-	unsigned attempts;       /* failed tries so far */
+	unsigned attempts;       /* tries begun (outbox_begin_try) or failed
+				  * (outbox_failed) so far */
 	bool inflight;           /* a try started and did not finish (crash): the
 				  * worker must check the server before redoing
 				  * an APPEND or MOVE */
@@ -67,7 +93,9 @@ struct outbox_op {
 };
 
 /* Appends op (id, queued_at, attempts, inflight, last_error are ignored and
- * set). Durable when it returns (its own transaction). *id_r may be NULL. */
+ * set). Outside a batch: one INSERT in its own transaction, durable when it
+ * returns (see Durability). Inside a batch: durable at its commit. id_r
+ * may be NULL. */
 int outbox_push(struct status_db *db, const struct outbox_op *op, int64_t *id_r,
 		char **error_r);
 
@@ -78,11 +106,11 @@ int outbox_peek(struct status_db *db, struct outbox_op *op_r, char **error_r);
 /* Marks op id as being tried (inflight, attempts+1), durably, before the
  * worker sends anything to the server. */
 int outbox_begin_try(struct status_db *db, int64_t id, char **error_r);
-/* Removes op id: it reached the server (or turned out to be moot). May be
- * called inside a transaction so that the status rows it produced and its
- * removal commit together. */
+/* Removes op id: it reached the server (or turned out to be moot). Call it
+ * inside the batch that writes the status rows the op produced. */
 int outbox_done(struct status_db *db, int64_t id, char **error_r);
-/* Records why op id failed; it stays queued (inflight cleared). */
+/* Records why op id failed; it stays queued (inflight cleared). A failure
+ * of a try that was not begun with outbox_begin_try counts as an attempt. */
 int outbox_failed(struct status_db *db, int64_t id, const char *why, char **error_r);
 
 /* Number of queued ops. */
@@ -93,17 +121,23 @@ int outbox_list(struct status_db *db, size_t max, struct outbox_op **ops_r, size
 		char **error_r);
 void outbox_op_clear(struct outbox_op *op);
 
-/* names table (see above). folder_id is the status folder id. */
-int outbox_name_put(struct status_db *db, int64_t folder_id, const char *base, uint32_t uid,
+/* names table (see above). folder is the local folder name, base the file
+ * name before its ":2," suffix. */
+int outbox_name_put(struct status_db *db, const char *folder, const char *base, uint32_t uid,
 		    char **error_r);
 /* Returns 1 and *uid_r when base is mapped, 0 when not, -1 on error. */
-int outbox_name_get(struct status_db *db, int64_t folder_id, const char *base, uint32_t *uid_r,
-		    char **error_r);
-int outbox_name_remove(struct status_db *db, int64_t folder_id, const char *base,
+int outbox_name_get(struct status_db *db, const char *folder, const char *base,
+		    uint32_t *uid_r, char **error_r);
+int outbox_name_remove(struct status_db *db, const char *folder, const char *base,
 		       char **error_r);
-/* Every mapping of the folder (for the engine's listing). *bases_r and
- * *uids_r malloc'd arrays of *n_r entries; free each base, then both. */
-int outbox_name_load(struct status_db *db, int64_t folder_id, char ***bases_r, uint32_t **uids_r,
-		     size_t *n_r, char **error_r);
+/* Drops every row of folder that maps to uid (the message was deleted or
+ * moved away). */
+int outbox_name_forget_uid(struct status_db *db, const char *folder, uint32_t uid,
+			   char **error_r);
+/* Every mapping of the folder, sorted by base (for the engine's listing).
+ * *bases_r and *uids_r malloc'd arrays of *n_r entries (NULL when 0); free
+ * each base, then both. */
+int outbox_name_load(struct status_db *db, const char *folder, char ***bases_r,
+		     uint32_t **uids_r, size_t *n_r, char **error_r);
 
 #endif

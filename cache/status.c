@@ -1,4 +1,5 @@
 #include "cache/status.h"
+#include "cache/status_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -53,11 +54,26 @@ static const char schema_sql[] =
 	" flags TEXT NOT NULL DEFAULT '', PRIMARY KEY (folder_id, uid)) WITHOUT ROWID;"
 	"INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', '1');";
 
+/* Tables added for the live mount (cache/outbox.h). Created in any DB that
+ * lacks them, new or old, without touching schema_version: older offlinefs
+ * versions simply ignore them. Queue order is the id, AUTOINCREMENT so an id
+ * is never reused even after the queue was empty. */
+static const char outbox_schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" kind INTEGER NOT NULL, folder TEXT NOT NULL, uid INTEGER NOT NULL DEFAULT 0,"
+	" flags TEXT NOT NULL DEFAULT '', dst_folder TEXT, name TEXT,"
+	" queued_at INTEGER NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,"
+	" inflight INTEGER NOT NULL DEFAULT 0, last_error TEXT);"
+	"CREATE TABLE IF NOT EXISTS names (folder TEXT NOT NULL, base TEXT NOT NULL,"
+	" uid INTEGER NOT NULL, PRIMARY KEY (folder, base)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS names_uid ON names (folder, uid);";
+
 struct status_db {
 	sqlite3 *db;
 	char *path;   /* owned; the file (also for an in-memory copy) */
 	bool in_txn;  /* between status_begin and commit/rollback */
 	sqlite3_stmt *stmt[ST_COUNT];
+	sqlite3_stmt *ext[STATUS_EXT_STMTS]; /* status_ext_stmt() */
 };
 
 static int db_fail(struct status_db *db, char **error_r, const char *what)
@@ -222,6 +238,33 @@ static int open_readonly_copy(struct status_db *db, char **error_r)
 	return 0;
 }
 
+/* Creates the live-mount tables when missing (one transaction; nothing is
+ * written when they exist). */
+static int ensure_outbox_schema(struct status_db *db, char **error_r)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db->db,
+			       "SELECT count(*) FROM sqlite_master WHERE"
+			       " (type = 'table' AND name IN ('outbox', 'names'))"
+			       " OR (type = 'index' AND name = 'names_uid')",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, error_r, "read schema");
+	int rc = sqlite3_step(st);
+	int have = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (have < 0)
+		return db_fail(db, error_r, "read schema");
+	if (have == 3)
+		return 0;
+	if (exec(db, "BEGIN IMMEDIATE", "begin", error_r) < 0)
+		return -1;
+	if (exec(db, outbox_schema_sql, "create outbox schema", error_r) < 0) {
+		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return exec(db, "COMMIT", "commit outbox schema", error_r);
+}
+
 int status_open(const char *path, bool readonly, bool fsync, struct status_db **db_r,
 		char **error_r)
 {
@@ -292,6 +335,8 @@ int status_open(const char *path, bool readonly, bool fsync, struct status_db **
 		if (exec(db, "COMMIT", "commit schema", error_r) < 0)
 			goto err_close;
 	}
+	if (ensure_outbox_schema(db, error_r) < 0)
+		goto err_close;
 	log_debug(LOG_DBG_SYNC, "status: opened %s%s", path,
 		  readonly ? (exists ? " (read-only copy in memory)" : " (missing: empty, in memory)")
 			   : "");
@@ -315,10 +360,50 @@ void status_close(struct status_db **dbp)
 		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(db->stmt[i]);
+	for (int i = 0; i < STATUS_EXT_STMTS; i++)
+		sqlite3_finalize(db->ext[i]);
 	sqlite3_close(db->db);
 	free(db->path);
 	free(db);
 	*dbp = NULL;
+}
+
+/* --- status_internal.h --- */
+
+sqlite3 *status_sqlite(struct status_db *db)
+{
+	return db->db;
+}
+
+const char *status_path(const struct status_db *db)
+{
+	return db->path;
+}
+
+bool status_in_txn(const struct status_db *db)
+{
+	return db->in_txn;
+}
+
+sqlite3_stmt *status_ext_stmt(struct status_db *db, unsigned slot, const char *sql,
+			      char **error_r)
+{
+	if (slot >= STATUS_EXT_STMTS) {
+		*error_r = xasprintf("%s: statement slot %u out of range", db->path, slot);
+		return NULL;
+	}
+	if (!db->ext[slot] &&
+	    sqlite3_prepare_v3(db->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &db->ext[slot], NULL) !=
+		    SQLITE_OK) {
+		db_fail(db, error_r, "prepare");
+		return NULL;
+	}
+	return db->ext[slot];
+}
+
+int status_db_fail(struct status_db *db, char **error_r, const char *what)
+{
+	return db_fail(db, error_r, what);
 }
 
 int status_folder_get(struct status_db *db, const char *folder, struct status_folder *f_r,
