@@ -20,6 +20,8 @@ struct maildir_repo {
 	char *root;       /* owned; without trailing '/' */
 	char sep, infosep;
 	bool fsync, need_sizes, create_root;
+	maildir_change_fn *on_change;
+	void *change_ctx;
 	char host[256];
 	/* selected folder */
 	char *dir; /* owned; its absolute directory, NULL when none */
@@ -147,6 +149,22 @@ static bool key_valid(const char *key)
 static char *key_path(struct maildir_repo *m, const char *key)
 {
 	return xasprintf("%s/%s", m->dir, key);
+}
+
+/* Tells on_change about a file that went from old_key to new_key (either
+ * NULL-able; keys are "new/<name>" or "cur/<name>"). */
+static void changed(struct maildir_repo *m, const char *old_key, const char *new_key)
+{
+	if (!m->on_change)
+		return;
+	char old_sub[4] = "", new_sub[4] = "";
+	if (old_key)
+		memcpy(old_sub, old_key, 3);
+	if (new_key)
+		memcpy(new_sub, new_key, 3);
+	m->on_change(m->change_ctx, FOLDER(m), old_key ? old_sub : NULL,
+		     old_key ? old_key + 4 : NULL, new_key ? new_sub : NULL,
+		     new_key ? new_key + 4 : NULL);
 }
 
 /* Looks in new/ and cur/ for the file whose base (the name before its info
@@ -303,6 +321,8 @@ static int maildir_create_folder(struct repo *r, const char *name)
 			goto out;
 	}
 	log_debug(LOG_DBG_MAILDIR, "Maildir[%s]: created %s", name, dir);
+	if (m->on_change)
+		m->on_change(m->change_ctx, name, NULL, NULL, NULL, NULL);
 out:
 	free(dir);
 	return ret;
@@ -710,6 +730,11 @@ static int maildir_store(struct repo *r, const char *body, size_t len, flagset_t
 			}
 		}
 		TRACE(m, "stored %s/%s (%zu bytes)", sub, name, len);
+		{
+			char *k = xasprintf("%s/%s", sub, name);
+			changed(m, NULL, k);
+			free(k);
+		}
 		if (uid_r)
 			*uid_r = uid;
 		if (key_r)
@@ -762,6 +787,7 @@ static int set_one_flags(struct maildir_repo *m, struct repo_msg *msg, flagset_t
 		free(to);
 		if (rc == 0) {
 			TRACE(m, "%s -> %s", key, newkey);
+			changed(m, key, newkey);
 			free(key);
 			key = newkey;
 			break;
@@ -851,10 +877,12 @@ static int maildir_delete_messages(struct repo *r, struct repo_msg *const *msgs,
 			free(msgs[i]->key);
 			msgs[i]->key = found;
 		}
-		if (rc < 0)
+		if (rc < 0) {
 			ret = FAIL(m, REPO_MSG_BAD, "%s: unlink: %s", key, strerror(errno));
-		else
+		} else {
 			TRACE(m, "deleted %s", key);
+			changed(m, key, NULL);
+		}
 	}
 	return ret;
 }
@@ -883,6 +911,7 @@ static int maildir_set_uid(struct repo *r, struct repo_msg *msg, uint32_t uid)
 		free(to);
 		if (rc == 0) {
 			TRACE(m, "%s -> %s (U=%u)", key, newkey, uid);
+			changed(m, key, newkey);
 			if (m->fsync) {
 				char *d = xasprintf("%s/%.3s", m->dir, newkey);
 				if (fsync_dir(d) < 0)
@@ -970,6 +999,8 @@ struct repo *maildir_repo_new(const char *name, const struct maildir_settings *s
 	m->fsync = s->fsync;
 	m->need_sizes = s->need_sizes;
 	m->create_root = s->create_root;
+	m->on_change = s->on_change;
+	m->change_ctx = s->change_ctx;
 	if (gethostname(m->host, sizeof(m->host)) < 0 || !m->host[0])
 		strcpy(m->host, "localhost");
 	m->host[sizeof(m->host) - 1] = '\0';

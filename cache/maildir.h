@@ -61,6 +61,19 @@
 
 #include "common/repo.h"
 
+/* Told after every change this repository made to the Maildir, so a live
+ * mount can invalidate the kernel's caches (docs/mount.md). folder is the
+ * local folder name; subdirs are "new" or "cur"; all strings are borrowed
+ * for the call. One call per change, after it succeeded:
+ *   store:                    old_* NULL, new_* the file written
+ *   set_flags, set_uid:       old_* and new_* (the file's name before/after)
+ *   delete_messages:          old_* the file unlinked, new_* NULL
+ *   create_folder:            all four NULL (the folder's directories exist)
+ * Called on the thread that called the repository, with no lock held by
+ * it; it must not call back into the repository. */
+typedef void maildir_change_fn(void *ctx, const char *folder, const char *old_subdir,
+			       const char *old_name, const char *new_subdir, const char *new_name);
+
 struct maildir_settings {
 	const char *root;  /* borrowed; localfolders, already ~/$VAR-expanded */
 	char sep;          /* hierarchy separator of local folder names */
@@ -68,6 +81,8 @@ struct maildir_settings {
 	bool fsync;        /* fsync each message file before its rename */
 	bool need_sizes;   /* stat files in list_messages to fill size */
 	bool create_root;  /* create root (0700) on connect if missing */
+	maildir_change_fn *on_change; /* NULL-able, see above */
+	void *change_ctx;  /* borrowed; passed to on_change */
 };
 
 /* name: the [Repository <name>] this is. Never fails; problems with root
