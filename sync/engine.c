@@ -11,10 +11,13 @@
 
 #include "cache/lock.h"
 #include "cache/maildir.h"
+#include "cache/maildir_name.h"
+#include "cache/outbox.h"
 #include "cache/quarantine.h"
 #include "cache/status.h"
 #include "common/log.h"
 #include "imap/imap_repo.h"
+#include "sync/live_find.h"
 #include "sync/planner.h"
 
 /* Status rows are committed in batches of this many messages, so an
@@ -62,6 +65,8 @@ struct folder_ctx {
 	size_t n_forgets, cap_forgets;
 	struct status_folder folder;
 	bool folder_dirty;
+	const struct status_rec *rows; /* borrowed; the status rows at planning */
+	size_t n_rows;
 	bool failed;
 	/* what was really done, for the summary line */
 	size_t copied_down, copied_up;
@@ -88,6 +93,11 @@ char *sync_local_to_remote_name(const char *local, char local_sep, char remote_s
 			if (*p == local_sep)
 				*p = remote_sep;
 	return s;
+}
+
+char *sync_status_db_path(const struct account_settings *a)
+{
+	return xasprintf("%s/Account-%s/offlinefs.sqlite", a->metadata, a->name);
 }
 
 static bool folder_selected(const struct sync_request *req, const char *remote_name)
@@ -124,8 +134,11 @@ static bool st_flush(struct folder_ctx *f)
 	int rc = status_begin(db, &err);
 	for (size_t i = 0; rc == 0 && i < f->n_puts; i++)
 		rc = status_put(db, f->folder_id, f->puts[i].uid, f->puts[i].flags, &err);
-	for (size_t i = 0; rc == 0 && i < f->n_forgets; i++)
+	for (size_t i = 0; rc == 0 && i < f->n_forgets; i++) {
 		rc = status_remove(db, f->folder_id, f->forgets[i], &err);
+		if (rc == 0)
+			rc = outbox_name_forget_uid(db, f->local_name, f->forgets[i], &err);
+	}
 	if (rc == 0 && f->folder_dirty)
 		rc = status_folder_update(db, &f->folder, &err);
 	if (rc == 0)
@@ -242,9 +255,71 @@ static void quarantine_upload(struct folder_ctx *f, struct repo_msg *m, const ch
 	free(dir);
 }
 
+/* Length of a file name's base (the part before ":2,"). */
+static size_t base_len(const char *name)
+{
+	static const char no_md5[] = "--------------------------------"; /* matches no FMD5 */
+	struct maildir_name_info info;
+	maildir_name_parse(name, no_md5, ':', &info);
+	return info.base_len;
+}
+
+/* The base name of a Maildir key "cur/<name>". malloc'd. */
+static char *key_base(const char *key)
+{
+	return xstrndup(key + 4, base_len(key + 4));
+}
+
+/* Inside the mount: the uploaded file keeps its name; its UID goes into the
+ * names table together with its status row, at once (not batched), so a
+ * crash cannot leave it looking new. */
+static void record_upload_name(struct folder_ctx *f, const struct repo_msg *m, uint32_t uid)
+{
+	struct status_db *db = f->c->status;
+	char *base = key_base(m->key);
+	char *err = NULL;
+	int rc = st_flush(f) ? status_begin(db, &err) : -1;
+	if (rc == 0)
+		rc = outbox_name_put(db, f->local_name, base, uid, &err);
+	if (rc == 0)
+		rc = status_put(db, f->folder_id, uid, m->flags, &err);
+	if (rc == 0)
+		rc = status_commit(db, &err);
+	if (rc < 0 && err) {
+		status_rollback(db);
+		st_ok(f, rc, err);
+	}
+	free(base);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted UIDs that a local file or a status row already accounts for
+ * (they are other messages, for live_find_uploaded). */
+static uint32_t *known_uids(const struct folder_ctx *f, const struct repo_msg_list *local,
+			    size_t *n_r)
+{
+	size_t cap = local->n + f->n_rows;
+	uint32_t *v = xmalloc((cap ? cap : 1) * sizeof(*v));
+	size_t n = 0;
+	for (size_t i = 0; i < local->n; i++)
+		if (local->v[i].uid)
+			v[n++] = local->v[i].uid;
+	for (size_t i = 0; i < f->n_rows; i++)
+		v[n++] = f->rows[i].uid;
+	qsort(v, n, sizeof(*v), cmp_u32);
+	*n_r = n;
+	return v;
+}
+
 static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
 {
 	struct repo *lr = f->c->local, *rr = f->c->remote;
+	bool keep = f->acc->req->keep_local_names;
 	for (size_t i = 0; i < p->n_upload && !f->failed; i++) {
 		struct repo_msg *m = &local->v[p->upload[i]];
 		char *body = NULL;
@@ -260,12 +335,36 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 			continue;
 		}
 		f->copied_up++;
+		if (uid == 0 && keep) {
+			/* A mail reader is looking: the file must not vanish
+			 * into quarantine. Find the copy by its content. */
+			size_t n_known;
+			uint32_t *known = known_uids(f, local, &n_known);
+			rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
+			free(known);
+			if (!repo_call_ok(f, rr, rc) || rc != REPO_OK || uid == 0) {
+				if (!f->failed)
+					log_error("Folder %s: uploaded %s but the server did not "
+						  "report its UID and it could not be found; it was "
+						  "left in place and may be uploaded again",
+						  f->remote_name, m->key ? m->key : "message");
+				free(body);
+				continue;
+			}
+		}
 		if (uid == 0) {
 			quarantine_upload(f, m, body, len);
 			free(body);
 			continue;
 		}
 		free(body);
+		if (keep) {
+			log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s] (name kept)",
+				  m->key ? m->key : "", uid, rr->ops->type_name, f->remote_name);
+			m->uid = uid;
+			record_upload_name(f, m, uid);
+			continue;
+		}
 		rc = lr->ops->set_uid(lr, m, uid);
 		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 			continue;
@@ -424,6 +523,148 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	free(path);
 }
 
+/* --- names table --------------------------------------------------------- */
+
+struct named {
+	struct repo_msg *m;
+	uint32_t uid;  /* from the names row */
+	size_t row;    /* index into the loaded rows */
+};
+
+static int cmp_named_uid(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+/* Binary search of the rows (sorted by base in sqlite's BINARY order,
+ * i.e. memcmp, then shorter first) for name[0..len). */
+static bool find_base(char *const *bases, size_t n, const char *name, size_t len, size_t *row_r)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		size_t bl = strlen(bases[mid]);
+		int c = memcmp(bases[mid], name, bl < len ? bl : len);
+		if (c == 0)
+			c = bl < len ? -1 : bl > len;
+		if (c == 0) {
+			*row_r = mid;
+			return true;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/* Gives each local file with a names row the row's UID (it wins over a U=
+ * in the name, see cache/outbox.h). A UID that another file already carries
+ * in its name, or that two rows give, is not applied (the file keeps what
+ * its name says, usually 0: new). The one-shot run then renames the mapped
+ * files to carry U= and drops their rows, and drops rows whose file is
+ * gone. Returns false after a status cache error. */
+static bool apply_names(struct folder_ctx *f, struct repo_msg_list *local)
+{
+	const struct sync_request *req = f->acc->req;
+	struct status_db *db = f->c->status;
+	char **bases = NULL;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	if (!st_ok(f, outbox_name_load(db, f->local_name, &bases, &uids, &n, &err), err))
+		return false;
+	if (n == 0)
+		return true;
+
+	struct named *mapped = xmalloc((local->n ? local->n : 1) * sizeof(*mapped));
+	size_t n_mapped = 0;
+	for (size_t i = 0; i < local->n; i++) {
+		struct repo_msg *m = &local->v[i];
+		size_t row;
+		if (find_base(bases, n, m->key + 4, base_len(m->key + 4), &row)) {
+			if (m->uid != uids[row])
+				mapped[n_mapped++] = (struct named){ m, uids[row], row };
+		}
+	}
+
+	/* Conflicts: a UID already in a file name, or mapped twice. */
+	size_t n_taken = 0;
+	uint32_t *taken = xmalloc((local->n ? local->n : 1) * sizeof(*taken));
+	for (size_t i = 0; i < local->n; i++)
+		if (local->v[i].uid)
+			taken[n_taken++] = local->v[i].uid;
+	qsort(taken, n_taken, sizeof(*taken), cmp_u32);
+	qsort(mapped, n_mapped, sizeof(*mapped), cmp_named_uid);
+	for (size_t i = 0; i < n_mapped; i++) {
+		struct named *x = &mapped[i];
+		bool dup = (i > 0 && mapped[i - 1].uid == x->uid) ||
+			   (i + 1 < n_mapped && mapped[i + 1].uid == x->uid) ||
+			   bsearch(&x->uid, taken, n_taken, sizeof(*taken), cmp_u32);
+		if (dup) {
+			log_warn("Folder %s: %s: its UID %u (names table) is also claimed by "
+				 "another file; treating it by its name", f->remote_name, x->m->key,
+				 x->uid);
+			x->uid = 0;
+		}
+	}
+	for (size_t i = 0; i < n_mapped; i++)
+		if (mapped[i].uid)
+			mapped[i].m->uid = mapped[i].uid;
+	free(taken);
+
+	if (!req->keep_local_names) {
+		/* One-shot: OfflineIMAP names for mapped files, rows dropped
+		 * (also those of files that are gone). */
+		struct repo *lr = f->c->local;
+		bool *keep = xcalloc(n, sizeof(*keep));
+		for (size_t i = 0; i < n_mapped; i++) {
+			struct named *x = &mapped[i];
+			keep[x->row] = true; /* until its file carries the UID */
+			if (!x->uid || f->failed)
+				continue;
+			if (req->dry_run) {
+				log_info("[DRYRUN] Rename %s[%s] %s to carry UID %u", lr->ops->type_name,
+					 f->local_name, x->m->key, x->uid);
+				continue;
+			}
+			char *old = xstrdup(x->m->key);
+			int rc = lr->ops->set_uid(lr, x->m, x->uid);
+			if (rc == REPO_OK) {
+				log_info("Folder %s: renamed %s to %s (UID %u from the names table)",
+					 f->remote_name, old, x->m->key, x->uid);
+				keep[x->row] = false;
+			} else {
+				repo_call_ok(f, lr, rc);
+			}
+			free(old);
+		}
+		int rc = 0;
+		if (!req->dry_run) {
+			rc = st_flush(f) ? status_begin(db, &err) : -1;
+			for (size_t i = 0; rc == 0 && i < n; i++)
+				if (!keep[i])
+					rc = outbox_name_remove(db, f->local_name, bases[i], &err);
+			if (rc == 0)
+				rc = status_commit(db, &err);
+			if (rc < 0 && err) {
+				status_rollback(db);
+				st_ok(f, rc, err);
+			}
+		}
+		free(keep);
+	}
+
+	for (size_t i = 0; i < n; i++)
+		free(bases[i]);
+	free(bases);
+	free(uids);
+	free(mapped);
+	return !f->failed;
+}
+
 /* --- one folder -------------------------------------------------------- */
 
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
@@ -501,6 +742,10 @@ list_local:
 	}
 
 	if (sf.id && !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
+		goto out;
+	f.rows = rows;
+	f.n_rows = n_rows;
+	if (!acc->local_root_missing && !apply_names(&f, &local))
 		goto out;
 
 	struct plan_options popt = {
@@ -771,7 +1016,7 @@ static struct repo *make_remote(const struct account_settings *a)
 	return imap_repo_new(rs->name, &s);
 }
 
-static struct repo *make_local(const struct account_settings *a, bool dry)
+static struct repo *make_local(const struct account_settings *a, const struct sync_request *req)
 {
 	struct maildir_settings s = {
 		.root = a->local.localfolders,
@@ -779,7 +1024,9 @@ static struct repo *make_local(const struct account_settings *a, bool dry)
 		.infosep = ':',
 		.fsync = a->fsync,
 		.need_sizes = a->maxsize > 0,
-		.create_root = !dry,
+		.create_root = !req->dry_run,
+		.on_change = req->on_change,
+		.change_ctx = req->change_ctx,
 	};
 	return maildir_repo_new(a->local.name, &s);
 }
@@ -795,7 +1042,7 @@ static int conn_open(struct account_ctx *acc, struct conn *c)
 		return -1;
 	}
 	c->remote = make_remote(a);
-	c->local = make_local(a, acc->req->dry_run);
+	c->local = make_local(a, acc->req);
 	if (c->remote->ops->connect(c->remote) != REPO_OK) {
 		log_error("Account %s: %s", a->name, repo_error(c->remote));
 		return -1;
@@ -879,7 +1126,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	char *err = NULL;
 	char *acct_dir = xasprintf("%s/Account-%s", a->metadata, a->name);
 	bool dry = req->dry_run;
-	acc.db_path = xasprintf("%s/offlinefs.sqlite", acct_dir);
+	acc.db_path = sync_status_db_path(a);
 
 	log_info("*** Processing account %s%s", a->name, dry ? " [DRYRUN]" : "");
 	if (!dry) {
@@ -888,8 +1135,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 				  acct_dir, strerror(errno));
 			goto out;
 		}
-		lock_fd = account_lock(a->metadata, a->name, 0, &err);
-		if (lock_fd < 0) {
+		lock_fd = req->skip_lock ? -2 : account_lock(a->metadata, a->name, 0, &err);
+		if (lock_fd == -1) {
 			log_error("%s", err);
 			free(err);
 			goto out;
@@ -914,7 +1161,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	log_info("*** Finished account '%s'", a->name);
 out:
 	conn_close(&acc.main);
-	account_unlock(&lock_fd);
+	if (lock_fd >= 0)
+		account_unlock(&lock_fd);
 	free(acc.db_path);
 	free(acct_dir);
 	if (log_error_count() != errors_before || acc.folder_errors)

@@ -21,18 +21,40 @@
  * before its status row; a row without a message on one side is a deletion
  * only when the row was written after both copies existed. A crash between
  * APPEND and the local rename can re-upload one message (never lose one).
+ *
+ * Names table (cache/outbox.h): after listing a local folder, files whose
+ * base name has a names row take that row's UID. The one-shot run then
+ * renames them to carry U= (and drops the rows) before planning; a sync
+ * inside the live mount (keep_local_names) leaves names alone and records
+ * each upload's UID as a names row, written with its status row in one
+ * transaction right after the APPEND. Rows of forgotten UIDs are dropped
+ * with their status rows.
  */
 #ifndef OFFLINEFS_ENGINE_H
 #define OFFLINEFS_ENGINE_H
 
 #include <stdbool.h>
 
+#include "cache/maildir.h"
 #include "common/xalloc.h"
 #include "sync/account.h"
 
 struct sync_request {
 	const struct strlist *folders; /* -f: remote folder names; NULL or empty = all */
 	bool dry_run;                  /* plan and print only; nothing is written */
+
+	/* --- for a sync inside a live mount (sync/live.c); all off for the
+	 * one-shot run --- */
+	bool skip_lock;        /* the caller already holds the account lock */
+	/* Never rename a local file to give it a U= name (a mail reader is
+	 * looking at the Maildir): an upload's UID goes into the names table
+	 * (cache/outbox.h) instead. Off (the one-shot run): files the names
+	 * table maps are renamed to OfflineIMAP names and their rows dropped.
+	 * Either way a local file's UID is its names row when it has one. */
+	bool keep_local_names;
+	maildir_change_fn *on_change; /* NULL-able; told about every change the
+				       * sync makes to the Maildir (cache/maildir.h) */
+	void *change_ctx;             /* borrowed; passed to on_change */
 };
 
 enum sync_exit {
@@ -44,6 +66,10 @@ enum sync_exit {
 /* Syncs one account. Errors are logged as they happen (one line each,
  * naming folder and UID); the return value summarises them. */
 enum sync_exit sync_account(const struct account_settings *a, const struct sync_request *req);
+
+/* <metadata>/Account-<name>/offlinefs.sqlite, the account's status DB
+ * (also holding the live mount's outbox). malloc'd. */
+char *sync_status_db_path(const struct account_settings *a);
 
 /* Maps a remote folder name to the local one (separator swap); NULL when
  * the remote name contains the local separator as a literal character and
