@@ -13,6 +13,9 @@
 #include "imap/imap_repo.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1657,6 +1660,459 @@ static flagset_t imap_storable_flags(struct repo *r)
 	return imap_flags_storable(kw(IR(r)));
 }
 
+/* ---- live mount: IDLE, MOVE, find by Message-ID -------------------------- */
+
+/* The line in the stream buffer may announce a literal ("... {12}\r\n"):
+ * skips each literal and reads the line that follows it, so that the whole
+ * response is consumed. The buffer then holds only the last line. Returns a
+ * libetpan code. (tls.c bounds what a literal announcement may claim.) */
+static int skip_literals(mailimap *imap)
+{
+	char scratch[4096];
+	for (;;) {
+		MMAPString *b = imap->imap_stream_buffer;
+		size_t n = b->len;
+		while (n && (b->str[n - 1] == '\n' || b->str[n - 1] == '\r'))
+			n--;
+		if (n < 3 || b->str[n - 1] != '}')
+			return MAILIMAP_NO_ERROR;
+		size_t i = n - 1;
+		while (i > 0 && isdigit((unsigned char)b->str[i - 1]))
+			i--;
+		if (i == n - 1 || i == 0 || b->str[i - 1] != '{')
+			return MAILIMAP_NO_ERROR;
+		uint64_t left = 0;
+		for (size_t k = i; k < n - 1 && left < (1ull << 40); k++)
+			left = left * 10 + (uint64_t)(b->str[k] - '0');
+		while (left > 0) {
+			size_t want = left < sizeof(scratch) ? (size_t)left : sizeof(scratch);
+			ssize_t got = mailstream_read(imap->imap_stream, scratch, want);
+			if (got <= 0)
+				return MAILIMAP_ERROR_STREAM;
+			left -= (uint64_t)got;
+		}
+		if (!mailstream_read_line(imap->imap_stream, b))
+			return MAILIMAP_ERROR_STREAM;
+	}
+}
+
+enum idle_line {
+	IDLE_LINE_OTHER,  /* "* OK Still here", "* 3 RECENT", ...: keep idling */
+	IDLE_LINE_CHANGE, /* EXISTS, EXPUNGE, FETCH, VANISHED */
+	IDLE_LINE_BYE,    /* the server is closing the connection */
+};
+
+static bool word_is(const char *p, const char *word)
+{
+	size_t n = strlen(word);
+	return !strncasecmp(p, word, n) &&
+	       (p[n] == ' ' || p[n] == '\r' || p[n] == '\n' || p[n] == '\0');
+}
+
+/* What an untagged line read while idling means. Pure. */
+static enum idle_line idle_classify(const char *line)
+{
+	if (line[0] != '*' || line[1] != ' ')
+		return IDLE_LINE_OTHER;
+	const char *p = line + 2;
+	if (word_is(p, "BYE"))
+		return IDLE_LINE_BYE;
+	if (word_is(p, "VANISHED"))
+		return IDLE_LINE_CHANGE;
+	if (!isdigit((unsigned char)*p))
+		return IDLE_LINE_OTHER;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p++ != ' ')
+		return IDLE_LINE_OTHER;
+	if (word_is(p, "EXISTS") || word_is(p, "EXPUNGE") || word_is(p, "FETCH"))
+		return IDLE_LINE_CHANGE;
+	return IDLE_LINE_OTHER;
+}
+
+/* Whether a read would return data without waiting for the socket: bytes
+ * already in libetpan's stream buffer or in the TLS layer. poll() sees
+ * neither. */
+static bool stream_has_buffered(mailimap *imap)
+{
+	mailstream *s = imap->imap_stream;
+	return s->read_buffer_len > 0 || tls_has_pending(mailstream_get_low(s));
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Parses the tagged reply already begun in the stream buffer. Returns a
+ * libetpan code (FATAL for BYE, PROTOCOL for BAD); *ok_r: it was OK. */
+static int parse_buffered_reply(mailimap *imap, bool *ok_r)
+{
+	struct mailimap_response *resp = NULL;
+	*ok_r = false;
+	int r = mailimap_parse_response(imap, &resp);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	*ok_r = resp->rsp_resp_done->rsp_type == MAILIMAP_RESP_DONE_TYPE_TAGGED &&
+		resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type ==
+			MAILIMAP_RESP_COND_STATE_OK;
+	mailimap_response_free(resp);
+	return MAILIMAP_NO_ERROR;
+}
+
+/* Data libetpan parsed after DONE that means a change. */
+static bool reply_reports_change(struct imap_repo *ir, uint32_t exists_before)
+{
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	if (ri && ri->rsp_expunged && clist_count(ri->rsp_expunged) > 0)
+		return true;
+	if (ri && ri->rsp_fetch_list && clist_count(ri->rsp_fetch_list) > 0)
+		return true;
+	return si && si->sel_exists != exists_before;
+}
+
+/* Reads one response line while idling. "+ ..." sets *cont_r; a tagged
+ * line sets *tagged_r and stays in the buffer for parse_buffered_reply; an
+ * untagged one is classified from its first line, then consumed whole
+ * (literals included). Returns a libetpan code. */
+static int idle_read(mailimap *imap, enum idle_line *kind_r, bool *tagged_r, bool *cont_r)
+{
+	char *line = mailimap_read_line(imap);
+	if (!line)
+		return MAILIMAP_ERROR_STREAM;
+	*kind_r = IDLE_LINE_OTHER;
+	*tagged_r = *cont_r = false;
+	if (line[0] == '+') {
+		*cont_r = true;
+		return MAILIMAP_NO_ERROR;
+	}
+	if (line[0] != '*') {
+		*tagged_r = true; /* left in the buffer for parse_buffered_reply */
+		return MAILIMAP_NO_ERROR;
+	}
+	*kind_r = idle_classify(line);
+	return skip_literals(imap);
+}
+
+static int imap_idle(struct repo *r, int timeout_seconds, int cancel_fd, bool *changed_r)
+{
+	struct imap_repo *ir = IR(r);
+	*changed_r = false;
+	int code = need_folder(ir);
+	if (code)
+		return code;
+	if (!has_cap(ir, "IDLE"))
+		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: IDLE: the server does not offer IDLE",
+				 r->name, r->folder);
+	mailimap *imap = ir->imap;
+	int fd = tls_fd(mailstream_get_low(imap->imap_stream));
+	if (fd < 0)
+		return repo_fail(r, REPO_STORE_BAD, "IMAP[%s][%s]: IDLE: no socket to wait on", r->name,
+				 r->folder);
+	uint32_t exists_before = imap->imap_selection_info ? imap->imap_selection_info->sel_exists : 0;
+
+	int rc = mailimap_send_current_tag(imap);
+	if (rc == MAILIMAP_NO_ERROR)
+		rc = write_str(imap, "IDLE\r\n");
+	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(imap->imap_stream) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
+
+	/* Until the continuation: untagged data may come first; a tagged
+	 * reply means IDLE was refused. */
+	bool changed = false, tagged = false, cont = false, ok = false;
+	enum idle_line kind;
+	for (;;) {
+		if ((rc = idle_read(imap, &kind, &tagged, &cont)) != MAILIMAP_NO_ERROR)
+			return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
+		if (cont)
+			break;
+		if (tagged) { /* refused (or, oddly, done at once) */
+			rc = parse_buffered_reply(imap, &ok);
+			if (rc == MAILIMAP_NO_ERROR && !ok)
+				rc = MAILIMAP_ERROR_CUSTOM_COMMAND;
+			if (rc != MAILIMAP_NO_ERROR)
+				return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
+			*changed_r = changed || reply_reports_change(ir, exists_before);
+			return REPO_OK;
+		}
+		if (kind == IDLE_LINE_BYE)
+			return imap_fail(ir, MAILIMAP_ERROR_FATAL, REPO_STORE_BAD, "IDLE");
+		changed |= kind == IDLE_LINE_CHANGE;
+	}
+
+	/* Idling. Buffered bytes first: poll() cannot see them. */
+	int64_t deadline = now_ms() + (int64_t)(timeout_seconds > 0 ? timeout_seconds : 0) * 1000;
+	while (!changed) {
+		if (!stream_has_buffered(imap)) {
+			int64_t left = deadline - now_ms();
+			if (left <= 0)
+				break;
+			struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+						 { .fd = cancel_fd, .events = POLLIN } };
+			int n = poll(pfd, cancel_fd >= 0 ? 2 : 1, left > INT32_MAX ? INT32_MAX : (int)left);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				log_warn("IMAP[%s][%s]: IDLE: poll: %s", r->name, r->folder,
+					 strerror(errno));
+				break;
+			}
+			if (n == 0)
+				continue; /* the deadline is checked above */
+			if (cancel_fd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
+				break;
+			if (!(pfd[0].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+		}
+		if ((rc = idle_read(imap, &kind, &tagged, &cont)) != MAILIMAP_NO_ERROR)
+			return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
+		if (tagged) { /* the server ended IDLE on its own (no DONE now) */
+			rc = parse_buffered_reply(imap, &ok);
+			if (rc == MAILIMAP_NO_ERROR && !ok)
+				rc = MAILIMAP_ERROR_CUSTOM_COMMAND;
+			if (rc != MAILIMAP_NO_ERROR)
+				return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
+			*changed_r = changed || reply_reports_change(ir, exists_before);
+			return REPO_OK;
+		}
+		if (kind == IDLE_LINE_BYE)
+			return imap_fail(ir, MAILIMAP_ERROR_FATAL, REPO_STORE_BAD, "IDLE");
+		changed |= kind == IDLE_LINE_CHANGE;
+	}
+
+	rc = write_str(imap, "DONE\r\n");
+	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(imap->imap_stream) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	if (rc == MAILIMAP_NO_ERROR)
+		rc = read_tagged(imap, &ok);
+	if (rc == MAILIMAP_NO_ERROR && !ok)
+		rc = MAILIMAP_ERROR_CUSTOM_COMMAND;
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE (DONE)");
+	*changed_r = changed || reply_reports_change(ir, exists_before);
+	return REPO_OK;
+}
+
+/* Position of uid in a UID set (ranges in either order), or -1. */
+static int64_t set_index(const struct mailimap_set *set, uint32_t uid)
+{
+	int64_t pos = 0;
+	for (clistiter *it = set && set->set_list ? clist_begin(set->set_list) : NULL; it;
+	     it = clist_next(it)) {
+		const struct mailimap_set_item *si = clist_content(it);
+		uint32_t lo = si->set_first < si->set_last ? si->set_first : si->set_last;
+		uint32_t hi = si->set_first < si->set_last ? si->set_last : si->set_first;
+		if (uid >= lo && uid <= hi)
+			return pos + (uid - lo);
+		pos += (int64_t)(hi - lo) + 1;
+	}
+	return -1;
+}
+
+/* The UID at position pos of a set, or 0. */
+static uint32_t set_at(const struct mailimap_set *set, int64_t pos)
+{
+	for (clistiter *it = set && set->set_list ? clist_begin(set->set_list) : NULL; it;
+	     it = clist_next(it)) {
+		const struct mailimap_set_item *si = clist_content(it);
+		uint32_t lo = si->set_first < si->set_last ? si->set_first : si->set_last;
+		uint32_t hi = si->set_first < si->set_last ? si->set_last : si->set_first;
+		if (pos <= (int64_t)(hi - lo))
+			return lo + (uint32_t)pos;
+		pos -= (int64_t)(hi - lo) + 1;
+	}
+	return 0;
+}
+
+/* The UID that src_uid got in the destination, from a COPYUID response code
+ * of the last command (untagged OK or the tagged reply); 0 if none. */
+static uint32_t copyuid(struct imap_repo *ir, uint32_t src_uid)
+{
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
+	     it; it = clist_next(it)) {
+		struct mailimap_extension_data *ed = clist_content(it);
+		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_UIDPLUS ||
+		    ed->ext_type != MAILIMAP_UIDPLUS_RESP_CODE_COPY || !ed->ext_data)
+			continue;
+		const struct mailimap_uidplus_resp_code_copy *c = ed->ext_data;
+		int64_t pos = set_index(c->uid_source_set, src_uid);
+		uint32_t dst = pos >= 0 ? set_at(c->uid_dest_set, pos) : 0;
+		if (dst)
+			return dst;
+	}
+	return 0;
+}
+
+static int imap_move(struct repo *r, struct repo_msg *msg, const char *dst_folder,
+		     uint32_t *new_uid_r)
+{
+	struct imap_repo *ir = IR(r);
+	*new_uid_r = 0;
+	int code = need_writable(ir);
+	if (code)
+		return code;
+	if (msg->uid == 0)
+		return repo_fail(r, REPO_MSG_BAD, "IMAP[%s][%s]: move: the message has no UID",
+				 r->name, r->folder);
+	if (!folder_name_ok(dst_folder))
+		return repo_fail(r, REPO_FOLDER_BAD,
+				 "IMAP[%s][%s]: move to \"%s\": not a 7-bit (modified UTF-7) name",
+				 r->name, r->folder, dst_folder);
+	struct strbuf q = STRBUF_INIT;
+	add_quoted(&q, dst_folder);
+	bool native = has_cap(ir, "MOVE");
+	char *cmd = xasprintf("UID %s %" PRIu32 " %s", native ? "MOVE" : "COPY", msg->uid,
+			      sb_str(&q));
+	sb_free(&q);
+	int rc = simple_command(ir->imap, cmd);
+	if (rc != MAILIMAP_NO_ERROR) {
+		/* [TRYCREATE]: the destination is missing, a folder problem */
+		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+		free(cmd);
+		return code;
+	}
+	uint32_t got = copyuid(ir, msg->uid);
+	if (got == 0 && has_cap(ir, "UIDPLUS"))
+		log_debug(LOG_DBG_IMAP, "IMAP[%s][%s]: %s: no COPYUID (UID %" PRIu32 " gone?)",
+			  r->name, r->folder, cmd, msg->uid);
+	free(cmd);
+	if (!native) {
+		/* COPY + \Deleted + expunge of exactly that UID. Without UIDPLUS
+		 * only a plain EXPUNGE exists, which also removes what other
+		 * clients marked \Deleted: then, as in delete_messages, only
+		 * when expunge is on. */
+		struct uid_idx one = { msg->uid, 0 };
+		code = uid_command(ir, "STORE", "+FLAGS.SILENT (\\Deleted)", &one, 1, NULL, 0, 0);
+		if (code == REPO_OK && has_cap(ir, "UIDPLUS")) {
+			code = uid_command(ir, "EXPUNGE", "", &one, 1, NULL, 0, 0);
+		} else if (code == REPO_OK && ir->expunge) {
+			if (!ir->warned_expunge) {
+				ir->warned_expunge = true;
+				log_warn("IMAP[%s]: server lacks UIDPLUS: EXPUNGE also removes messages "
+					 "other clients marked \\Deleted",
+					 r->name);
+			}
+			rc = mailimap_expunge(ir->imap);
+			if (rc != MAILIMAP_NO_ERROR)
+				code = imap_fail(ir, rc, REPO_FOLDER_BAD, "EXPUNGE");
+		}
+		if (code != REPO_OK) {
+			/* the copy exists: report its UID even though the source stays */
+			*new_uid_r = got;
+			return code;
+		}
+	}
+	*new_uid_r = got;
+	return REPO_OK;
+}
+
+/* Message-IDs cross the wire quoted: printable ASCII only. */
+static bool message_id_ok(const char *id)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)id; *p; p++, n++)
+		if (*p < ' ' || *p >= 0x7f)
+			return false;
+	return n > 0 && n <= 998;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int imap_find_message(struct repo *r, const char *message_id, uint64_t size,
+			     uint32_t *uid_r)
+{
+	struct imap_repo *ir = IR(r);
+	*uid_r = 0;
+	int code = need_folder(ir);
+	if (code)
+		return code;
+	if (!message_id_ok(message_id))
+		return repo_fail(r, REPO_MSG_BAD,
+				 "IMAP[%s][%s]: find: Message-ID is empty, too long or not printable "
+				 "ASCII",
+				 r->name, r->folder);
+	struct strbuf q = STRBUF_INIT;
+	add_quoted(&q, message_id);
+	char *cmd = xasprintf("UID SEARCH HEADER Message-ID %s", sb_str(&q));
+	sb_free(&q);
+	int rc = simple_command(ir->imap, cmd);
+	if (rc != MAILIMAP_NO_ERROR) {
+		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+		free(cmd);
+		return code;
+	}
+	free(cmd);
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	clist *res = ri ? ri->rsp_search_result : NULL;
+	size_t n = res ? (size_t)clist_count(res) : 0, m = 0;
+	if (n == 0)
+		return REPO_OK;
+	uint32_t *uids = xmalloc(n * sizeof(*uids));
+	for (clistiter *it = clist_begin(res); it; it = clist_next(it))
+		uids[m++] = *(uint32_t *)clist_content(it);
+	qsort(uids, m, sizeof(*uids), cmp_u32);
+
+	/* Sizes of the hits (SEARCH HEADER matches substrings, so several can
+	 * come back); one command is plenty for any sane number of hits. */
+	struct strbuf set = STRBUF_INIT;
+	size_t used = uidset_next_chunk(uids, m, UIDSET_CHUNK_MAX, &set);
+	if (used < m)
+		log_warn("IMAP[%s][%s]: find: %zu messages carry Message-ID %s; checking the first %zu",
+			 r->name, r->folder, m, message_id, used);
+	cmd = xasprintf("UID FETCH %s (UID RFC822.SIZE)", sb_str(&set));
+	rc = simple_command(ir->imap, cmd);
+	clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
+	if (rc != MAILIMAP_NO_ERROR)
+		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+	uint32_t found = 0;
+	unsigned matches = 0;
+	for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
+		struct att a;
+		parse_att(ir, clist_content(it), &a);
+		if (!a.has_uid || !a.has_size || a.size != size)
+			continue;
+		/* only UIDs we asked for (unsolicited FETCHes lack the size) */
+		if (!bsearch(&a.uid, uids, m, sizeof(*uids), cmp_u32))
+			continue;
+		if (!found) {
+			found = a.uid;
+			matches = 1;
+		} else if (a.uid != found) {
+			matches = 2; /* two is enough to refuse */
+		}
+	}
+	free_fetch_list(fl);
+	free(cmd);
+	sb_free(&set);
+	free(uids);
+	if (code == REPO_OK && matches == 1)
+		*uid_r = found;
+	else if (code == REPO_OK && matches > 1)
+		log_warn("IMAP[%s][%s]: find: several messages with Message-ID %s and %" PRIu64
+			 " bytes; not choosing one",
+			 r->name, r->folder, message_id, size);
+	return code;
+}
+
+uint64_t imap_wire_size(const char *body, size_t len)
+{
+	uint64_t n = len;
+	for (size_t i = 0; i < len; i++)
+		if (body[i] == '\n' && (i == 0 || body[i - 1] != '\r'))
+			n++;
+	return n;
+}
+
 /* ---- life cycle --------------------------------------------------------- */
 
 static void imap_free(struct repo **rp)
@@ -1697,6 +2153,9 @@ static const struct repo_ops imap_ops = {
 	.delete_messages = imap_delete_messages,
 	.set_uid = NULL,
 	.read_body = NULL,
+	.idle = imap_idle,
+	.move = imap_move,
+	.find_message = imap_find_message,
 	.storable_flags = imap_storable_flags,
 	.close_folder = imap_close_folder,
 	.free = imap_free,

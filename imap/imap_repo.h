@@ -51,6 +51,37 @@
  *     batch costs about twice fetch_batch_bytes (or twice the one bigger
  *     message) at its peak.
  *   - cert_fingerprint entries may be sha1, sha224, sha256, sha384 or sha512.
+ *
+ * The live-mount operations (repo.h: idle, move, find_message):
+ *   - idle: "IDLE", then poll() on the socket and cancel_fd together.
+ *     Bytes already read into libetpan's stream buffer or held by the TLS
+ *     layer are handled before every poll(), so a change that arrived with
+ *     the continuation is never slept through. Wakes on untagged EXISTS,
+ *     EXPUNGE, FETCH or VANISHED; "* OK Still here" and RECENT are read and
+ *     ignored; literals in untagged data are skipped whole. Ends with
+ *     "DONE" and the tagged OK (untagged data after DONE also counts as a
+ *     change). A server that ends IDLE itself with a tagged reply gets no
+ *     DONE. "* BYE" -> REPO_STORE_BAD. No IDLE capability -> REPO_FOLDER_BAD
+ *     without sending anything. The folder stays selected; sel_exists is not
+ *     kept up to date by the raw reads, so list or re-select after a change.
+ *   - move: needs the folder selected for writing (FOLDER_BAD otherwise).
+ *     "UID MOVE <uid> <dst>" when MOVE is advertised; else "UID COPY", then
+ *     "UID STORE +FLAGS.SILENT (\Deleted)" and "UID EXPUNGE <uid>" with
+ *     UIDPLUS; without UIDPLUS a plain EXPUNGE only when expunge is on (as
+ *     delete_messages; the source then stays \Deleted when it is off). The
+ *     new UID comes from COPYUID in an untagged OK or the tagged reply,
+ *     whether or not UIDPLUS is advertised. A UID that no longer exists is
+ *     copied nowhere: REPO_OK with *new_uid_r 0. A refused MOVE/COPY (e.g.
+ *     [TRYCREATE]) -> REPO_FOLDER_BAD. If the COPY worked but the \Deleted
+ *     or EXPUNGE failed, the error is returned with *new_uid_r set (the
+ *     message is then in both folders).
+ *   - find_message: "UID SEARCH HEADER Message-ID <quoted id>" (the id as
+ *     given, normally with its angle brackets; printable ASCII, 1..998
+ *     characters, else REPO_MSG_BAD), then "UID FETCH <hits> (UID
+ *     RFC822.SIZE)". size is compared with RFC822.SIZE, the CRLF size on
+ *     the server: for a body that store() uploaded with UIDPLUS that is
+ *     imap_wire_size(body, len). Without UIDPLUS store() adds an
+ *     X-OfflineIMAP header, so the sizes cannot match and 0 comes back.
  */
 #ifndef OFFLINEFS_IMAP_REPO_H
 #define OFFLINEFS_IMAP_REPO_H
@@ -79,6 +110,10 @@ struct imap_settings {
 
 /* Never fails; connect() reports problems. name is the [Repository name]. */
 struct repo *imap_repo_new(const char *name, const struct imap_settings *s);
+
+/* The RFC822.SIZE the server reports for an LF body that store() sent
+ * with UIDPLUS: len plus one CR for every bare LF. Pure. */
+uint64_t imap_wire_size(const char *body, size_t len);
 
 /* Capability query for the engine and tests ("UIDPLUS", "MOVE", ...):
  * true if the connected server advertised it. */

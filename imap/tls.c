@@ -409,6 +409,19 @@ static mailstream_low *conn_new(int fd, SSL_CTX *ctx, SSL *ssl)
 	return low;
 }
 
+int tls_fd(mailstream_low *low)
+{
+	return low && low->driver == &conn_driver ? conn_of(low)->fd : -1;
+}
+
+bool tls_has_pending(mailstream_low *low)
+{
+	if (!low || low->driver != &conn_driver)
+		return false;
+	struct conn *c = conn_of(low);
+	return c->ssl && !c->broken && SSL_has_pending(c->ssl);
+}
+
 enum tls_failure tls_last_failure(mailstream_low *low)
 {
 	return low && low->driver == &conn_driver ? conn_of(low)->failure : TLS_FAIL_OTHER;

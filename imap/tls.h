@@ -45,6 +45,14 @@ mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char 
  * (malloc'd) on failure; plain still owns the socket then. */
 mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, char **error_r);
 
+/* The socket of low (a driver made here), or -1: for poll() while the
+ * connection idles. Still owned by low. */
+int tls_fd(mailstream_low *low);
+/* True when the TLS layer of low holds received bytes that a read would
+ * return without touching the socket: poll() on tls_fd() does not see
+ * them, so check this first (IDLE). Always false for a plain driver. */
+bool tls_has_pending(mailstream_low *low);
+
 /* Why the last read or write on low (a driver made here) failed. The end
  * of the stream counts as a failure: reads return -1 rather than 0 there,
  * because libetpan 1.9.4 loops forever on a 0 while reading a literal. */
