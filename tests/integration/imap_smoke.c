@@ -16,8 +16,26 @@
  * It creates a folder "smoke-<pid>-<time>/sub", appends, lists, fetches,
  * changes flags and deletes, checks every result and exits non-zero on the
  * first failure. The messages are deleted at the end; the folders stay.
+ *
+ * Then the live-mount operations, with a second connection playing "another
+ * client":
+ *   IDLE   the timeout path (no change, about the asked time); a byte on
+ *          cancel_fd wakes it (no change); an APPEND by the other connection
+ *          wakes it within 1 s (change); a change made before IDLE started
+ *          is reported at once; the connection still works afterwards;
+ *   MOVE   to another folder: gone from the source, there with the UID the
+ *          server reported (COPYUID) and its flags; a UID that does not
+ *          exist (REPO_OK, UID 0); a missing destination (REPO_FOLDER_BAD).
+ *          Run it with and without advertised MOVE/UIDPLUS (the fixture's
+ *          --no-extensions); with IMAP_TRACE the trace must show UID MOVE
+ *          exactly when MOVE is advertised;
+ *   FIND   find_message by Message-ID and size: the one match; none for
+ *          another size or id; none when two messages match; a Message-ID
+ *          with a control character is REPO_MSG_BAD.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,7 +194,7 @@ static void check_list(struct repo *r, size_t want_n, const char *step)
 }
 
 /* The trace must show the login (redacted) but never the secret. */
-static void check_trace(const char *path, const char *user, const char *pass)
+static void check_trace(const char *path, const char *user, const char *pass, bool want_move)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -224,10 +242,275 @@ static void check_trace(const char *path, const char *user, const char *pass)
 		FAIL("the trace %s shows no redacted login", path);
 	if (!strstr(data, "S: ") || !strstr(data, "C: "))
 		FAIL("the trace %s has no protocol lines", path);
-	printf("trace %s: %zu bytes, password absent, login redacted\n", path, len);
+	if (want_move != (strstr(data, "UID MOVE ") != NULL))
+		FAIL("the trace %s %s UID MOVE, but the server %s MOVE", path,
+		     want_move ? "lacks" : "shows", want_move ? "offers" : "does not offer");
+	printf("trace %s: %zu bytes, password absent, login redacted, UID MOVE %s\n", path, len,
+	       want_move ? "used" : "not used");
 	free(raw);
 	free(b64);
 	free(data);
+}
+
+
+/* ---- live-mount operations -------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { (time_t)s, (long)((s - (double)(time_t)s) * 1e9) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* What the helper thread does while the main thread idles. */
+struct helper {
+	double delay;
+	int wake_fd;          /* write a byte here, or -1 */
+	struct repo *other;   /* APPEND here (folder selected), or NULL */
+	double done_at;       /* now_s() when the action finished */
+	int rc;
+};
+
+static const char idle_msg[] = "Subject: idle wake-up\n\nhello\n";
+
+static void *helper_main(void *arg)
+{
+	struct helper *h = arg;
+	sleep_s(h->delay);
+	h->rc = REPO_OK;
+	if (h->wake_fd >= 0 && write(h->wake_fd, "x", 1) != 1)
+		h->rc = REPO_STORE_BAD;
+	if (h->other) {
+		uint32_t uid = 0;
+		h->rc = h->other->ops->store(h->other, idle_msg, sizeof(idle_msg) - 1, 0, 0, 0, &uid,
+					     NULL);
+	}
+	h->done_at = now_s();
+	return NULL;
+}
+
+static size_t count_messages(struct repo *r)
+{
+	struct repo_msg_list l = { 0 };
+	MUST(r, r->ops->list_messages(r, &l));
+	size_t n = l.n;
+	repo_msg_list_free(&l);
+	return n;
+}
+
+static void test_idle(struct repo *r, struct repo *other, const char *folder)
+{
+	if (!imap_repo_has_capability(r, "IDLE")) {
+		bool changed = true;
+		if (r->ops->idle(r, 1, -1, &changed) != REPO_FOLDER_BAD)
+			FAIL("IDLE without the capability is not REPO_FOLDER_BAD");
+		printf("IDLE: not offered (%s)\n", repo_error(r));
+		return;
+	}
+	struct repo_folder_status st;
+	MUST(r, r->ops->select_folder(r, folder, true, &st));
+	MUST(other, other->ops->select_folder(other, folder, true, &st));
+	size_t before = count_messages(r);
+
+	/* timeout: nothing happens */
+	bool changed = true;
+	double t0 = now_s();
+	MUST(r, r->ops->idle(r, 2, -1, &changed));
+	double took = now_s() - t0;
+	printf("IDLE timeout: %.2f s, changed=%d\n", took, changed);
+	if (changed || took < 1.9 || took > 4)
+		FAIL("IDLE timeout: %.2f s (want about 2), changed=%d", took, changed);
+
+	/* cancel_fd */
+	int p[2];
+	if (pipe(p) < 0) {
+		FAIL("pipe: %s", strerror(errno));
+		return;
+	}
+	struct helper h = { .delay = 0.3, .wake_fd = p[1] };
+	pthread_t th;
+	pthread_create(&th, NULL, helper_main, &h);
+	t0 = now_s();
+	MUST(r, r->ops->idle(r, 30, p[0], &changed));
+	double woke = now_s();
+	pthread_join(th, NULL);
+	printf("IDLE cancel: woke %.3f s after the byte, changed=%d\n", woke - h.done_at, changed);
+	if (changed || woke - h.done_at > 1 || woke - t0 < 0.25)
+		FAIL("IDLE cancel: woke %.3f s after the byte (%.3f s in all), changed=%d",
+		     woke - h.done_at, woke - t0, changed);
+	char c;
+	if (read(p[0], &c, 1) != 1) /* the byte was left for the caller */
+		FAIL("IDLE consumed the cancel byte");
+	/* an already readable cancel_fd returns at once */
+	if (write(p[1], "y", 1) != 1)
+		FAIL("write: %s", strerror(errno));
+	t0 = now_s();
+	MUST(r, r->ops->idle(r, 30, p[0], &changed));
+	if (now_s() - t0 > 1)
+		FAIL("IDLE with a readable cancel_fd took %.2f s", now_s() - t0);
+	if (read(p[0], &c, 1) != 1)
+		FAIL("cancel byte gone");
+
+	/* a delivery by another client */
+	h = (struct helper){ .delay = 0.3, .wake_fd = -1, .other = other };
+	pthread_create(&th, NULL, helper_main, &h);
+	t0 = now_s();
+	MUST(r, r->ops->idle(r, 30, -1, &changed));
+	woke = now_s();
+	pthread_join(th, NULL);
+	if (h.rc != REPO_OK)
+		FAIL("APPEND by the other connection: %s", repo_error(other));
+	printf("IDLE delivery: woke %.3f s after the APPEND returned (%.3f s in all), changed=%d\n",
+	       woke - h.done_at, woke - t0, changed);
+	if (!changed || woke - h.done_at > 1)
+		FAIL("IDLE delivery: changed=%d, woke %.3f s after the APPEND", changed,
+		     woke - h.done_at);
+	if (count_messages(r) != before + 1)
+		FAIL("after IDLE: %zu messages, want %zu", count_messages(r), before + 1);
+
+	/* a change made before IDLE starts is reported at once */
+	uint32_t uid = 0;
+	MUST(other, other->ops->store(other, idle_msg, sizeof(idle_msg) - 1, 0, 0, 0, &uid, NULL));
+	t0 = now_s();
+	MUST(r, r->ops->idle(r, 30, -1, &changed));
+	printf("IDLE pending change: %.3f s, changed=%d\n", now_s() - t0, changed);
+	if (!changed || now_s() - t0 > 1)
+		FAIL("IDLE after an earlier change: changed=%d after %.3f s", changed, now_s() - t0);
+
+	/* several rounds keep the connection in step (tags, buffers) */
+	for (int i = 0; i < 3; i++)
+		MUST(r, r->ops->idle(r, 0, p[0], &changed));
+	if (count_messages(r) != before + 2)
+		FAIL("after IDLE rounds: %zu messages, want %zu", count_messages(r), before + 2);
+	close(p[0]);
+	close(p[1]);
+	other->ops->close_folder(other);
+	r->ops->close_folder(r);
+}
+
+static void test_move(struct repo *r, const char *src, const char *dst)
+{
+	bool native = imap_repo_has_capability(r, "MOVE");
+	bool uidplus = imap_repo_has_capability(r, "UIDPLUS");
+	struct repo_folder_status st;
+	MUST(r, r->ops->create_folder(r, dst));
+	MUST(r, r->ops->select_folder(r, src, true, &st));
+	static const char body[] = "Subject: to be moved\nMessage-ID: <move@smoke>\n\nmove me\n";
+	flagset_t fl = flags_from_letters("FS", 2);
+	uint32_t uid = 0, new_uid = 0;
+	MUST(r, r->ops->store(r, body, sizeof(body) - 1, fl, 0, 0, &uid, NULL));
+	size_t src_before = count_messages(r);
+	struct repo_msg m = { .uid = uid, .flags = fl };
+	MUST(r, r->ops->move(r, &m, dst, &new_uid));
+	printf("MOVE (%s): UID %" PRIu32 " -> %" PRIu32 " in %s\n",
+	       native ? "UID MOVE" : "COPY + STORE + EXPUNGE", uid, new_uid, dst);
+	if (uidplus && new_uid == 0)
+		FAIL("MOVE: no new UID although the server has UIDPLUS");
+	size_t src_after = count_messages(r);
+	bool expunged = native || uidplus || getenv("IMAP_NO_EXPUNGE") == NULL;
+	if (expunged && src_after != src_before - 1)
+		FAIL("MOVE: source has %zu messages, want %zu", src_after, src_before - 1);
+	if (!expunged && src_after != src_before)
+		FAIL("MOVE with expunge off: source has %zu messages, want %zu (kept \\Deleted)",
+		     src_after, src_before);
+
+	/* a UID that is not there: nothing copied, not an error */
+	struct repo_msg gone = { .uid = uid + 100000 };
+	uint32_t none = 1;
+	MUST(r, r->ops->move(r, &gone, dst, &none));
+	if (none != 0)
+		FAIL("MOVE of a missing UID reported UID %" PRIu32, none);
+	/* a destination that does not exist: the message stays */
+	uint32_t stay = 0;
+	MUST(r, r->ops->store(r, body, sizeof(body) - 1, fl, 0, 0, &stay, NULL));
+	struct repo_msg sm = { .uid = stay, .flags = fl };
+	if (stay == 0)
+		sm.uid = uid + 1; /* without UIDPLUS: Dovecot numbers in order */
+	int mrc = r->ops->move(r, &sm, "no-such-folder-xyz", &none);
+	if (mrc != REPO_FOLDER_BAD)
+		FAIL("MOVE to a missing folder: %d, not REPO_FOLDER_BAD", mrc);
+	else
+		printf("MOVE to a missing folder: %s\n", repo_error(r));
+	if (count_messages(r) != src_after + 1)
+		FAIL("MOVE to a missing folder: source has %zu messages, want %zu",
+		     count_messages(r), src_after + 1);
+	struct repo_msg *psm = &sm;
+	MUST(r, r->ops->delete_messages(r, &psm, 1));
+	r->ops->close_folder(r);
+
+	MUST(r, r->ops->select_folder(r, dst, true, &st));
+	struct repo_msg_list l = { 0 };
+	MUST(r, r->ops->list_messages(r, &l));
+	bool found = false;
+	for (size_t i = 0; i < l.n; i++) {
+		if (new_uid ? l.v[i].uid == new_uid : l.n == 1) {
+			found = true;
+			if ((l.v[i].flags & fl) != fl)
+				FAIL("MOVE: flags %s in %s, want %s", letters(l.v[i].flags), dst,
+				     letters(fl));
+		}
+	}
+	if (!found || l.n != 1)
+		FAIL("MOVE: %s has %zu messages, UID %" PRIu32 " %s", dst, l.n, new_uid,
+		     found ? "found" : "missing");
+	/* clean up */
+	struct repo_msg *pm[8];
+	for (size_t i = 0; i < l.n && i < 8; i++)
+		pm[i] = &l.v[i];
+	MUST(r, r->ops->delete_messages(r, pm, l.n < 8 ? l.n : 8));
+	repo_msg_list_free(&l);
+	r->ops->close_folder(r);
+}
+
+static void test_find(struct repo *r, const char *folder)
+{
+	bool uidplus = imap_repo_has_capability(r, "UIDPLUS");
+	struct repo_folder_status st;
+	MUST(r, r->ops->select_folder(r, folder, true, &st));
+	char id[96], body[256], other_body[256];
+	snprintf(id, sizeof(id), "<find-%d-%ld@smoke.example>", (int)getpid(), (long)time(NULL));
+	int len = snprintf(body, sizeof(body), "Subject: find me\nMessage-ID: %s\n\nbody\n", id);
+	int olen = snprintf(other_body, sizeof(other_body),
+			    "Subject: find me too, longer\nMessage-ID: %s\n\nanother body\n", id);
+	uint32_t uid = 0, other_uid = 0, got = 7;
+	MUST(r, r->ops->store(r, body, (size_t)len, 0, 0, 0, &uid, NULL));
+	MUST(r, r->ops->store(r, other_body, (size_t)olen, 0, 0, 0, &other_uid, NULL));
+	uint64_t size = imap_wire_size(body, (size_t)len);
+	if (size != (uint64_t)len + 4)
+		FAIL("imap_wire_size: %" PRIu64 ", want %d", size, len + 4);
+
+	MUST(r, r->ops->find_message(r, id, size, &got));
+	printf("FIND %s (%" PRIu64 " bytes): UID %" PRIu32 " (stored as %" PRIu32 ")\n", id, size,
+	       got, uid);
+	if (uidplus && got != uid)
+		FAIL("find_message: UID %" PRIu32 ", want %" PRIu32, got, uid);
+	if (!uidplus && got != 0) /* the X-OfflineIMAP marker changes the size */
+		FAIL("find_message without UIDPLUS: UID %" PRIu32 ", want 0", got);
+	MUST(r, r->ops->find_message(r, id, size + 1, &got));
+	if (got != 0)
+		FAIL("find_message with a wrong size: UID %" PRIu32, got);
+	MUST(r, r->ops->find_message(r, "<nobody@nowhere.example>", size, &got));
+	if (got != 0)
+		FAIL("find_message of an unknown id: UID %" PRIu32, got);
+	if (r->ops->find_message(r, "<bad\r\nid>", size, &got) != REPO_MSG_BAD || got != 0)
+		FAIL("find_message with CR LF in the id is not REPO_MSG_BAD");
+	/* two identical copies: ambiguous, so none */
+	uint32_t dup = 0;
+	MUST(r, r->ops->store(r, body, (size_t)len, 0, 0, 0, &dup, NULL));
+	MUST(r, r->ops->find_message(r, id, size, &got));
+	if (got != 0)
+		FAIL("find_message with two matches: UID %" PRIu32 ", want 0", got);
+	struct repo_msg m[3] = { { .uid = uid }, { .uid = other_uid }, { .uid = dup } };
+	struct repo_msg *pm[3] = { &m[0], &m[1], &m[2] };
+	MUST(r, r->ops->delete_messages(r, pm, 3));
+	r->ops->close_folder(r);
 }
 
 int main(void)
@@ -414,6 +697,20 @@ int main(void)
 	MUST(r, r->ops->select_folder(r, sub, true, &st));
 	MUST(r, r->ops->delete_messages(r, fm + 2, nmsgs - 2));
 	r->ops->close_folder(r);
+
+	/* live-mount operations, another client on a second connection */
+	bool want_move = imap_repo_has_capability(r, "MOVE");
+	struct repo *other = imap_repo_new("smoke-other", &s);
+	MUST(other, other->ops->connect(other));
+	char idle_box[96], move_box[96];
+	snprintf(idle_box, sizeof(idle_box), "%s%cidle", top, sep);
+	snprintf(move_box, sizeof(move_box), "%s%cmoved", top, sep);
+	MUST(r, r->ops->create_folder(r, idle_box));
+	test_idle(r, other, idle_box);
+	test_move(r, sub, move_box);
+	test_find(r, sub);
+	other->ops->free(&other);
+
 	r->ops->free(&r);
 	if (r)
 		FAIL("free did not clear the pointer");
@@ -423,7 +720,7 @@ int main(void)
 	}
 	if (trace) {
 		log_close();
-		check_trace(trace, s.user, s.password);
+		check_trace(trace, s.user, s.password, want_move);
 	}
 	printf("%s\n", failures ? "FAILED" : "OK");
 	return failures ? 1 : 0;
