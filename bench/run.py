@@ -38,6 +38,7 @@ import argparse
 import atexit
 import contextlib
 import datetime
+import hashlib
 import importlib.util
 import json
 import os
@@ -862,7 +863,8 @@ class Bench:
             log("scenario %s: %s" % (sc.name, sc.desc))
             for run_no in range(1, self.args.runs + 1):
                 # Alternate tools; rotate the order each run so no tool is always first.
-                order = self.tools[run_no - 1:] + self.tools[:run_no - 1] if self.args.rotate \
+                k = (run_no - 1) % len(self.tools)
+                order = self.tools[k:] + self.tools[:k] if self.args.rotate \
                     else self.tools
                 for name_t in order:
                     self.results.append(self.run_one(sc, self.tool[(sc.dataset, name_t)], run_no))
@@ -1061,6 +1063,12 @@ def environment(a, bench):
                                                        else ""),
         "dovecot": cmd_version(["dovecot", "--version"]),
         "versions": {t: bench.tool[(bench.datasets()[0], t)].version() for t in a.tools},
+        "offlinefs_binary": ({"source": a.offlinefs_source,
+                              "sha256": hashlib.sha256(open(a.offlinefs, "rb").read()).hexdigest(),
+                              "mtime": time.strftime("%Y-%m-%d %H:%M:%S",
+                                                     time.localtime(os.path.getmtime(
+                                                         a.offlinefs_source)))}
+                             if "offlinefs" in a.tools else None),
         "argv": sys.argv,
     }
 
