@@ -1033,6 +1033,15 @@ static void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		close(fd);
 		return (void)fuse_reply_err(req, err);
 	}
+	if (fs->obs.folder_opened) {
+		/* Told before the reply, while the kernel still holds the
+		 * inode; a few syscalls, no lock. */
+		struct dirinfo di;
+		if (dirinfo_get(fs, in, &di) == 0 && di.folder &&
+		    (di.sub == SUB_CUR || di.sub == SUB_NEW))
+			fs->obs.folder_opened(fs->obs.ctx, di.folder);
+		dirinfo_free(&di);
+	}
 	struct fs_dir *d = xcalloc(1, sizeof(*d));
 	d->dp = dp;
 	open_add(fs, &fs->dirs, &d->link);

@@ -102,6 +102,16 @@ struct fs_observer {
 	 * may hold nested ones. If NULL, folder_removed(from) and
 	 * folder_created(to) are delivered instead when `from` was a folder. */
 	int (*folder_renamed)(void *ctx, const char *from, const char *to);
+
+	/* A mail reader opened (opendir) the cur/ or new/ directory of a folder
+	 * through the mount: it opened the mailbox, or is polling it for new
+	 * mail. Unlike the callbacks above it runs WITHOUT the namespace lock,
+	 * possibly on several FUSE threads at once, and may come many times a
+	 * second for the same folder (once per directory per poll): it must be
+	 * thread-safe, non-blocking and cheap (sync/live.h live_folder_opened
+	 * is). Informational, so it returns nothing. The other contract points
+	 * hold: no network, no re-entry into the mount. */
+	void (*folder_opened)(void *ctx, const char *folder);
 };
 
 struct maildir_fs_options {
