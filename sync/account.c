@@ -493,9 +493,226 @@ static void repo_settings_free(struct repo_settings *rs)
 
 void account_free(struct account_settings *a)
 {
+	free(a->mount.mountpoint);
+	strlist_free(&a->mount.idlefolders);
 	free(a->name);
 	free(a->metadata);
 	repo_settings_free(&a->local);
 	repo_settings_free(&a->remote);
 	memset(a, 0, sizeof(*a));
+}
+
+/* ---- live mount options ------------------------------------------------ */
+
+static const char *skip_space(const char *p)
+{
+	while (isspace((unsigned char)*p))
+		p++;
+	return p;
+}
+
+/* What a refused list literal contained at p, for the error: a short quote. */
+static char *near(const char *p)
+{
+	size_t n = 0;
+	while (p[n] && p[n] != '\n' && n < 20)
+		n++;
+	return n ? xasprintf("'%.*s%s'", (int)n, p, p[n] && p[n] != '\n' ? "..." : "")
+		 : xstrdup("the end");
+}
+
+/* One Python string literal at *pp; *pp moves past it. */
+static int parse_pystring(const char **pp, char **s_r, char **why_r)
+{
+	const char *p = *pp;
+	bool raw = false;
+	/* a prefix is one or two letters right before the quote */
+	size_t np = 0;
+	while (np < 2 && p[np] && strchr("uUrRbBfF", p[np]))
+		np++;
+	if (np && (p[np] == '\'' || p[np] == '"')) {
+		for (; np; np--, p++) {
+			if (strchr("bBfF", *p)) {
+				char *at = near(*pp);
+				*why_r = xasprintf("byte and f-strings are not folder names (at %s)", at);
+				free(at);
+				return -1;
+			}
+			raw |= *p == 'r' || *p == 'R';
+		}
+	}
+	char q = *p;
+	if (q != '\'' && q != '"') {
+		char *at = near(*pp);
+		*why_r = xasprintf("expected a quoted folder name, got %s", at);
+		free(at);
+		return -1;
+	}
+	if (p[1] == q && p[2] == q) {
+		*why_r = xstrdup("triple-quoted strings are not supported");
+		return -1;
+	}
+	struct strbuf sb = STRBUF_INIT;
+	for (p++; *p != q; p++) {
+		if (*p == '\0' || *p == '\n') {
+			sb_free(&sb);
+			*why_r = xasprintf("unterminated string (missing %c)", q);
+			return -1;
+		}
+		if (*p != '\\' || raw) {
+			sb_addc(&sb, *p);
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case '\\': case '\'': case '"': sb_addc(&sb, *p); break;
+		case 'n': sb_addc(&sb, '\n'); break;
+		case 't': sb_addc(&sb, '\t'); break;
+		case 'x': case 'u': case 'U': case 'N': case '0': case '1': case '2':
+		case '3': case '4': case '5': case '6': case '7':
+			sb_free(&sb);
+			*why_r = xasprintf("the escape \\%c is not supported; write the character "
+					   "itself", *p);
+			return -1;
+		case '\0':
+			sb_free(&sb);
+			*why_r = xasprintf("unterminated string (missing %c)", q);
+			return -1;
+		default: /* Python keeps unknown escapes as they are */
+			sb_addc(&sb, '\\');
+			sb_addc(&sb, *p);
+			break;
+		}
+	}
+	*pp = p + 1;
+	*s_r = sb_detach(&sb);
+	return 0;
+}
+
+int account_parse_pylist(const char *text, struct strlist *out, char **why_r)
+{
+	const char *p = skip_space(text);
+	char close;
+	if (*p == '[')
+		close = ']';
+	else if (*p == '(')
+		close = ')';
+	else {
+		char *at = near(p);
+		*why_r = xasprintf("expected a Python list of quoted folder names such as "
+				   "['INBOX', 'Lists/foo'], got %s", at);
+		free(at);
+		return -1;
+	}
+	struct strlist got = STRLIST_INIT;
+	bool comma_seen = false;
+	p = skip_space(p + 1);
+	while (*p != close) {
+		char *name = NULL;
+		if (parse_pystring(&p, &name, why_r) < 0)
+			goto fail;
+		if (!*name) {
+			free(name);
+			*why_r = xstrdup("an empty folder name");
+			goto fail;
+		}
+		if (strlist_find(&got, name) < 0)
+			strlist_add_owned(&got, name);
+		else
+			free(name);
+		p = skip_space(p);
+		if (*p == ',') {
+			comma_seen = true;
+			p = skip_space(p + 1);
+		} else if (*p != close) {
+			char *at = near(p);
+			*why_r = xasprintf("expected ',' or '%c' after a folder name, got %s", close, at);
+			free(at);
+			goto fail;
+		}
+	}
+	if (close == ')' && got.n == 1 && !comma_seen) {
+		*why_r = xasprintf("('%s') is a string in Python, not a list; write ['%s']", got.v[0],
+				   got.v[0]);
+		goto fail;
+	}
+	p = skip_space(p + 1);
+	if (*p && *p != '#') {
+		char *at = near(p);
+		*why_r = xasprintf("unexpected %s after the list", at);
+		free(at);
+		goto fail;
+	}
+	for (size_t i = 0; i < got.n; i++)
+		if (strlist_find(out, got.v[i]) < 0)
+			strlist_add(out, got.v[i]);
+	strlist_free(&got);
+	return 0;
+fail:
+	strlist_free(&got);
+	return -1;
+}
+
+static double get_double(struct reader *r, const char *opt, double def)
+{
+	double v = def;
+	if (!r->failed && config_get_double(r->cfg, r->section, opt, def, &v, r->error_r) < 0)
+		r->failed = true;
+	return v;
+}
+
+#define MOUNT_REFRESH_DEFAULT 15.0   /* minutes */
+#define MOUNT_SYNC_AGE_DEFAULT 60.0  /* seconds */
+
+int account_load_mount(const struct config *cfg, struct account_settings *a, char **error_r)
+{
+	struct mount_settings *m = &a->mount;
+	char *section = xasprintf("Account %s", a->name);
+	char *rsection = xasprintf("Repository %s", a->remote.name);
+	struct reader acc = { .cfg = cfg, .section = section, .error_r = error_r };
+	struct reader rem = { .cfg = cfg, .section = rsection, .error_r = error_r };
+	int ret = -1;
+
+	const char *mp = get_str(&acc, "mountpoint");
+	if (acc.failed)
+		goto out;
+	free(m->mountpoint);
+	m->mountpoint = NULL;
+	if (mp && *mp) {
+		char *t = trimmed(mp);
+		m->mountpoint = config_expand_path(t);
+		free(t);
+		if (m->mountpoint[0] != '/') {
+			fail_at(&acc, "mountpoint", "'%s' is not an absolute path (start it with / or ~)",
+				m->mountpoint);
+			goto out;
+		}
+	}
+	m->autorefresh = get_double(&acc, "autorefresh", 0);
+	m->refresh_minutes = get_double(&acc, "mount_refresh",
+					m->autorefresh > 0 ? m->autorefresh : MOUNT_REFRESH_DEFAULT);
+	m->sync_age_seconds = get_double(&acc, "mount_sync_age", MOUNT_SYNC_AGE_DEFAULT);
+	if (acc.failed)
+		goto out;
+
+	strlist_free(&m->idlefolders);
+	const char *idle = get_str(&rem, "idlefolders");
+	if (rem.failed)
+		goto out;
+	if (!idle) {
+		strlist_add(&m->idlefolders, "INBOX");
+	} else {
+		char *why = NULL;
+		if (account_parse_pylist(idle, &m->idlefolders, &why) < 0) {
+			*error_r = xasprintf("%s: option 'idlefolders' in section '%s': %s",
+					     config_where(cfg, rsection, "idlefolders"), rsection, why);
+			free(why);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	free(section);
+	free(rsection);
+	return ret;
 }

@@ -56,6 +56,22 @@ struct repo_settings {
 	char *auth_mechanisms;
 };
 
+/* The live mount's options (offlinefs mount; docs/mount.md "Configuration").
+ * Filled by account_load_mount only. */
+struct mount_settings {
+	char *mountpoint;          /* [Account] mountpoint: ~ and $VAR expanded,
+				    * absolute; NULL when not set */
+	double autorefresh;        /* [Account] autorefresh, minutes; 0 = not set */
+	double refresh_minutes;    /* full sync period: [Account] mount_refresh,
+				    * else autorefresh, else 15; 0 = only at start */
+	double sync_age_seconds;   /* [Account] mount_sync_age: a folder opened
+				    * through the mount is synced when its last
+				    * sync is older; default 60; 0 = off */
+	struct strlist idlefolders; /* [Repository <remote>] idlefolders: remote
+				    * names to IDLE on; default INBOX; may be
+				    * empty (idlefolders = []) */
+};
+
 struct account_settings {
 	char *name;
 	char *metadata;         /* ~ expanded */
@@ -63,6 +79,7 @@ struct account_settings {
 	int socktimeout;        /* seconds, 0 = default */
 	uint64_t maxsize;       /* 0 = none */
 	struct repo_settings local, remote;
+	struct mount_settings mount; /* zero unless account_load_mount ran */
 };
 
 /* Names of the accounts to sync: -a list if given, else [general] accounts
@@ -75,6 +92,23 @@ int account_names(const struct config *cfg, const char *override, struct strlist
 int account_load(const struct config *cfg, const char *name, struct account_settings *a_r,
 		 char **error_r);
 void account_free(struct account_settings *a);
+
+/* Reads the live-mount options of a (loaded by account_load from the same
+ * cfg) into a->mount, with the same "file:line: option 'x' in section 'S':
+ * ..." errors. Only `offlinefs mount` calls it, so a bad mount option never
+ * stops a one-shot sync (OfflineIMAP's -o ignores autorefresh too).
+ * Returns 0, or -1 with *error_r (malloc'd). */
+int account_load_mount(const struct config *cfg, struct account_settings *a, char **error_r);
+
+/* Parses OfflineIMAP's Python list literal of folder names, without Python:
+ * "['INBOX', \"Lists/foo\"]", a tuple "('a', 'b')" or "('a',)", an empty
+ * "[]"; whitespace and newlines anywhere, a trailing comma, u/r prefixes,
+ * the escapes \\ \' \" \n \t and a trailing "# comment". Anything else
+ * (a bare word, an unquoted name, "('INBOX')" which Python reads as a
+ * string, an empty name, an expression) is refused. Appends the names to
+ * out (duplicates dropped). Returns 0, or -1 with *why_r (malloc'd, no
+ * file:line). Pure. */
+int account_parse_pylist(const char *text, struct strlist *out, char **why_r);
 
 /* [general] metadata (default ~/.offlineimap), expanded. malloc'd. */
 char *account_metadata_dir(const struct config *cfg);
