@@ -2,8 +2,13 @@
  *
  * Owns: option parsing (OfflineIMAP's options, so existing scripts and
  * cron jobs keep working), finding and loading the config, and the
- * autorefresh loop with its signals. Everything else is delegated:
- * settings to sync/account.c, syncing to sync/engine.c.
+ * autorefresh loop with its signals; and the dispatch to the subcommands
+ * `mount` (tools/mount.c) and `status` (tools/status.c). Everything else is
+ * delegated: settings to sync/account.c, syncing to sync/engine.c.
+ *
+ * A one-shot sync of an account that is mounted is refused with a message
+ * naming the mount (the mount holds the account lock and keeps the
+ * account in sync itself).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,12 +24,20 @@
 #include "common/xalloc.h"
 #include "sync/account.h"
 #include "sync/engine.h"
+#include "tools/cli.h"
+#include "tools/mount.h"
+#include "tools/mountstate.h"
+#include "tools/status.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: offlinefs [options]\n"
-		"Two-way IMAP <-> Maildir synchronisation driven by an OfflineIMAP config.\n"
+		"       offlinefs mount [-c FILE] [-a ACCOUNT] [-f] [-d CATEGORIES] [MOUNTPOINT]\n"
+		"       offlinefs status [-c FILE] [-a ACCOUNT]\n"
+		"Two-way IMAP <-> Maildir synchronisation driven by an OfflineIMAP config;\n"
+		"`mount` shows the Maildir as a live FUSE mount kept in step with the server\n"
+		"(offlinefs mount -h), `status` what the mount is doing.\n"
 		"\n"
 		"  -c FILE          config file (default: $XDG_CONFIG_HOME/offlineimap/config,\n"
 		"                   then ~/.offlineimaprc)\n"
@@ -72,28 +85,6 @@ static void install_signals(void)
 	sigaction(SIGUSR2, &sa, NULL);
 	sa.sa_handler = on_wake;
 	sigaction(SIGUSR1, &sa, NULL);
-}
-
-/* OfflineIMAP's lookup order (offlineimap.md §1.0). malloc'd or NULL. */
-static char *find_config(void)
-{
-	const char *xdg = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	char *path = NULL;
-	if (xdg && *xdg)
-		path = xasprintf("%s/offlineimap/config", xdg);
-	else if (home)
-		path = xasprintf("%s/.config/offlineimap/config", home);
-	if (path && access(path, F_OK) == 0)
-		return path;
-	free(path);
-	if (home) {
-		path = xasprintf("%s/.offlineimaprc", home);
-		if (access(path, F_OK) == 0)
-			return path;
-		free(path);
-	}
-	return NULL;
 }
 
 static void split_list(const char *s, struct strlist *out)
@@ -149,8 +140,77 @@ static void sleep_interruptible(double minutes)
 
 enum { OPT_DRY_RUN = 256, OPT_VERSION };
 
+/* The subcommand word, if any: the first argument that is neither an
+ * option nor an option's value ("offlinefs -c rc status" works as well as
+ * "offlinefs status -c rc"). Returns its index or 0. */
+static int find_subcommand(int argc, char **argv)
+{
+	static const char with_value[] = "cafkuldP";
+	for (int i = 1; i < argc; i++) {
+		const char *s = argv[i];
+		if (!strcmp(s, "--"))
+			return 0;
+		if (s[0] != '-' || s[1] == '\0')
+			return !strcmp(s, "mount") || !strcmp(s, "status") ? i : 0;
+		if (s[1] == '-')
+			continue; /* long options take no separate value */
+		for (const char *p = s + 1; *p; p++) {
+			if (strchr(with_value, *p)) {
+				if (p[1] == '\0')
+					i++; /* the value is the next argument */
+				break;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Runs `mount` or `status` with the other arguments (options given before
+ * the word included). */
+static int run_subcommand(int argc, char **argv, int at)
+{
+	char **v = xcalloc((size_t)argc + 1, sizeof(*v));
+	int n = 0;
+	v[n++] = argv[at];
+	for (int i = 1; i < argc; i++)
+		if (i != at)
+			v[n++] = argv[i];
+	int rc;
+	if (!strcmp(argv[at], "status")) {
+		rc = cmd_status(n, v);
+	} else {
+#ifdef OFFLINEFS_HAVE_MOUNT
+		rc = cmd_mount(n, v);
+#else
+		fprintf(stderr, "offlinefs: mount: this offlinefs was built without libfuse3\n");
+		rc = 1;
+#endif
+	}
+	free(v);
+	return rc;
+}
+
+/* Refuses a one-shot sync of a mounted account, naming the mount. */
+static bool refuse_mounted(const struct account_settings *a)
+{
+	struct mount_state ms;
+	bool mounted = mount_running(a, &ms) == 1;
+	if (mounted)
+		log_error("Account %s is mounted at %s (offlinefs mount, pid %ld), which keeps it in "
+			  "sync: no one-shot sync while it runs (unmount it first: fusermount3 -u %s; "
+			  "`offlinefs status` shows what it is doing)",
+			  a->name, ms.mountpoint ? ms.mountpoint : "?", (long)ms.pid,
+			  ms.mountpoint ? ms.mountpoint : "MOUNTPOINT");
+	mount_state_clear(&ms);
+	return mounted;
+}
+
 int main(int argc, char **argv)
 {
+	int sub = find_subcommand(argc, argv);
+	if (sub)
+		return run_subcommand(argc, argv, sub);
+
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "version", no_argument, NULL, 'V' },
@@ -210,7 +270,7 @@ int main(int argc, char **argv)
 
 	char *found = NULL;
 	if (!config_path) {
-		found = find_config();
+		found = cli_find_config();
 		if (!found) {
 			fprintf(stderr, "offlinefs: no config file: use -c FILE, or create "
 				"~/.offlineimaprc or $XDG_CONFIG_HOME/offlineimap/config\n");
@@ -272,6 +332,11 @@ int main(int argc, char **argv)
 		status = 0;
 		bool only_validity = true;
 		for (size_t i = 0; i < accounts.n && !stop_requested; i++) {
+			if (!dry_run && refuse_mounted(&settings[i])) {
+				status = SYNC_EXIT_ERRORS;
+				only_validity = false;
+				continue;
+			}
 			enum sync_exit e = sync_account(&settings[i], &req);
 			if (e == SYNC_EXIT_ERRORS)
 				only_validity = false;
