@@ -995,7 +995,7 @@ static int make_dir_0700(const char *path)
 	return -1;
 }
 
-static struct repo *make_remote(const struct account_settings *a)
+struct repo *sync_make_remote(const struct account_settings *a)
 {
 	const struct repo_settings *rs = &a->remote;
 	struct imap_settings s = {
@@ -1041,7 +1041,7 @@ static int conn_open(struct account_ctx *acc, struct conn *c)
 		free(err);
 		return -1;
 	}
-	c->remote = make_remote(a);
+	c->remote = sync_make_remote(a);
 	c->local = make_local(a, acc->req);
 	if (c->remote->ops->connect(c->remote) != REPO_OK) {
 		log_error("Account %s: %s", a->name, repo_error(c->remote));

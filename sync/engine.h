@@ -67,6 +67,10 @@ enum sync_exit {
  * naming folder and UID); the return value summarises them. */
 enum sync_exit sync_account(const struct account_settings *a, const struct sync_request *req);
 
+/* A new, unconnected IMAP repository for the account's remote side (what
+ * every sync connection is made from). */
+struct repo *sync_make_remote(const struct account_settings *a);
+
 /* <metadata>/Account-<name>/offlinefs.sqlite, the account's status DB
  * (also holding the live mount's outbox). malloc'd. */
 char *sync_status_db_path(const struct account_settings *a);

@@ -1,0 +1,760 @@
+/* live_ops.c — what each outbox op does on the server (sync/live.h).
+ *
+ * Every op follows the same order, so a crash anywhere replays safely:
+ *   look at the local file (Maildir) -> select the server folder (UIDVALIDITY
+ *   checked against the status cache) -> outbox_begin_try (inflight, durable)
+ *   -> the IMAP command(s) -> one transaction: status rows, names rows,
+ *   outbox_done.
+ * An op found inflight (the process died between the IMAP command and the
+ * transaction) first looks on the server for what the command would have
+ * made (live_find_uploaded), so an APPEND or MOVE is never done twice.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/maildir_name.h"
+#include "common/hash.h"
+#include "common/log.h"
+#include "sync/engine.h"
+#include "sync/live_find.h"
+#include "sync/live_internal.h"
+
+/* Internal outcome of one step. */
+enum step {
+	STEP_OK,
+	STEP_OFFLINE, /* connection unusable */
+	STEP_REFUSED, /* the server (or the Maildir) refused; retry later */
+	STEP_DB,      /* status DB error */
+	STEP_DROP,    /* can never succeed: log and remove */
+	STEP_MOOT,    /* nothing (more) to do: remove */
+};
+
+static enum step fail(struct live_worker *w, enum step s, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+static enum step fail(struct live_worker *w, enum step s, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	free(w->error);
+	w->error = xvasprintf(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+static enum step db_fail(struct live_worker *w, char *err)
+{
+	enum step s = fail(w, STEP_DB, "status cache: %s", err ? err : "failed");
+	free(err);
+	return s;
+}
+
+/* A repository call's result as a step. */
+static enum step remote_step(struct live_worker *w, int rc)
+{
+	if (rc == REPO_OK)
+		return STEP_OK;
+	fail(w, STEP_REFUSED, "%s", repo_error(w->remote));
+	if (rc == REPO_STORE_BAD) {
+		live_worker_disconnect(w);
+		return STEP_OFFLINE;
+	}
+	return STEP_REFUSED;
+}
+
+/* --- connection -------------------------------------------------------- */
+
+int live_worker_connect(struct live_worker *w)
+{
+	if (w->remote)
+		return 0;
+	struct repo *r = sync_make_remote(w->a);
+	if (r->ops->connect(r) != REPO_OK) {
+		fail(w, STEP_OFFLINE, "%s", repo_error(r));
+		r->ops->free(&r);
+		return -1;
+	}
+	w->remote = r;
+	w->rsep = r->ops->separator(r);
+	w->sel_uidvalidity = 0;
+	log_debug(LOG_DBG_SYNC, "live: outbox worker connected to %s", w->a->remote.name);
+	return 0;
+}
+
+void live_worker_disconnect(struct live_worker *w)
+{
+	if (w->remote)
+		w->remote->ops->free(&w->remote);
+	w->sel_uidvalidity = 0;
+}
+
+char *live_remote_name(const struct live_worker *w, const char *local)
+{
+	if (!*local)
+		return NULL;
+	return sync_local_to_remote_name(local, w->a->local.sep, w->rsep);
+}
+
+/* --- cached status rows ------------------------------------------------- */
+
+void live_worker_forget_rows(struct live_worker *w)
+{
+	free(w->rows.v);
+	memset(&w->rows, 0, sizeof(w->rows));
+}
+
+static enum step load_rows(struct live_worker *w, int64_t folder_id)
+{
+	if (w->rows.folder_id == folder_id)
+		return STEP_OK;
+	live_worker_forget_rows(w);
+	char *err = NULL;
+	if (status_load(w->db, folder_id, &w->rows.v, &w->rows.n, &err) < 0)
+		return db_fail(w, err);
+	w->rows.folder_id = folder_id;
+	return STEP_OK;
+}
+
+/* Index of uid in the loaded rows, or where it would go. */
+static size_t rows_find(const struct live_rows *r, uint32_t uid, bool *found_r)
+{
+	size_t lo = 0, hi = r->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (r->v[mid].uid < uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found_r = lo < r->n && r->v[lo].uid == uid;
+	return lo;
+}
+
+/* The status flags of uid; false when the cache has no row. */
+static bool rows_get(struct live_worker *w, uint32_t uid, flagset_t *flags_r)
+{
+	bool found;
+	size_t i = rows_find(&w->rows, uid, &found);
+	if (found)
+		*flags_r = w->rows.v[i].flags;
+	return found;
+}
+
+/* Mirrors a committed status_put / status_remove in the cache. */
+static void rows_put(struct live_worker *w, int64_t folder_id, uint32_t uid, flagset_t flags)
+{
+	if (w->rows.folder_id != folder_id)
+		return;
+	bool found;
+	size_t i = rows_find(&w->rows, uid, &found);
+	if (!found) {
+		w->rows.v = xrealloc(w->rows.v, (w->rows.n + 1) * sizeof(*w->rows.v));
+		memmove(&w->rows.v[i + 1], &w->rows.v[i], (w->rows.n - i) * sizeof(*w->rows.v));
+		w->rows.n++;
+	}
+	w->rows.v[i] = (struct status_rec){ uid, flags };
+}
+
+static void rows_remove(struct live_worker *w, int64_t folder_id, uint32_t uid)
+{
+	if (w->rows.folder_id != folder_id)
+		return;
+	bool found;
+	size_t i = rows_find(&w->rows, uid, &found);
+	if (!found)
+		return;
+	memmove(&w->rows.v[i], &w->rows.v[i + 1], (w->rows.n - i - 1) * sizeof(*w->rows.v));
+	w->rows.n--;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Sorted UIDs the status rows and names rows of a folder already pair with
+ * a local file (live_find_uploaded must not take them). */
+static enum step known_uids(struct live_worker *w, const struct status_folder *sf,
+			    const char *local, uint32_t **uids_r, size_t *n_r)
+{
+	enum step s = load_rows(w, sf->id);
+	if (s != STEP_OK)
+		return s;
+	char **bases = NULL;
+	uint32_t *nuids = NULL;
+	size_t nn = 0;
+	char *err = NULL;
+	if (outbox_name_load(w->db, local, &bases, &nuids, &nn, &err) < 0)
+		return db_fail(w, err);
+	size_t n = w->rows.n + nn;
+	uint32_t *v = xmalloc((n ? n : 1) * sizeof(*v));
+	for (size_t i = 0; i < w->rows.n; i++)
+		v[i] = w->rows.v[i].uid;
+	for (size_t i = 0; i < nn; i++) {
+		v[w->rows.n + i] = nuids[i];
+		free(bases[i]);
+	}
+	free(bases);
+	free(nuids);
+	qsort(v, n, sizeof(*v), cmp_u32);
+	*uids_r = v;
+	*n_r = n;
+	return STEP_OK;
+}
+
+/* --- the local file ------------------------------------------------------ */
+
+struct local_file {
+	struct repo_msg msg; /* key owned; uid: from the name (this folder's FMD5) */
+	uint32_t uid;        /* names row, else msg.uid; 0 = none */
+	bool found;
+};
+
+static void local_file_clear(struct local_file *f)
+{
+	free(f->msg.key);
+	memset(f, 0, sizeof(*f));
+}
+
+/* Finds the message of base name `base` in new/ or cur/ of the local
+ * folder. A folder that is gone means the file is gone. */
+static enum step locate(struct live_worker *w, const char *folder, const char *base,
+			struct local_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	if (!base || !*base)
+		return STEP_OK;
+	struct repo *lr = w->local;
+	struct repo_folder_status st;
+	if (lr->ops->select_folder(lr, folder, false, &st) != REPO_OK) {
+		log_debug(LOG_DBG_SYNC, "live: %s", repo_error(lr));
+		return STEP_OK;
+	}
+	struct repo_msg_list list = { 0 };
+	int rc = lr->ops->list_messages(lr, &list);
+	lr->ops->close_folder(lr);
+	if (rc != REPO_OK) {
+		repo_msg_list_free(&list);
+		return fail(w, STEP_REFUSED, "%s", repo_error(lr));
+	}
+	size_t blen = strlen(base);
+	for (size_t i = 0; i < list.n; i++) {
+		const char *name = list.v[i].key + 4;
+		if (strncmp(name, base, blen) != 0 || (name[blen] && name[blen] != ':'))
+			continue;
+		f->msg = list.v[i];
+		list.v[i].key = NULL;
+		f->found = true;
+		break;
+	}
+	repo_msg_list_free(&list);
+	if (!f->found)
+		return STEP_OK;
+	uint32_t uid = 0;
+	char *err = NULL;
+	int g = outbox_name_get(w->db, folder, base, &uid, &err);
+	if (g < 0) {
+		local_file_clear(f);
+		return db_fail(w, err);
+	}
+	f->uid = g == 1 ? uid : f->msg.uid;
+	return STEP_OK;
+}
+
+/* Reads the file's body; *time_r its mtime (the APPEND INTERNALDATE). */
+static enum step read_local(struct live_worker *w, const char *folder, const struct local_file *f,
+			    char **body_r, size_t *len_r, int64_t *time_r)
+{
+	struct repo *lr = w->local;
+	struct repo_folder_status st;
+	int rc = lr->ops->select_folder(lr, folder, false, &st);
+	if (rc == REPO_OK)
+		rc = lr->ops->read_body(lr, &f->msg, body_r, len_r, time_r);
+	lr->ops->close_folder(lr);
+	if (rc != REPO_OK)
+		return fail(w, STEP_REFUSED, "%s", repo_error(lr));
+	return STEP_OK;
+}
+
+/* --- the server folder ---------------------------------------------------- */
+
+/* Selects the server folder of local folder `local` for writing and reads
+ * (or creates) its status folder row. A UIDVALIDITY different from the
+ * cached one drops the op: its UIDs mean other messages now. */
+static enum step select_remote(struct live_worker *w, const char *local, struct status_folder *sf)
+{
+	char *rname = live_remote_name(w, local);
+	if (!rname)
+		return fail(w, STEP_DROP, "folder '%s' has no name on the server", local);
+	char *err = NULL;
+	enum step s = STEP_OK;
+	if (status_folder_get(w->db, rname, sf, &err) < 0) {
+		s = db_fail(w, err);
+		goto out;
+	}
+	struct repo *r = w->remote;
+	if (!r->folder || strcmp(r->folder, rname) != 0) {
+		struct repo_folder_status st;
+		w->sel_uidvalidity = 0;
+		s = remote_step(w, r->ops->select_folder(r, rname, true, &st));
+		if (s != STEP_OK)
+			goto out;
+		w->sel_uidvalidity = st.uidvalidity;
+	}
+	if (sf->id && sf->uidvalidity && sf->uidvalidity != w->sel_uidvalidity) {
+		s = fail(w, STEP_DROP,
+			 "folder %s: UIDVALIDITY changed (saved %u, now %u); see docs/uidvalidity.md",
+			 rname, sf->uidvalidity, w->sel_uidvalidity);
+		goto out;
+	}
+	if (!sf->id && status_folder_ensure(w->db, rname, &sf->id, &err) < 0)
+		s = db_fail(w, err);
+out:
+	free(rname);
+	return s;
+}
+
+/* Inside a transaction: the folder row takes the selected UIDVALIDITY if it
+ * had none, so the rows written with it are never applied to another. */
+static int stamp_folder(struct live_worker *w, struct status_folder *sf, char **err)
+{
+	if (sf->uidvalidity)
+		return 0;
+	sf->uidvalidity = w->sel_uidvalidity;
+	return status_folder_update(w->db, sf, err);
+}
+
+/* Runs a transaction's steps; on failure rolls back. Returns STEP_OK or
+ * STEP_DB. */
+static enum step end_txn(struct live_worker *w, int rc, char *err)
+{
+	if (rc == 0 && status_commit(w->db, &err) == 0)
+		return STEP_OK;
+	status_rollback(w->db);
+	return db_fail(w, err);
+}
+
+static enum step begin_try(struct live_worker *w, const struct outbox_op *op)
+{
+	char *err = NULL;
+	if (outbox_begin_try(w->db, op->id, &err) < 0)
+		return db_fail(w, err);
+	return STEP_OK;
+}
+
+/* Pushes the part of base -> want the server can store (msg->uid selected). */
+static enum step push_flags(struct live_worker *w, uint32_t uid, flagset_t base, flagset_t want)
+{
+	struct repo *r = w->remote;
+	flagset_t storable = r->ops->storable_flags(r);
+	if (((base ^ want) & storable) == 0)
+		return STEP_OK;
+	struct repo_msg m = { .uid = uid, .flags = base };
+	struct repo_msg *one[1] = { &m };
+	return remote_step(w, r->ops->set_flags(r, one, &want, 1));
+}
+
+/* --- ops ----------------------------------------------------------------- */
+
+static enum step op_flags(struct live_worker *w, const struct outbox_op *op)
+{
+	if (w->a->remote.readonly)
+		return fail(w, STEP_DROP, "the remote repository is readonly");
+	struct local_file lf;
+	enum step s = locate(w, op->folder, op->name, &lf);
+	if (s != STEP_OK)
+		return s;
+	/* The file's flags now: they include whatever a sync applied to it
+	 * after the op was queued, which must not be undone. */
+	flagset_t want = lf.found && lf.uid == op->uid ? lf.msg.flags : op->flags;
+	local_file_clear(&lf);
+
+	struct status_folder sf;
+	if ((s = select_remote(w, op->folder, &sf)) != STEP_OK)
+		return s;
+	if ((s = load_rows(w, sf.id)) != STEP_OK)
+		return s;
+	flagset_t base;
+	if (!rows_get(w, op->uid, &base))
+		return fail(w, STEP_MOOT, "UID %u is not in the status cache (gone from the server?)",
+			    op->uid);
+	if ((s = begin_try(w, op)) != STEP_OK)
+		return s;
+	if ((s = push_flags(w, op->uid, base, want)) != STEP_OK)
+		return s;
+	char *err = NULL;
+	int rc = status_begin(w->db, &err);
+	if (rc == 0)
+		rc = status_put(w->db, sf.id, op->uid, want, &err);
+	if (rc == 0)
+		rc = outbox_done(w->db, op->id, &err);
+	if ((s = end_txn(w, rc, err)) == STEP_OK)
+		rows_put(w, sf.id, op->uid, want);
+	return s;
+}
+
+/* Removes uid of folder from the status and names rows with the op. */
+static enum step forget(struct live_worker *w, const struct outbox_op *op, int64_t folder_id,
+			const char *local, uint32_t uid)
+{
+	char *err = NULL;
+	int rc = status_begin(w->db, &err);
+	if (rc == 0)
+		rc = status_remove(w->db, folder_id, uid, &err);
+	if (rc == 0)
+		rc = outbox_name_forget_uid(w->db, local, uid, &err);
+	if (rc == 0)
+		rc = outbox_done(w->db, op->id, &err);
+	enum step s = end_txn(w, rc, err);
+	if (s == STEP_OK)
+		rows_remove(w, folder_id, uid);
+	return s;
+}
+
+/* Deletes uid in local folder `local` on the server (the op's effect for
+ * DELETE, and for a MOVE whose file is gone again). */
+static enum step delete_uid(struct live_worker *w, const struct outbox_op *op, const char *local,
+			    uint32_t uid)
+{
+	if (!w->a->local.sync_deletes)
+		return fail(w, STEP_MOOT, "deletions do not reach the server (sync_deletes = no)");
+	struct status_folder sf;
+	enum step s = select_remote(w, local, &sf);
+	if (s != STEP_OK)
+		return s;
+	if ((s = begin_try(w, op)) != STEP_OK)
+		return s;
+	struct repo_msg m = { .uid = uid };
+	struct repo_msg *one[1] = { &m };
+	if ((s = remote_step(w, w->remote->ops->delete_messages(w->remote, one, 1))) != STEP_OK)
+		return s;
+	return forget(w, op, sf.id, local, uid);
+}
+
+static enum step op_delete(struct live_worker *w, const struct outbox_op *op)
+{
+	if (w->a->remote.readonly)
+		return fail(w, STEP_DROP, "the remote repository is readonly");
+	return delete_uid(w, op, op->folder, op->uid);
+}
+
+/* Uploads the local file f of folder `local` (selected on the server:
+ * sf) unless it is already there: an inflight op first looks for it.
+ * *uid_r is its UID, 0 when the server took it without saying (logged). */
+static enum step upload(struct live_worker *w, const struct outbox_op *op, const char *local,
+			const struct status_folder *sf, const struct local_file *f,
+			uint32_t *uid_r)
+{
+	*uid_r = 0;
+	char *body = NULL;
+	size_t len = 0;
+	int64_t mtime = 0;
+	enum step s = read_local(w, local, f, &body, &len, &mtime);
+	if (s != STEP_OK)
+		return s;
+	uint32_t *known = NULL;
+	size_t n_known = 0;
+	if ((s = known_uids(w, sf, local, &known, &n_known)) != STEP_OK)
+		goto out;
+	struct repo *r = w->remote;
+	if (op->inflight) {
+		/* The last try may have reached the server before we died. */
+		s = remote_step(w, live_find_uploaded(r, body, len, known, n_known, uid_r));
+		if (s != STEP_OK)
+			goto out;
+		if (*uid_r) {
+			log_info("Folder %s: %s was already uploaded before an interruption (UID %u)",
+				 r->folder, f->msg.key, *uid_r);
+			goto out;
+		}
+	}
+	if ((s = remote_step(w, r->ops->store(r, body, len, f->msg.flags, mtime, 0, uid_r, NULL))) !=
+	    STEP_OK)
+		goto out;
+	if (*uid_r == 0) {
+		s = remote_step(w, live_find_uploaded(r, body, len, known, n_known, uid_r));
+		if (s == STEP_OK && *uid_r == 0)
+			log_error("Folder %s: uploaded %s but the server did not report its UID and it "
+				  "could not be found; the file stays as it is (it may be uploaded "
+				  "again by the next full sync)", r->folder, f->msg.key);
+	}
+	log_debug(LOG_DBG_SYNC, "live: uploaded %s/%s as UID %u", local, f->msg.key, *uid_r);
+out:
+	free(known);
+	free(body);
+	return s;
+}
+
+/* After an upload: the names row and status row of the file, and the op's
+ * removal, in one transaction. extra_forget: also forget this UID of that
+ * folder (MOVE: the source). */
+static enum step record_upload(struct live_worker *w, const struct outbox_op *op,
+			       const char *local, struct status_folder *sf, const char *base,
+			       uint32_t uid, flagset_t flags, const char *src_local,
+			       int64_t src_id, uint32_t src_uid)
+{
+	char *err = NULL;
+	int rc = status_begin(w->db, &err);
+	if (rc == 0 && uid) {
+		rc = stamp_folder(w, sf, &err);
+		if (rc == 0)
+			rc = outbox_name_put(w->db, local, base, uid, &err);
+		if (rc == 0)
+			rc = status_put(w->db, sf->id, uid, flags, &err);
+	}
+	if (rc == 0 && src_local) {
+		rc = status_remove(w->db, src_id, src_uid, &err);
+		if (rc == 0)
+			rc = outbox_name_forget_uid(w->db, src_local, src_uid, &err);
+	}
+	if (rc == 0)
+		rc = outbox_done(w->db, op->id, &err);
+	enum step s = end_txn(w, rc, err);
+	if (s == STEP_OK) {
+		if (uid)
+			rows_put(w, sf->id, uid, flags);
+		if (src_local)
+			rows_remove(w, src_id, src_uid);
+	}
+	return s;
+}
+
+/* A mail reader may have changed the file's flags between the upload and
+ * the names row: no FLAGS op was queued then (the file had no UID yet). */
+static void requeue_flags(struct live_worker *w, const char *local, const char *base,
+			  uint32_t uid, flagset_t uploaded)
+{
+	struct local_file lf;
+	if (locate(w, local, base, &lf) != STEP_OK || !lf.found)
+		return;
+	if (lf.uid == uid && lf.msg.flags != uploaded) {
+		struct outbox_op op = { .kind = OUTBOX_FLAGS, .folder = (char *)local, .uid = uid,
+					.flags = lf.msg.flags, .name = (char *)base };
+		char *err = NULL;
+		if (outbox_push(w->db, &op, NULL, &err) < 0) {
+			log_error("live: %s", err);
+			free(err);
+		}
+	}
+	local_file_clear(&lf);
+}
+
+static enum step op_append(struct live_worker *w, const struct outbox_op *op)
+{
+	if (w->a->remote.readonly)
+		return fail(w, STEP_DROP, "the remote repository is readonly");
+	struct local_file lf;
+	enum step s = locate(w, op->folder, op->name, &lf);
+	if (s != STEP_OK)
+		return s;
+	if (!lf.found) {
+		s = fail(w, STEP_MOOT, "%s/%s is gone", op->folder, op->name ? op->name : "");
+		goto out;
+	}
+	if (lf.uid) {
+		s = fail(w, STEP_MOOT, "%s/%s already has UID %u", op->folder, lf.msg.key, lf.uid);
+		goto out;
+	}
+	struct status_folder sf;
+	if ((s = select_remote(w, op->folder, &sf)) != STEP_OK)
+		goto out;
+	if ((s = begin_try(w, op)) != STEP_OK)
+		goto out;
+	uint32_t uid = 0;
+	if ((s = upload(w, op, op->folder, &sf, &lf, &uid)) != STEP_OK)
+		goto out;
+	s = record_upload(w, op, op->folder, &sf, op->name, uid, lf.msg.flags, NULL, 0, 0);
+	if (s == STEP_OK && uid)
+		requeue_flags(w, op->folder, op->name, uid, lf.msg.flags);
+out:
+	local_file_clear(&lf);
+	return s;
+}
+
+/* MOVE: the file is already in dst (local); the server copy follows. */
+static enum step op_move(struct live_worker *w, const struct outbox_op *op)
+{
+	if (w->a->remote.readonly)
+		return fail(w, STEP_DROP, "the remote repository is readonly");
+	const char *src = op->folder, *dst = op->dst_folder ? op->dst_folder : "";
+	struct local_file lf;
+	enum step s = locate(w, dst, op->name, &lf);
+	if (s != STEP_OK)
+		return s;
+	if (!lf.found) {
+		/* Moved, then deleted or moved on (an APPEND follows for the
+		 * latter): as far as the server goes, a deletion in src. */
+		log_debug(LOG_DBG_SYNC, "live: %s/%s is gone: MOVE becomes a deletion in %s", dst,
+			  op->name ? op->name : "", src);
+		s = delete_uid(w, op, src, op->uid);
+		goto out;
+	}
+	if (lf.uid) {
+		s = fail(w, STEP_MOOT, "%s/%s already has UID %u (a sync got there first)", dst,
+			 lf.msg.key, lf.uid);
+		goto out;
+	}
+
+	struct status_folder ssf = { 0 }, dsf = { 0 };
+	if ((s = select_remote(w, src, &ssf)) != STEP_OK || (s = load_rows(w, ssf.id)) != STEP_OK)
+		goto out;
+	flagset_t src_flags = 0;
+	bool known = rows_get(w, op->uid, &src_flags);
+	bool keep_src = !w->a->local.sync_deletes;
+	char *dst_remote = live_remote_name(w, dst);
+	if (!dst_remote) {
+		s = fail(w, STEP_DROP, "folder '%s' has no name on the server", dst);
+		goto out;
+	}
+	uint32_t newuid = 0;
+	bool copy_only = !known || keep_src; /* upload dst's file, leave src alone */
+	if ((s = begin_try(w, op)) != STEP_OK)
+		goto out_name;
+	if (op->inflight || copy_only || !w->remote->ops->move) {
+		/* upload the local file into dst (looking first when inflight) */
+		if ((s = select_remote(w, dst, &dsf)) != STEP_OK)
+			goto out_name;
+		if ((s = upload(w, op, dst, &dsf, &lf, &newuid)) != STEP_OK)
+			goto out_name;
+		if (!copy_only) {
+			if ((s = select_remote(w, src, &ssf)) != STEP_OK)
+				goto out_name;
+			struct repo_msg m = { .uid = op->uid };
+			struct repo_msg *one[1] = { &m };
+			s = remote_step(w, w->remote->ops->delete_messages(w->remote, one, 1));
+			if (s != STEP_OK)
+				goto out_name;
+		}
+	} else {
+		struct repo_msg m = { .uid = op->uid, .flags = src_flags };
+		int rc = w->remote->ops->move(w->remote, &m, dst_remote, &newuid);
+		if (rc != REPO_OK && newuid) {
+			/* In both folders now: dst is recorded below, src keeps
+			 * its row so the next full sync deletes it there. */
+			log_warn("live: %s; the copy in %s is UID %u", repo_error(w->remote),
+				 dst_remote, newuid);
+			keep_src = true;
+		} else if ((s = remote_step(w, rc)) != STEP_OK) {
+			goto out_name;
+		}
+		if ((s = select_remote(w, dst, &dsf)) != STEP_OK)
+			goto out_name;
+		if (!newuid) {
+			/* Not reported (or the UID was gone from src): find the
+			 * copy, else upload the local file. */
+			if ((s = upload(w, op, dst, &dsf, &lf, &newuid)) != STEP_OK)
+				goto out_name;
+		} else if ((s = push_flags(w, newuid, src_flags, lf.msg.flags)) != STEP_OK) {
+			goto out_name;
+		}
+	}
+	bool forget_src = !copy_only && !keep_src;
+	s = record_upload(w, op, dst, &dsf, op->name, newuid, lf.msg.flags, forget_src ? src : NULL,
+			  ssf.id, op->uid);
+	if (s == STEP_OK && newuid)
+		requeue_flags(w, dst, op->name, newuid, lf.msg.flags);
+out_name:
+	free(dst_remote);
+out:
+	local_file_clear(&lf);
+	return s;
+}
+
+static enum step op_create(struct live_worker *w, const struct outbox_op *op)
+{
+	if (w->a->remote.readonly || !w->a->remote.createfolders)
+		return fail(w, STEP_DROP, "folders are not created on %s (readonly or "
+			    "createfolders = no)", w->a->remote.name);
+	char *rname = live_remote_name(w, op->folder);
+	if (!rname)
+		return fail(w, STEP_DROP, "folder '%s' has no name on the server", op->folder);
+	enum step s = begin_try(w, op);
+	if (s == STEP_OK)
+		s = remote_step(w, w->remote->ops->create_folder(w->remote, rname));
+	if (s == STEP_OK) {
+		log_info("Created folder %s[%s]", rname, w->a->remote.name);
+		char *err = NULL;
+		if (outbox_done(w->db, op->id, &err) < 0)
+			s = db_fail(w, err);
+	}
+	free(rname);
+	return s;
+}
+
+static const char *kind_name(enum outbox_kind k)
+{
+	switch (k) {
+	case OUTBOX_FLAGS: return "FLAGS";
+	case OUTBOX_DELETE: return "DELETE";
+	case OUTBOX_MOVE: return "MOVE";
+	case OUTBOX_APPEND: return "APPEND";
+	case OUTBOX_CREATE: return "CREATE";
+	}
+	return "?";
+}
+
+enum live_op_result live_run_op(struct live_worker *w, const struct outbox_op *op)
+{
+	enum step s;
+	xfree_ptr(&w->error);
+	switch (op->kind) {
+	case OUTBOX_FLAGS: s = op_flags(w, op); break;
+	case OUTBOX_DELETE: s = op_delete(w, op); break;
+	case OUTBOX_MOVE: s = op_move(w, op); break;
+	case OUTBOX_APPEND: s = op_append(w, op); break;
+	case OUTBOX_CREATE: s = op_create(w, op); break;
+	default: s = fail(w, STEP_DROP, "unknown kind %d", (int)op->kind); break;
+	}
+	char *err = NULL;
+	const char *what = kind_name(op->kind);
+	switch (s) {
+	case STEP_OK:
+		log_debug(LOG_DBG_SYNC, "live: #%lld %s %s UID %u: done", (long long)op->id, what,
+			  op->folder, op->uid);
+		return LIVE_OP_DONE;
+	case STEP_OFFLINE:
+		return LIVE_OP_OFFLINE;
+	case STEP_DB:
+		log_error("live: #%lld %s %s: %s", (long long)op->id, what, op->folder, w->error);
+		return LIVE_OP_DB;
+	case STEP_MOOT:
+	case STEP_DROP:
+		if (s == STEP_DROP)
+			log_error("live: dropped #%lld %s %s UID %u: %s; the next full sync settles it",
+				  (long long)op->id, what, op->folder, op->uid, w->error);
+		else
+			log_debug(LOG_DBG_SYNC, "live: #%lld %s %s: nothing to do: %s",
+				  (long long)op->id, what, op->folder, w->error ? w->error : "");
+		if (outbox_done(w->db, op->id, &err) < 0) {
+			log_error("live: %s", err);
+			free(err);
+			return LIVE_OP_DB;
+		}
+		return LIVE_OP_DONE;
+	case STEP_REFUSED:
+		break;
+	}
+	/* Refused: counted; after LIVE_MAX_ATTEMPTS dropped. An op that never
+	 * got to begin_try still counts (outbox_failed adds one then). */
+	unsigned attempts = op->attempts + 1;
+	if (attempts >= LIVE_MAX_ATTEMPTS) {
+		log_error("live: dropped #%lld %s %s UID %u after %u refusals: %s; the next full "
+			  "sync settles it", (long long)op->id, what, op->folder, op->uid, attempts,
+			  w->error);
+		if (outbox_done(w->db, op->id, &err) < 0) {
+			log_error("live: %s", err);
+			free(err);
+			return LIVE_OP_DB;
+		}
+		return LIVE_OP_DONE;
+	}
+	log_warn("live: #%lld %s %s UID %u refused (attempt %u of %u): %s", (long long)op->id, what,
+		 op->folder, op->uid, attempts, LIVE_MAX_ATTEMPTS, w->error);
+	if (outbox_failed(w->db, op->id, w->error, &err) < 0) {
+		log_error("live: %s", err);
+		free(err);
+		return LIVE_OP_DB;
+	}
+	return LIVE_OP_REFUSED;
+}
