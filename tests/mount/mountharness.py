@@ -493,6 +493,8 @@ class MountTestCase(harness.SyncTestCase):
         v = wait_until(pred, timeout)
         took = time.monotonic() - t0
         if v:
+            print("[within %.2f s] %s: %.3f s" % (timeout * TIME_SCALE, what, took),
+                  file=sys.stderr)
             return took
         v = wait_until(pred, LATE_GRACE, step=0.05)
         late = time.monotonic() - t0
@@ -553,24 +555,6 @@ class MountTestCase(harness.SyncTestCase):
             dovecot_mod._port_free = saved
         self.assertEqual((self.dc.imap_port, self.dc.imaps_port), ports,
                          "Dovecot came back on other ports (precondition)")
-
-    def freeze_server(self):
-        """SIGSTOP every Dovecot process: connections stay open, nothing answers."""
-        pids = self._dovecot_pids()
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGSTOP)
-        self.addCleanup(self.thaw_server, pids)
-        return pids
-
-    def thaw_server(self, pids):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGCONT)
-
-    def _dovecot_pids(self):
-        pid = self.dc._read_master_pid()
-        return [pid] + dovecot_mod._descendants(pid)
 
 
 def _port_free_reuseaddr(port):

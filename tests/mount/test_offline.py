@@ -14,7 +14,9 @@ Run one:  OFFLINEFS=build/tools/offlinefs python3 tests/mount/test_offline.py Te
 """
 
 import os
+import re
 import signal
+import sqlite3
 import sys
 import time
 
@@ -118,9 +120,14 @@ class TestOffline(OfflineCase):
         self.assertEqual(self.queued(), 4, "outbox rows: %s" % self.outbox_rows())
         self.assertTrue(mountharness.wait_until(lambda: self.pending() == 4, 3.0),
                         "status should show 4 queued ops:\n%s" % self.status())
-        # Still queued a while later: nothing is lost or dropped while offline.
-        time.sleep(1.5)
+        # Status stops claiming a connection once the worker failed to reach
+        # the server; the ops are still queued a while later.
+        self.assertTrue(mountharness.wait_until(
+            lambda: not re.search(r"connection:\s*online", self.status().output), 5.0),
+            "status still says online with the server down:\n%s" % self.status())
+        time.sleep(1.0)
         self.assertEqual(self.pending(), 4)
+        self.assertEqual(self.queued(), 4)
         self.assert_mount_alive()
         self.start_server()
         self.signal_mount(signal.SIGUSR1)
@@ -171,37 +178,135 @@ class TestOffline(OfflineCase):
         self.check_local(self.mnt)
         self.assert_final_sync_clean()
 
-    def test_kill9_while_append_in_flight(self):
-        """The worker sent an APPEND, the server got it but froze before
-        answering, the mount is killed: after restart the replay finds the
-        message on the server instead of appending it a second time."""
-        pids = self.freeze_server()
-        path, body = self.deliver_via_mount("INBOX", "inflight-new")
-        # The worker takes the op (marked inflight on disk before it sends
-        # anything) and blocks on the frozen server.
-        self.assert_within(lambda: [r["inflight"] for r in self.outbox_rows()] == [1], 5.0,
-                           "the APPEND is in flight")
-        time.sleep(0.3)  # let the command reach the server's socket buffer
+    # ------------------------------------------------------------ in flight
+    # A crash between "the worker sent the op" and "the server's answer was
+    # recorded" leaves the op in the outbox marked inflight, and the server
+    # may or may not have applied it. Timing a real kill -9 into that window
+    # is not deterministic (the worker may be reconnecting, not sending), so
+    # these tests build the crash state exactly: queue offline, kill -9, mark
+    # the row inflight the way outbox_begin_try does, and apply the op on the
+    # server by hand when the case is "it got there". Then mount: the replay
+    # must check the server first (live.h) and never duplicate.
+
+    def crash_with_inflight(self, change):
+        """Server down, change() through the mount (one op), kill -9, row
+        marked inflight.  Returns the outbox row."""
+        self.stop_server()
+        change()
+        self.assertEqual(len(self.outbox_rows()), 1, self.outbox_rows())
         self.kill9()
-        self.assertEqual([(r["kind"], r["inflight"]) for r in self.outbox_rows()], [(4, 1)])
-        self.thaw_server(pids)  # Dovecot reads the buffered APPEND and stores it
-        self.assert_within(lambda: len(self.srv.by_subject("INBOX", "inflight-new")) <= 1, 5.0,
-                           "server reachable again")
-        landed = len(self.srv.by_subject("INBOX", "inflight-new"))
-        print("APPEND landed before the restart: %s" % bool(landed), file=sys.stderr)
+        self.mark_inflight()
+        rows = self.outbox_rows()
+        self.assertEqual([r["inflight"] for r in rows], [1])
+        return rows[0]
+
+    def mark_inflight(self):
+        con = sqlite3.connect(self.status_db(), timeout=10)
+        try:
+            with con:
+                con.execute("UPDATE outbox SET inflight = 1, attempts = attempts + 1")
+        finally:
+            con.close()
+
+    def replay_and_settle(self):
+        self.start_server()
         self.mount()
-        self.assert_within(lambda: len(self.srv.by_subject("INBOX", "inflight-new")) == 1,
-                           DRAIN, "message on the server after the replay")
-        self.assert_within(lambda: self.pending() == 0, 5.0, "outbox empty after the replay")
+        self.assert_within(lambda: self.queued() == 0, DRAIN, "the inflight op was replayed")
+
+    def sync_barrier(self, folder):
+        """A server message only the next sync of folder can bring."""
+        self.srv.append(folder, msg("barrier"))
+        self.signal_mount(signal.SIGUSR1)
+        self.assert_within(lambda: "barrier" in local_index(self.mnt, folder), 5.0,
+                           "a SIGUSR1 sync of %s" % folder)
+
+    def test_replay_inflight_append_that_landed(self):
+        """APPEND in flight at the crash and already on the server: the
+        replay finds it (Message-ID + size) and does not append it again."""
+        body = msg("inflight-new")
+        row = self.crash_with_inflight(lambda: self.deliver_via_mount("INBOX", "inflight-new"))
+        self.assertEqual(row["kind"], 4)  # OUTBOX_APPEND
+        self.start_server()
+        self.srv.append("INBOX", body)  # what the lost APPEND did
+        self.mount()
+        self.assert_within(lambda: self.queued() == 0, DRAIN, "the inflight APPEND was resolved")
         self.assert_stays(lambda: len(self.srv.by_subject("INBOX", "inflight-new")) == 1, 1.5,
-                          "the replayed APPEND duplicated the message")
-        sm = self.srv.by_subject("INBOX", "inflight-new", bodies=True)[0]
-        self.assertEqual(crlf_to_lf(sm.body), body)
+                          "the replay appended the message a second time")
         self.assertEqual(len(self.srv.messages("INBOX", bodies=False)), 7)
+        self.sync_barrier("INBOX")
+        self.assertEqual(len(local_index(self.mnt, "INBOX")["inflight-new"]), 1,
+                         "the server copy was downloaded next to the local file")
+        self.assertEqual(self.unmount(), 0)
+        before = self.srv.snapshot()
+        self.sync()
+        self.assertEqual(self.srv.snapshot(), before)
+        self.assert_synced("INBOX")
+        self.assertEqual(len(self.local_index_backing("INBOX")["inflight-new"]), 1)
+
+    def test_replay_inflight_append_that_was_lost(self):
+        """APPEND in flight at the crash that never reached the server: the
+        replay appends it, once."""
+        self.crash_with_inflight(lambda: self.deliver_via_mount("INBOX", "inflight-lost"))
+        self.replay_and_settle()
+        self.assert_stays(lambda: len(self.srv.by_subject("INBOX", "inflight-lost")) == 1, 1.5,
+                          "inflight-lost on the server exactly once")
+        sm = self.srv.by_subject("INBOX", "inflight-lost", bodies=True)[0]
+        self.assertEqual(crlf_to_lf(sm.body), msg("inflight-lost"))
         self.assertEqual(self.unmount(), 0)
         self.sync()
         self.assert_synced("INBOX")
 
+    def test_replay_inflight_move_that_landed(self):
+        """MOVE in flight at the crash and already done on the server: the
+        replay sees the source UID gone and does not move, copy or append
+        anything; the message ends up once in Archive on both sides."""
+        uid = self.srv.by_subject("INBOX", "seen-3")[0].uid
+
+        def move():
+            m = self.local("INBOX", "seen-3")
+            os.rename(m.path, self.m("Archive", "cur", m.name))
+        row = self.crash_with_inflight(move)
+        self.assertEqual((row["kind"], row["uid"]), (3, uid))  # OUTBOX_MOVE
+        self.start_server()
+        with self.server() as s:  # what the lost UID MOVE did
+            s.select("INBOX", readonly=False)
+            typ, data = s.c.uid("MOVE", str(uid), "Archive")
+            self.assertEqual(typ, "OK", data)
+        self.mount()
+        self.assert_within(lambda: self.queued() == 0, DRAIN, "the inflight MOVE was resolved")
+        self.assert_stays(lambda: (self.srv.subjects("Archive").count("seen-3") == 1 and
+                                   "seen-3" not in self.srv.subjects("INBOX")), 1.5,
+                          "seen-3 once in Archive, not in INBOX, on the server")
+        self.sync_barrier("Archive")
+        self.assertEqual(len(local_index(self.mnt, "Archive")["seen-3"]), 1,
+                         "the server copy was downloaded next to the moved file")
+        self.assertNotIn("seen-3", local_index(self.mnt, "INBOX"))
+        self.assertEqual(self.unmount(), 0)
+        before = self.srv.snapshot()
+        self.sync()
+        self.assertEqual(self.srv.snapshot(), before)
+        for folder in ("INBOX", "Archive"):
+            self.assert_synced(folder)
+        self.assertEqual(len(self.local_index_backing("Archive")["seen-3"]), 1)
+
+    def test_replay_inflight_move_that_was_lost(self):
+        """MOVE in flight at the crash that never reached the server: the
+        replay moves it, once."""
+        def move():
+            m = self.local("INBOX", "seen-3")
+            os.rename(m.path, self.m("Archive", "cur", m.name))
+        self.crash_with_inflight(move)
+        self.replay_and_settle()
+        self.assert_stays(lambda: (self.srv.subjects("Archive").count("seen-3") == 1 and
+                                   "seen-3" not in self.srv.subjects("INBOX")), 1.5,
+                          "seen-3 once in Archive, not in INBOX, on the server")
+        self.assertEqual(self.unmount(), 0)
+        self.sync()
+        for folder in ("INBOX", "Archive"):
+            self.assert_synced(folder)
+
+    def local_index_backing(self, folder):
+        return local_index(self.mail, folder)
 
 if __name__ == "__main__":
     mountharness.main()
