@@ -537,6 +537,19 @@ class MountTestCase(harness.SyncTestCase):
         os.rename(tmp, self.m(folder, sub, final))
         return self.m(folder, sub, final), body
 
+    def server_guids(self, folder, subject):
+        """Dovecot's GUIDs of the messages with this subject in folder.  A
+        server-side MOVE/COPY keeps the GUID (Maildir: the file's base name);
+        an APPEND of the same bytes gets a new one — so this tells "moved on
+        the server" from "uploaded again"."""
+        out = self.dc.doveadm(["fetch", "-u", self.user, "guid hdr.subject", "mailbox",
+                               folder]).stdout.decode(errors="replace")
+        guids = []
+        for rec in re.findall(r"guid: (\S+)\nhdr\.subject: (.*)", out):
+            if rec[1].strip() == subject:
+                guids.append(rec[0])
+        return guids
+
     def stop_server(self):
         self.dc.stop()
         self.srv.close()
@@ -555,6 +568,25 @@ class MountTestCase(harness.SyncTestCase):
             dovecot_mod._port_free = saved
         self.assertEqual((self.dc.imap_port, self.dc.imaps_port), ports,
                          "Dovecot came back on other ports (precondition)")
+
+    def freeze_server(self):
+        """SIGSTOP every Dovecot process: connections stay open, nothing
+        answers.  Thawed again at cleanup (before the unmount)."""
+        pids = self._dovecot_pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        self.addCleanup(self.thaw_server, pids)
+        return pids
+
+    def thaw_server(self, pids):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+    def _dovecot_pids(self):
+        pid = self.dc._read_master_pid()
+        return [pid] + dovecot_mod._descendants(pid) if pid else []
 
 
 def _port_free_reuseaddr(port):

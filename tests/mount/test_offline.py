@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The live mount without a server: changes queue, then drain exactly once.
 
-Each test stops (or freezes) the test's Dovecot, makes the four kinds of
+Each test stops the test's Dovecot, makes the four kinds of
 change a mail reader makes — a flag rename, an unlink, a new message
 (tmp/ -> new/), a move to another folder — checks they are applied to the
 Maildir at once and queued (`offlinefs status`), then brings the server back

@@ -145,6 +145,8 @@ class TestSyscalls(mountharness.MountTestCase):
         m = self.local("INBOX", "seen-3")
         ino = os.stat(m.path).st_ino
         src_uid = self.srv.by_subject("INBOX", "seen-3")[0].uid
+        guids = self.server_guids("INBOX", "seen-3")
+        self.assertEqual(len(guids), 1)
         dst = self.m("Archive", "cur", m.name)
         os.rename(m.path, dst)
         self.assertEqual(os.stat(dst).st_ino, ino)
@@ -157,6 +159,8 @@ class TestSyscalls(mountharness.MountTestCase):
         self.assert_within(moved, PROPAGATION, "UID %d moved INBOX -> Archive" % src_uid)
         arch = self.srv.by_subject("Archive", "seen-3", bodies=True)
         self.assertEqual(crlf_to_lf(arch[0].body), m.body)
+        self.assertEqual(self.server_guids("Archive", "seen-3"), guids,
+                         "moved on the server, not uploaded again (same Dovecot GUID)")
         self.assertEqual(arch[0].flags, ("\\Seen",))
         self.assertEqual(len(self.srv.messages("Archive", bodies=False)), 3)
         self.assertEqual(len(self.srv.messages("INBOX", bodies=False)), 5)
