@@ -8,9 +8,9 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
-/* Room for "X-OfflineIMAP: <crc32>-<random>\r\n" on a copy uploaded to a
+/* Room for "X-OfflineIMAP: <crc32>-<random>\r\n" (at most 57 bytes) on a copy uploaded to a
  * server without UIDPLUS. */
-#define MARKER_SLACK 200
+#define MARKER_SLACK 64
 
 uint64_t live_crlf_size(const char *body, size_t len)
 {
