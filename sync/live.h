@@ -26,6 +26,29 @@
  * kernel's caches (maildir_fs_notify_*); hooks are called with no lock
  * held that a FUSE observer callback could wait for.
  *
+ * As built (sync/live.c, sync/live_ops.c):
+ *   - One worker thread drains the outbox and runs the syncs, so the two
+ *     never overlap; ops queued during a long full sync wait for its end.
+ *     Syncs are sync_account() with skip_lock (the caller holds the account
+ *     lock) and keep_local_names (uploads are recorded in the names table,
+ *     files are never renamed to U= names while mounted).
+ *   - IDLE runs on the first of idle_folders only (its own connection); the
+ *     others follow the periodic sync. Without IDLE on the server, only the
+ *     periodic and on-access syncs run.
+ *   - A server refusal (NO) of one op is retried after 1, 2, 4, 8 s; the
+ *     fifth refusal drops the op with an error in the log (the next full
+ *     sync settles it by the three-way rules); nothing behind it runs while
+ *     it waits. An op that can never succeed (UIDVALIDITY changed, readonly
+ *     remote, folder without a server name) is dropped at once.
+ *   - An APPEND whose UID the server neither reports nor lets us find
+ *     (live_find.h) leaves the file as it is (while mounted it must not
+ *     vanish), logs an error and is done; the next full sync may upload it
+ *     once more.
+ *   - Back online after a connection failure, a full sync runs after the
+ *     outbox is drained (changes on the server meanwhile).
+ *   - live_stop waits for the op or the sync in progress.
+ *   - live_state.queued is the queue length as the worker last saw it.
+ *
  * Threading: live_* functions may be called from any thread, except that
  * live_free must not race the others.
  */
