@@ -590,6 +590,56 @@ class TestLive(SyncTestCase):
         self.assert_nothing_copied(r)
         self.assertNotIn("renamed", r.output)
 
+    def test_oneshot_with_pending_ops(self):
+        """Ops still queued when a one-shot run makes the same changes are
+        harmless when the mount comes back: nothing is done twice."""
+        d = self.start()
+        self.dc.stop()
+        first, second, third, _ = self._offline_changes(d)
+        d.kill9()
+        self.restart_server()
+        r = self.sync()
+        self._check_offline_changes(first, second, third)
+        with self.server() as s:
+            before = s.snapshot()
+        d2 = Driver(self)
+        self.assertEqual(d2.ok("count"), "4")
+        d2.ok("start")
+        d2.ok("wait_empty", "30")
+        d2.ok("wait_synced", "30")
+        with self.server() as s:
+            self.assertEqual(s.snapshot(), before)
+        d2.quit()
+        r = self.sync()
+        self.assert_nothing_copied(r)
+
+    def test_full_sync_keeps_names(self):
+        """A file that appeared without an event is uploaded by the full sync
+        inside the mount under its own name (names table), not renamed."""
+        d = self.start()
+        p = add_local_message(self.mail, "INBOX", simple_message("no event"))
+        n = d.full_syncs()
+        d.ok("wake")
+        self.assertTrue(wait_for(lambda: d.full_syncs() > n, 30), d.stderr())
+        self.assertTrue(os.path.exists(p), "renamed under a running mail reader")
+        uids = self.server_uid_of("INBOX", "no event")
+        self.assertEqual(len(uids), 1)
+        self.assertEqual(d.ok("name", "INBOX", base_of(os.path.basename(p))), str(uids[0]))
+        n = d.full_syncs()
+        d.ok("wake")
+        self.assertTrue(wait_for(lambda: d.full_syncs() > n, 30), d.stderr())
+        self.assertEqual(self.copies("INBOX", "no event"), 1)
+        # the server deletes it: the file goes, and so does its names row
+        with self.server() as s:
+            s.expunge("INBOX", uids[0])
+        n = d.full_syncs()
+        d.ok("wake")
+        self.assertTrue(wait_for(lambda: d.full_syncs() > n, 30), d.stderr())
+        self.assertFalse(os.path.exists(p))
+        self.assertEqual(d.ok("name", "INBOX", base_of(os.path.basename(p))), "0")
+        self.assertIn(["removed", "INBOX", "new", os.path.basename(p)], d.hook_lines())
+        d.quit()
+
     def names_rows(self):
         db = os.path.join(self.meta, "Account-%s" % harness.ACCOUNT, "offlinefs.sqlite")
         con = sqlite3.connect(db)
