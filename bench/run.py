@@ -891,7 +891,7 @@ def aggregate(results, scenarios, tools):
             ok = [r for r in rs if not r.get("skipped") and not r["problems"]]
             done = [r for r in rs if not r.get("skipped")]
             use = ok or done
-            problems = sorted({p for r in rs for p in r["problems"]})
+            problems = list(dict.fromkeys(p for r in rs for p in r["problems"]))
             agg[(sc, t)] = {
                 "runs": len(rs), "ok_runs": len(ok),
                 "wall": median([r["wall"] for r in use]),
@@ -911,6 +911,10 @@ def aggregate(results, scenarios, tools):
 
 def fmt(x, nd=2):
     return "–" if x is None else ("%.*f" % (nd, x))
+
+
+def span(lo, hi):
+    return "–" if lo is None else "%s–%s" % (fmt(lo), fmt(hi))
 
 
 def ratio(a, b):
@@ -952,9 +956,8 @@ def render(agg, scenarios, tools, meta):
         row = [sc]
         for t in tools:
             g = agg[(sc, t)]
-            row.append("%s–%s / %s–%s / %s" % (fmt(g["wall_min"]), fmt(g["wall_max"]),
-                                               fmt(g["cpu_min"]), fmt(g["cpu_max"]),
-                                               fmt(g["server_cpu"])))
+            row.append("%s / %s / %s" % (span(g["wall_min"], g["wall_max"]),
+                                         span(g["cpu_min"], g["cpu_max"]), fmt(g["server_cpu"])))
         lines.append("| " + " | ".join(row) + " |")
     if notes:
         lines.append("")
@@ -1080,6 +1083,7 @@ def main(argv=None):
         return 2
 
     def on_signal(sig, frame):
+        print("bench: got signal %d; stopping the tool and Dovecot" % sig, file=sys.stderr)
         raise SystemExit(128 + sig)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
@@ -1115,9 +1119,14 @@ def main(argv=None):
         env["bench_seconds"] = round(time.monotonic() - t_start, 1)
         m = bench.manifests.get("main") or next(iter(bench.manifests.values()))
         size = sum(e["size"] for f in m["folders"] for e in f["messages"])
+        big = ""
+        if "big" in bench.manifests:
+            bm = bench.manifests["big"]
+            big = "; big corpus: %d messages in one folder, %.0f MB" % (
+                a.big_messages, sum(e["size"] for f in bm["folders"] for e in f["messages"]) / 1e6)
         meta = {"runs": a.runs, "corpus_desc": "corpus seed %d: %d messages in %d folders, %.0f MB "
-                "(%d of 1-4 MB), churn %d%%, fsync %s; command: %s" % (
-                    a.seed, a.messages, len(m["folders"]), size / 1e6, a.large, a.churn_pct,
+                "(%d of 1-4 MB)%s; churn %d%%; fsync %s; command: %s" % (
+                    a.seed, a.messages, len(m["folders"]), size / 1e6, a.large, big, a.churn_pct,
                     "off" if a.no_fsync else "on (tool defaults)",
                     " ".join(["python3", "bench/run.py"] + (argv if argv is not None
                                                              else sys.argv[1:])))}
