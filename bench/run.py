@@ -1144,7 +1144,8 @@ def main(argv=None):
             json.dump(out, f, indent=1)
         with open(os.path.join(a.results, stamp + ".md"), "w") as f:
             f.write("# Benchmark %s\n\n%s\n\nload average start %s end %s; %s; git %s\n" % (
-                env["date"], table, env["loadavg_start"], env["loadavg_end"],
+                env["date"], table, " ".join("%.2f" % x for x in env["loadavg_start"]),
+                " ".join("%.2f" % x for x in env["loadavg_end"]),
                 "; ".join("%s: %s" % kv for kv in env["versions"].items()), env["git"]))
         log("results: %s.{json,md} (%.0fs total)" % (os.path.join(a.results, stamp),
                                                      time.monotonic() - t_start))
