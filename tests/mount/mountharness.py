@@ -551,8 +551,32 @@ class MountTestCase(harness.SyncTestCase):
         return guids
 
     def stop_server(self):
-        self.dc.stop()
+        """Stop Dovecot, and return only once every one of its processes is
+        gone (so its ports are free for start_server).
+
+        Its imap/imap-login processes serving the mount's open connections
+        outlive the master's SIGTERM and the fixture waits 10 s before it
+        SIGKILLs them; a server that is down may as well have crashed, so we
+        allow 2 s.  The dead master then stays a zombie until PID 1 reaps it
+        (lazily on some machines), and `dovecot` refuses to start while
+        master.pid names a pid that still exists: we remove that pid file
+        once the master is dead."""
         self.srv.close()
+        pids = self._dovecot_pids()
+        master = pids[0] if pids else None
+        saved = dovecot_mod.STOP_TIMEOUT
+        dovecot_mod.STOP_TIMEOUT = 2.0
+        try:
+            self.dc.stop()
+        finally:
+            dovecot_mod.STOP_TIMEOUT = saved
+        left = wait_until(lambda: not [p for p in pids if dovecot_mod._pid_alive(p)], 10.0,
+                          step=0.02)
+        self.assertTrue(left, "Dovecot processes still alive after stop: %s"
+                        % [p for p in pids if dovecot_mod._pid_alive(p)])
+        if master:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(self.dc.base_dir, "master.pid"))
 
     def start_server(self):
         """Restart the stopped Dovecot on the SAME ports (the mount's config
@@ -560,6 +584,9 @@ class MountTestCase(harness.SyncTestCase):
         port whose old connections are in TIME_WAIT looks busy and it would
         pick new ones; we probe the way Dovecot binds (SO_REUSEADDR)."""
         ports = (self.dc.imap_port, self.dc.imaps_port)
+        self.assertTrue(wait_until(lambda: all(_port_free_reuseaddr(p) for p in ports), 5.0,
+                                   step=0.05),
+                        "ports %s still taken after Dovecot stopped" % (ports,))
         saved = dovecot_mod._port_free
         dovecot_mod._port_free = _port_free_reuseaddr
         try:
