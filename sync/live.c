@@ -253,6 +253,34 @@ static void set_connected(struct live *l, bool up)
 	pthread_mutex_unlock(&l->lock);
 }
 
+static void free_ops(struct outbox_op *ops, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		outbox_op_clear(&ops[i]);
+	free(ops);
+}
+
+/* The oldest op, and when it is a FLAGS or DELETE op the ones behind it
+ * (up to LIVE_BATCH), so a run of them goes to the server at once. */
+static int outbox_peek_batch(struct live *l, struct outbox_op **ops_r, size_t *n_r, char **err)
+{
+	struct outbox_op first;
+	*ops_r = NULL;
+	*n_r = 0;
+	int rc = outbox_peek(l->w.db, &first, err);
+	if (rc <= 0)
+		return rc;
+	bool batchable = first.kind == OUTBOX_FLAGS || first.kind == OUTBOX_DELETE;
+	if (!batchable) {
+		*ops_r = xmalloc(sizeof(**ops_r));
+		**ops_r = first;
+		*n_r = 1;
+		return 0;
+	}
+	outbox_op_clear(&first);
+	return outbox_list(l->w.db, LIVE_BATCH, ops_r, n_r, err);
+}
+
 /* Applies queued ops oldest first until the queue is empty or one cannot
  * be applied now. *attempts_r: the refused op's attempts so far. */
 static enum drain_result drain(struct live *l, unsigned *attempts_r)
@@ -262,27 +290,29 @@ static enum drain_result drain(struct live *l, unsigned *attempts_r)
 	for (;;) {
 		if (stopping(l))
 			return DRAIN_STOPPED;
-		struct outbox_op op;
+		struct outbox_op *ops = NULL;
+		size_t n = 0;
 		char *err = NULL;
-		int rc = outbox_peek(w->db, &op, &err);
+		int rc = outbox_peek_batch(l, &ops, &n, &err);
 		if (rc < 0) {
 			log_error("live: %s", err);
 			set_error(l, err);
 			free(err);
 			return DRAIN_DB;
 		}
-		if (rc == 0) {
+		if (n == 0) {
 			update_queued(l);
 			return DRAIN_DONE;
 		}
 		if (live_worker_connect(w) < 0) {
-			outbox_op_clear(&op);
+			free_ops(ops, n);
 			return DRAIN_OFFLINE;
 		}
 		set_connected(l, true);
-		enum live_op_result r = live_run_op(w, &op);
-		*attempts_r = op.attempts + 1;
-		outbox_op_clear(&op);
+		size_t k = live_batch_len(ops, n);
+		enum live_op_result r = live_run_ops(w, ops, k);
+		*attempts_r = ops[0].attempts + 1;
+		free_ops(ops, n);
 		update_queued(l);
 		switch (r) {
 		case LIVE_OP_DONE:
@@ -372,7 +402,6 @@ static void *worker_main(void *arg)
 	double next_full = now_mono(); /* a full sync right at the start */
 	double retry_at = 0;           /* nothing before this (offline, refused) */
 	bool full_due = true;
-	unsigned refuse_delay = 0;
 	for (;;) {
 		pthread_mutex_lock(&l->lock);
 		for (;;) {
@@ -422,8 +451,6 @@ static void *worker_main(void *arg)
 				}
 			}
 		}
-		if (dr == DRAIN_DONE)
-			refuse_delay = 0;
 		if (dr == DRAIN_STOPPED || dr == DRAIN_DONE) {
 			strlist_free(&want);
 			strlist_free(&force);
@@ -438,8 +465,8 @@ static void *worker_main(void *arg)
 		l->dirty = true;
 		unsigned delay;
 		if (dr == DRAIN_REFUSED) {
-			refuse_delay = attempts <= 1 ? 1 : 1u << (attempts - 1);
-			delay = refuse_delay > BACKOFF_MAX ? BACKOFF_MAX : refuse_delay;
+			/* 1, 2, 4, 8 s after the 1st..4th refusal */
+			delay = attempts <= 1 ? 1 : attempts > 9 ? BACKOFF_MAX : 1u << (attempts - 1);
 		} else {
 			l->backoff = l->backoff ? l->backoff * 2 : 1;
 			if (l->backoff > BACKOFF_MAX)

@@ -52,10 +52,20 @@ void live_worker_disconnect(struct live_worker *w);
 /* Forgets the cached status rows (call when a sync may have changed them). */
 void live_worker_forget_rows(struct live_worker *w);
 
-/* Applies op (the oldest queued) on the server, updates the status and
- * names rows and removes the op in one transaction. Needs a connection
- * (live_worker_connect). w->error says why on failure. */
-enum live_op_result live_run_op(struct live_worker *w, const struct outbox_op *op);
+/* Ops at most applied together: consecutive FLAGS (or DELETE) ops of one
+ * folder become one UID STORE (or one STORE + UID EXPUNGE). */
+#define LIVE_BATCH 500
+
+/* How many of ops[0..n) (the oldest queued, in order) go into one
+ * live_run_ops call: a run of FLAGS or of DELETE ops of the same folder,
+ * else 1. */
+size_t live_batch_len(const struct outbox_op *ops, size_t n);
+
+/* Applies ops[0..n) (a batch as live_batch_len says) on the server, updates
+ * the status and names rows and removes the ops, in one transaction. Needs
+ * a connection (live_worker_connect). w->error says why on failure; a
+ * refusal is recorded on ops[0]. */
+enum live_op_result live_run_ops(struct live_worker *w, const struct outbox_op *ops, size_t n);
 
 /* The server name of a local folder, or NULL (the Maildir root "" has
  * none). malloc'd. */

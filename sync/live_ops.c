@@ -217,51 +217,6 @@ static void local_file_clear(struct local_file *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* Finds the message of base name `base` in new/ or cur/ of the local
- * folder. A folder that is gone means the file is gone. */
-static enum step locate(struct live_worker *w, const char *folder, const char *base,
-			struct local_file *f)
-{
-	memset(f, 0, sizeof(*f));
-	if (!base || !*base)
-		return STEP_OK;
-	struct repo *lr = w->local;
-	struct repo_folder_status st;
-	if (lr->ops->select_folder(lr, folder, false, &st) != REPO_OK) {
-		log_debug(LOG_DBG_SYNC, "live: %s", repo_error(lr));
-		return STEP_OK;
-	}
-	struct repo_msg_list list = { 0 };
-	int rc = lr->ops->list_messages(lr, &list);
-	lr->ops->close_folder(lr);
-	if (rc != REPO_OK) {
-		repo_msg_list_free(&list);
-		return fail(w, STEP_REFUSED, "%s", repo_error(lr));
-	}
-	size_t blen = strlen(base);
-	for (size_t i = 0; i < list.n; i++) {
-		const char *name = list.v[i].key + 4;
-		if (strncmp(name, base, blen) != 0 || (name[blen] && name[blen] != ':'))
-			continue;
-		f->msg = list.v[i];
-		list.v[i].key = NULL;
-		f->found = true;
-		break;
-	}
-	repo_msg_list_free(&list);
-	if (!f->found)
-		return STEP_OK;
-	uint32_t uid = 0;
-	char *err = NULL;
-	int g = outbox_name_get(w->db, folder, base, &uid, &err);
-	if (g < 0) {
-		local_file_clear(f);
-		return db_fail(w, err);
-	}
-	f->uid = g == 1 ? uid : f->msg.uid;
-	return STEP_OK;
-}
-
 /* Reads the file's body; *time_r its mtime (the APPEND INTERNALDATE). */
 static enum step read_local(struct live_worker *w, const char *folder, const struct local_file *f,
 			    char **body_r, size_t *len_r, int64_t *time_r)
@@ -275,6 +230,122 @@ static enum step read_local(struct live_worker *w, const char *folder, const str
 	if (rc != REPO_OK)
 		return fail(w, STEP_REFUSED, "%s", repo_error(lr));
 	return STEP_OK;
+}
+
+/* A folder's files, sorted by base name, for many lookups. */
+struct listing {
+	struct repo_msg_list list;
+	size_t *order;   /* indices into list.v, by base */
+	size_t *base_len; /* of list.v[i]'s name */
+};
+
+static size_t name_base_len(const char *name)
+{
+	const char *info = strstr(name, ":2,");
+	return info ? (size_t)(info - name) : strlen(name);
+}
+
+static const struct listing *sort_ctx;
+
+static int cmp_listing(const void *a, const void *b)
+{
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	size_t lx = sort_ctx->base_len[x], ly = sort_ctx->base_len[y];
+	int c = memcmp(sort_ctx->list.v[x].key + 4, sort_ctx->list.v[y].key + 4, lx < ly ? lx : ly);
+	return c ? c : lx < ly ? -1 : lx > ly;
+}
+
+static void listing_free(struct listing *ls)
+{
+	repo_msg_list_free(&ls->list);
+	free(ls->order);
+	free(ls->base_len);
+	memset(ls, 0, sizeof(*ls));
+}
+
+/* Lists new/ and cur/ of the local folder (a folder that is gone lists
+ * empty). */
+static enum step list_local(struct live_worker *w, const char *folder, struct listing *ls)
+{
+	memset(ls, 0, sizeof(*ls));
+	struct repo *lr = w->local;
+	struct repo_folder_status st;
+	if (lr->ops->select_folder(lr, folder, false, &st) != REPO_OK) {
+		log_debug(LOG_DBG_SYNC, "live: %s", repo_error(lr));
+		return STEP_OK;
+	}
+	int rc = lr->ops->list_messages(lr, &ls->list);
+	lr->ops->close_folder(lr);
+	if (rc != REPO_OK) {
+		listing_free(ls);
+		return fail(w, STEP_REFUSED, "%s", repo_error(lr));
+	}
+	size_t n = ls->list.n;
+	ls->order = xmalloc((n ? n : 1) * sizeof(*ls->order));
+	ls->base_len = xmalloc((n ? n : 1) * sizeof(*ls->base_len));
+	for (size_t i = 0; i < n; i++) {
+		ls->order[i] = i;
+		ls->base_len[i] = name_base_len(ls->list.v[i].key + 4);
+	}
+	sort_ctx = ls; /* the worker thread is the only caller */
+	qsort(ls->order, n, sizeof(*ls->order), cmp_listing);
+	sort_ctx = NULL;
+	return STEP_OK;
+}
+
+/* The file whose base name is base, or NULL. */
+static const struct repo_msg *listing_find(const struct listing *ls, const char *base)
+{
+	if (!base || !*base)
+		return NULL;
+	size_t bl = strlen(base), lo = 0, hi = ls->list.n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, i = ls->order[mid];
+		size_t l = ls->base_len[i];
+		int c = memcmp(ls->list.v[i].key + 4, base, l < bl ? l : bl);
+		if (!c)
+			c = l < bl ? -1 : l > bl;
+		if (!c)
+			return &ls->list.v[i];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* A listed file's UID: its names row, else the U= of its name. */
+static enum step file_uid_of(struct live_worker *w, const char *folder, const char *base,
+			     const struct repo_msg *m, uint32_t *uid_r)
+{
+	uint32_t uid = 0;
+	char *err = NULL;
+	int g = outbox_name_get(w->db, folder, base, &uid, &err);
+	if (g < 0)
+		return db_fail(w, err);
+	*uid_r = g == 1 ? uid : m->uid;
+	return STEP_OK;
+}
+
+/* Finds the message of base name `base` in new/ or cur/ of the local
+ * folder. A folder that is gone means the file is gone. */
+static enum step locate(struct live_worker *w, const char *folder, const char *base,
+			struct local_file *f)
+{
+	memset(f, 0, sizeof(*f));
+	struct listing ls;
+	enum step s = list_local(w, folder, &ls);
+	if (s != STEP_OK)
+		return s;
+	const struct repo_msg *m = listing_find(&ls, base);
+	if (m && (s = file_uid_of(w, folder, base, m, &f->uid)) == STEP_OK) {
+		f->msg = *m;
+		f->msg.key = xstrdup(m->key);
+		f->found = true;
+	}
+	listing_free(&ls);
+	return s;
 }
 
 /* --- the server folder ---------------------------------------------------- */
@@ -357,65 +428,103 @@ static enum step push_flags(struct live_worker *w, uint32_t uid, flagset_t base,
 
 /* --- ops ----------------------------------------------------------------- */
 
-static enum step op_flags(struct live_worker *w, const struct outbox_op *op)
+/* FLAGS ops (ops[0..n), one folder): the server's flags follow each file's
+ * current flags, as the difference from the status flags (so a flag
+ * changed on the server meanwhile survives). One listing of the folder,
+ * one set_flags call (IMAP: one UID STORE per flag and direction), one
+ * transaction. FLAGS ops are idempotent: no begin_try. */
+static enum step op_flags(struct live_worker *w, const struct outbox_op *ops, size_t n)
 {
 	if (w->a->remote.readonly)
 		return fail(w, STEP_DROP, "the remote repository is readonly");
-	struct local_file lf;
-	enum step s = locate(w, op->folder, op->name, &lf);
+	const char *folder = ops[0].folder;
+	struct listing ls;
+	enum step s = list_local(w, folder, &ls);
 	if (s != STEP_OK)
 		return s;
-	/* The file's flags now: they include whatever a sync applied to it
-	 * after the op was queued, which must not be undone. */
-	flagset_t want = lf.found && lf.uid == op->uid ? lf.msg.flags : op->flags;
-	local_file_clear(&lf);
-
 	struct status_folder sf;
-	if ((s = select_remote(w, op->folder, &sf)) != STEP_OK)
-		return s;
-	if ((s = load_rows(w, sf.id)) != STEP_OK)
-		return s;
-	flagset_t base;
-	if (!rows_get(w, op->uid, &base))
-		return fail(w, STEP_MOOT, "UID %u is not in the status cache (gone from the server?)",
-			    op->uid);
-	if ((s = begin_try(w, op)) != STEP_OK)
-		return s;
-	if ((s = push_flags(w, op->uid, base, want)) != STEP_OK)
-		return s;
+	if ((s = select_remote(w, folder, &sf)) != STEP_OK || (s = load_rows(w, sf.id)) != STEP_OK)
+		goto out_list;
+
+	/* One entry per UID; a later op's file state wins (they agree
+	 * anyway when the file is there). */
+	struct item {
+		uint32_t uid;
+		flagset_t base, want;
+		bool known;
+	} *items = xmalloc(n * sizeof(*items));
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct outbox_op *op = &ops[i];
+		const struct repo_msg *m = listing_find(&ls, op->name);
+		uint32_t file_uid = 0;
+		if (m && (s = file_uid_of(w, folder, op->name, m, &file_uid)) != STEP_OK)
+			goto out_items;
+		/* The file's flags now: they include whatever a sync applied
+		 * to it after the op was queued, which must not be undone. */
+		flagset_t want = m && file_uid == op->uid ? m->flags : op->flags;
+		size_t j = 0;
+		while (j < k && items[j].uid != op->uid)
+			j++;
+		if (j == k) {
+			items[k].uid = op->uid;
+			items[k].known = rows_get(w, op->uid, &items[k].base);
+			k++;
+		}
+		items[j].want = want;
+	}
+
+	struct repo *r = w->remote;
+	flagset_t storable = r->ops->storable_flags(r);
+	struct repo_msg *msgs = xmalloc((k ? k : 1) * sizeof(*msgs));
+	struct repo_msg **pm = xmalloc((k ? k : 1) * sizeof(*pm));
+	flagset_t *want = xmalloc((k ? k : 1) * sizeof(*want));
+	size_t nm = 0;
+	for (size_t j = 0; j < k; j++) {
+		if (!items[j].known) {
+			log_debug(LOG_DBG_SYNC, "live: FLAGS %s UID %u: not in the status cache "
+				  "(gone from the server?): nothing to do", folder, items[j].uid);
+			continue;
+		}
+		if (((items[j].base ^ items[j].want) & storable) == 0)
+			continue;
+		msgs[nm] = (struct repo_msg){ .uid = items[j].uid, .flags = items[j].base };
+		pm[nm] = &msgs[nm];
+		want[nm] = items[j].want;
+		nm++;
+	}
+	if (nm)
+		s = remote_step(w, r->ops->set_flags(r, pm, want, nm));
+	free(msgs);
+	free(pm);
+	free(want);
+	if (s != STEP_OK)
+		goto out_items;
+
 	char *err = NULL;
 	int rc = status_begin(w->db, &err);
-	if (rc == 0)
-		rc = status_put(w->db, sf.id, op->uid, want, &err);
-	if (rc == 0)
-		rc = outbox_done(w->db, op->id, &err);
+	for (size_t j = 0; rc == 0 && j < k; j++)
+		if (items[j].known)
+			rc = status_put(w->db, sf.id, items[j].uid, items[j].want, &err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = outbox_done(w->db, ops[i].id, &err);
 	if ((s = end_txn(w, rc, err)) == STEP_OK)
-		rows_put(w, sf.id, op->uid, want);
+		for (size_t j = 0; j < k; j++)
+			if (items[j].known)
+				rows_put(w, sf.id, items[j].uid, items[j].want);
+out_items:
+	free(items);
+out_list:
+	listing_free(&ls);
 	return s;
 }
 
-/* Removes uid of folder from the status and names rows with the op. */
-static enum step forget(struct live_worker *w, const struct outbox_op *op, int64_t folder_id,
-			const char *local, uint32_t uid)
-{
-	char *err = NULL;
-	int rc = status_begin(w->db, &err);
-	if (rc == 0)
-		rc = status_remove(w->db, folder_id, uid, &err);
-	if (rc == 0)
-		rc = outbox_name_forget_uid(w->db, local, uid, &err);
-	if (rc == 0)
-		rc = outbox_done(w->db, op->id, &err);
-	enum step s = end_txn(w, rc, err);
-	if (s == STEP_OK)
-		rows_remove(w, folder_id, uid);
-	return s;
-}
-
-/* Deletes uid in local folder `local` on the server (the op's effect for
- * DELETE, and for a MOVE whose file is gone again). */
-static enum step delete_uid(struct live_worker *w, const struct outbox_op *op, const char *local,
-			    uint32_t uid)
+/* Deletes uids[0..n) of local folder `local` on the server and forgets
+ * their status and names rows, and ops[0..n), in one transaction (DELETE,
+ * and a MOVE whose file is gone again). Idempotent: a UID already gone
+ * changes nothing, so no begin_try. */
+static enum step delete_uids(struct live_worker *w, const struct outbox_op *ops, size_t n,
+			     const char *local, const uint32_t *uids)
 {
 	if (!w->a->local.sync_deletes)
 		return fail(w, STEP_MOOT, "deletions do not reach the server (sync_deletes = no)");
@@ -423,20 +532,43 @@ static enum step delete_uid(struct live_worker *w, const struct outbox_op *op, c
 	enum step s = select_remote(w, local, &sf);
 	if (s != STEP_OK)
 		return s;
-	if ((s = begin_try(w, op)) != STEP_OK)
+	struct repo_msg *msgs = xcalloc(n, sizeof(*msgs));
+	struct repo_msg **pm = xmalloc(n * sizeof(*pm));
+	for (size_t i = 0; i < n; i++) {
+		msgs[i].uid = uids[i];
+		pm[i] = &msgs[i];
+	}
+	s = remote_step(w, w->remote->ops->delete_messages(w->remote, pm, n));
+	free(msgs);
+	free(pm);
+	if (s != STEP_OK)
 		return s;
-	struct repo_msg m = { .uid = uid };
-	struct repo_msg *one[1] = { &m };
-	if ((s = remote_step(w, w->remote->ops->delete_messages(w->remote, one, 1))) != STEP_OK)
-		return s;
-	return forget(w, op, sf.id, local, uid);
+	char *err = NULL;
+	int rc = status_begin(w->db, &err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = status_remove(w->db, sf.id, uids[i], &err);
+		if (rc == 0)
+			rc = outbox_name_forget_uid(w->db, local, uids[i], &err);
+		if (rc == 0)
+			rc = outbox_done(w->db, ops[i].id, &err);
+	}
+	if ((s = end_txn(w, rc, err)) == STEP_OK)
+		for (size_t i = 0; i < n; i++)
+			rows_remove(w, sf.id, uids[i]);
+	return s;
 }
 
-static enum step op_delete(struct live_worker *w, const struct outbox_op *op)
+/* DELETE ops (ops[0..n), one folder). */
+static enum step op_delete(struct live_worker *w, const struct outbox_op *ops, size_t n)
 {
 	if (w->a->remote.readonly)
 		return fail(w, STEP_DROP, "the remote repository is readonly");
-	return delete_uid(w, op, op->folder, op->uid);
+	uint32_t *uids = xmalloc(n * sizeof(*uids));
+	for (size_t i = 0; i < n; i++)
+		uids[i] = ops[i].uid;
+	enum step s = delete_uids(w, ops, n, ops[0].folder, uids);
+	free(uids);
+	return s;
 }
 
 /* Uploads the local file f of folder `local` (selected on the server:
@@ -587,7 +719,7 @@ static enum step op_move(struct live_worker *w, const struct outbox_op *op)
 		 * latter): as far as the server goes, a deletion in src. */
 		log_debug(LOG_DBG_SYNC, "live: %s/%s is gone: MOVE becomes a deletion in %s", dst,
 			  op->name ? op->name : "", src);
-		s = delete_uid(w, op, src, op->uid);
+		s = delete_uids(w, op, 1, src, &op->uid);
 		goto out;
 	}
 	if (lf.uid) {
@@ -694,13 +826,38 @@ static const char *kind_name(enum outbox_kind k)
 	return "?";
 }
 
-enum live_op_result live_run_op(struct live_worker *w, const struct outbox_op *op)
+/* Removes ops[0..n) from the queue (moot or dropped). */
+static enum live_op_result remove_ops(struct live_worker *w, const struct outbox_op *ops, size_t n)
 {
+	char *err = NULL;
+	int rc = status_begin(w->db, &err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = outbox_done(w->db, ops[i].id, &err);
+	if (end_txn(w, rc, err) != STEP_OK) {
+		log_error("live: %s", w->error);
+		return LIVE_OP_DB;
+	}
+	return LIVE_OP_DONE;
+}
+
+size_t live_batch_len(const struct outbox_op *ops, size_t n)
+{
+	if (n == 0 || (ops[0].kind != OUTBOX_FLAGS && ops[0].kind != OUTBOX_DELETE))
+		return n ? 1 : 0;
+	size_t k = 1;
+	while (k < n && ops[k].kind == ops[0].kind && !strcmp(ops[k].folder, ops[0].folder))
+		k++;
+	return k;
+}
+
+enum live_op_result live_run_ops(struct live_worker *w, const struct outbox_op *ops, size_t n)
+{
+	const struct outbox_op *op = &ops[0];
 	enum step s;
 	xfree_ptr(&w->error);
 	switch (op->kind) {
-	case OUTBOX_FLAGS: s = op_flags(w, op); break;
-	case OUTBOX_DELETE: s = op_delete(w, op); break;
+	case OUTBOX_FLAGS: s = op_flags(w, ops, n); break;
+	case OUTBOX_DELETE: s = op_delete(w, ops, n); break;
 	case OUTBOX_MOVE: s = op_move(w, op); break;
 	case OUTBOX_APPEND: s = op_append(w, op); break;
 	case OUTBOX_CREATE: s = op_create(w, op); break;
@@ -708,10 +865,13 @@ enum live_op_result live_run_op(struct live_worker *w, const struct outbox_op *o
 	}
 	char *err = NULL;
 	const char *what = kind_name(op->kind);
+	char more[48] = "";
+	if (n > 1)
+		snprintf(more, sizeof(more), " (and %zu more)", n - 1);
 	switch (s) {
 	case STEP_OK:
-		log_debug(LOG_DBG_SYNC, "live: #%lld %s %s UID %u: done", (long long)op->id, what,
-			  op->folder, op->uid);
+		log_debug(LOG_DBG_SYNC, "live: #%lld %s %s UID %u%s: done", (long long)op->id, what,
+			  op->folder, op->uid, more);
 		return LIVE_OP_DONE;
 	case STEP_OFFLINE:
 		return LIVE_OP_OFFLINE;
@@ -719,38 +879,27 @@ enum live_op_result live_run_op(struct live_worker *w, const struct outbox_op *o
 		log_error("live: #%lld %s %s: %s", (long long)op->id, what, op->folder, w->error);
 		return LIVE_OP_DB;
 	case STEP_MOOT:
+		log_debug(LOG_DBG_SYNC, "live: #%lld %s %s%s: nothing to do: %s", (long long)op->id,
+			  what, op->folder, more, w->error ? w->error : "");
+		return remove_ops(w, ops, n);
 	case STEP_DROP:
-		if (s == STEP_DROP)
-			log_error("live: dropped #%lld %s %s UID %u: %s; the next full sync settles it",
-				  (long long)op->id, what, op->folder, op->uid, w->error);
-		else
-			log_debug(LOG_DBG_SYNC, "live: #%lld %s %s: nothing to do: %s",
-				  (long long)op->id, what, op->folder, w->error ? w->error : "");
-		if (outbox_done(w->db, op->id, &err) < 0) {
-			log_error("live: %s", err);
-			free(err);
-			return LIVE_OP_DB;
-		}
-		return LIVE_OP_DONE;
+		log_error("live: dropped #%lld %s %s UID %u%s: %s; the next full sync settles it",
+			  (long long)op->id, what, op->folder, op->uid, more, w->error);
+		return remove_ops(w, ops, n);
 	case STEP_REFUSED:
 		break;
 	}
-	/* Refused: counted; after LIVE_MAX_ATTEMPTS dropped. An op that never
-	 * got to begin_try still counts (outbox_failed adds one then). */
+	/* Refused: counted on the first op (outbox_failed adds one when the
+	 * try was not begun); after LIVE_MAX_ATTEMPTS the batch is dropped. */
 	unsigned attempts = op->attempts + 1;
 	if (attempts >= LIVE_MAX_ATTEMPTS) {
-		log_error("live: dropped #%lld %s %s UID %u after %u refusals: %s; the next full "
-			  "sync settles it", (long long)op->id, what, op->folder, op->uid, attempts,
-			  w->error);
-		if (outbox_done(w->db, op->id, &err) < 0) {
-			log_error("live: %s", err);
-			free(err);
-			return LIVE_OP_DB;
-		}
-		return LIVE_OP_DONE;
+		log_error("live: dropped #%lld %s %s UID %u%s after %u refusals: %s; the next full "
+			  "sync settles it", (long long)op->id, what, op->folder, op->uid, more,
+			  attempts, w->error);
+		return remove_ops(w, ops, n);
 	}
-	log_warn("live: #%lld %s %s UID %u refused (attempt %u of %u): %s", (long long)op->id, what,
-		 op->folder, op->uid, attempts, LIVE_MAX_ATTEMPTS, w->error);
+	log_warn("live: #%lld %s %s UID %u%s refused (attempt %u of %u): %s", (long long)op->id,
+		 what, op->folder, op->uid, more, attempts, LIVE_MAX_ATTEMPTS, w->error);
 	if (outbox_failed(w->db, op->id, w->error, &err) < 0) {
 		log_error("live: %s", err);
 		free(err);

@@ -506,6 +506,35 @@ class TestLive(SyncTestCase):
         self.assertEqual(d2.ok("name", "Archive", base_of(m.name)), str(moved[0]))
         d2.quit()
 
+    def test_batched_flags_and_deletes(self):
+        """A run of flag changes (or deletions) in one folder reaches the
+        server as one batch, each message exactly as the Maildir says."""
+        with self.server() as s:
+            for i in range(40):
+                s.append("INBOX", simple_message("bulk %d" % i))
+        self.sync()
+        d = self.start()
+        self.dc.stop()
+        bulk = [m for m in self.local("INBOX") if b"Subject: bulk" in m.body]
+        self.assertEqual(len(bulk), 40)
+        for m in bulk[:30]:
+            self.rename(d, "INBOX", m, "S")
+        gone = bulk[30:]
+        for m in gone:
+            os.unlink(m.path)
+            d.ok("unlinked", "INBOX", m.sub, m.name)
+        self.restart_server()
+        d.ok("wake")
+        d.ok("wait_empty", "30")
+        self.assertIn("(and 29 more): done", d.stderr())
+        self.assertIn("(and 9 more): done", d.stderr())
+        srv = self.server_msgs("INBOX")
+        for m in bulk[:30]:
+            self.assertEqual(srv[m.uid].flags, ("\\Seen",))
+        for m in gone:
+            self.assertNotIn(m.uid, srv)
+        d.quit()
+
     def test_refused_op_dropped(self):
         """An op the server refuses every time is dropped after 5 tries and
         does not block the queue behind it."""
