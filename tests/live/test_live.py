@@ -610,6 +610,9 @@ class TestLive(SyncTestCase):
             before = s.snapshot()
         r = self.sync()
         self.assert_nothing_copied(r)
+        self.assertIn("Folder INBOX: nothing to do", r.output)
+        self.assertIn("Folder Archive: nothing to do", r.output)
+        self.assertEqual(r.output.count("(UID"), 2, r)  # the two renames
         with self.server() as s:
             self.assertEqual(s.snapshot(), before)
         self.assertEqual(self.names_rows(), [])
