@@ -572,7 +572,8 @@ static enum step op_delete(struct live_worker *w, const struct outbox_op *ops, s
 }
 
 /* Uploads the local file f of folder `local` (selected on the server:
- * sf) unless it is already there: an inflight op first looks for it.
+ * sf) unless it is already there: an inflight op first looks for it (as
+ * does a MOVE whose new UID the server did not report).
  * *uid_r is its UID, 0 when the server took it without saying (logged). */
 static enum step upload(struct live_worker *w, const struct outbox_op *op, const char *local,
 			const struct status_folder *sf, const struct local_file *f,
@@ -596,7 +597,7 @@ static enum step upload(struct live_worker *w, const struct outbox_op *op, const
 		if (s != STEP_OK)
 			goto out;
 		if (*uid_r) {
-			log_info("Folder %s: %s was already uploaded before an interruption (UID %u)",
+			log_info("Folder %s: %s is already on the server (UID %u): not uploaded again",
 				 r->folder, f->msg.key, *uid_r);
 			goto out;
 		}
@@ -775,7 +776,9 @@ static enum step op_move(struct live_worker *w, const struct outbox_op *op)
 		if (!newuid) {
 			/* Not reported (or the UID was gone from src): find the
 			 * copy, else upload the local file. */
-			if ((s = upload(w, op, dst, &dsf, &lf, &newuid)) != STEP_OK)
+			struct outbox_op look = *op;
+			look.inflight = true;
+			if ((s = upload(w, &look, dst, &dsf, &lf, &newuid)) != STEP_OK)
 				goto out_name;
 		} else if ((s = push_flags(w, newuid, src_flags, lf.msg.flags)) != STEP_OK) {
 			goto out_name;
