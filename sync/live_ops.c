@@ -724,8 +724,13 @@ static enum step op_move(struct live_worker *w, const struct outbox_op *op)
 		goto out;
 	}
 	if (lf.uid) {
-		s = fail(w, STEP_MOOT, "%s/%s already has UID %u (a sync got there first)", dst,
-			 lf.msg.key, lf.uid);
+		/* A sync got to dst first (it uploaded the file while the op
+		 * waited); it may have synced src before the move, so the
+		 * source copy may still be there: delete it (a no-op when the
+		 * sync did). */
+		log_debug(LOG_DBG_SYNC, "live: %s/%s already has UID %u: MOVE becomes a deletion "
+			  "in %s", dst, lf.msg.key, lf.uid, src);
+		s = delete_uids(w, op, 1, src, &op->uid);
 		goto out;
 	}
 

@@ -535,6 +535,32 @@ class TestLive(SyncTestCase):
             self.assertNotIn(m.uid, srv)
         d.quit()
 
+    def test_move_after_sync_uploaded_it(self):
+        """A full sync that ran while a MOVE waited may have uploaded the
+        moved file into the destination after syncing the source before the
+        move: the MOVE then only deletes the source copy."""
+        d = self.start()
+        self.dc.stop()
+        m = self.by_subject("INBOX", "first")
+        self.move(d, "INBOX", m, "Archive")
+        d.kill9()
+        self.restart_server()
+        with self.server() as s:  # what that sync did: uploaded, src left alone
+            uid = s.append("Archive", m.body)
+        db = os.path.join(self.meta, "Account-%s" % harness.ACCOUNT, "offlinefs.sqlite")
+        con = sqlite3.connect(db)
+        con.execute("INSERT INTO names (folder, base, uid) VALUES (?, ?, ?)",
+                    ("Archive", base_of(m.name), uid))
+        con.commit()
+        con.close()
+        d2 = self.start()  # drains, then syncs
+        d2.ok("wait_empty", "30")
+        self.assertEqual(self.copies("INBOX", "first"), 0)
+        self.assertEqual(self.copies("Archive", "first"), 1)
+        # the MOVE did it, not the full sync after it
+        self.assertIn("Folder INBOX: nothing to do", d2.stderr())
+        d2.quit()
+
     def test_refused_op_dropped(self):
         """An op the server refuses every time is dropped after 5 tries and
         does not block the queue behind it."""
