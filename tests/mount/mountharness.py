@@ -340,13 +340,33 @@ class MountTestCase(harness.SyncTestCase):
         return p
 
     def wait_online(self, logins_before):
-        """The mount's worker logged in (Dovecot's log says so)."""
+        """The mount's worker logged in (Dovecot's log says so) and its
+        start-up full sync is over (`offlinefs status`: "last full sync" is
+        no longer "never").  Tests act on a settled mount, so each checks
+        its one thing; changes made during a sync have their own tests."""
         ok = wait_until(lambda: self.server_logins() > logins_before or
                         self.mount_proc.poll() is not None, ONLINE_TIMEOUT, step=0.02)
         self.assertIsNone(self.mount_proc.poll(), "offlinefs mount exited:\n%s"
                           % self.mount_output())
         self.assertTrue(ok, "the mount never logged in to the server within %ss:\n%s"
                         % (ONLINE_TIMEOUT, self.mount_output()))
+        ok = wait_until(lambda: self.last_full_sync() not in (None, "never") or
+                        self.mount_proc.poll() is not None, ONLINE_TIMEOUT, step=0.05)
+        self.assertIsNone(self.mount_proc.poll(), "offlinefs mount exited:\n%s"
+                          % self.mount_output())
+        self.assertTrue(ok, "the start-up full sync did not finish within %ss:\n%s\n%s"
+                        % (ONLINE_TIMEOUT, self.status_text(), self.mount_output()))
+
+    def status_text(self):
+        """`offlinefs status` output, quietly (for polling)."""
+        p = subprocess.run([self.offlinefs, "status", "-c", self.conf], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=30)
+        return p.stdout + p.stderr
+
+    def last_full_sync(self):
+        """What `offlinefs status` says after "last full sync:", or None."""
+        m = re.search(r"last full sync:\s*(.*)", self.status_text())
+        return m.group(1).strip() if m else None
 
     def mount_output(self):
         try:
@@ -485,10 +505,11 @@ class MountTestCase(harness.SyncTestCase):
         return len(self.outbox_rows())
 
     # ------------------------------------------------------------ waiting
-    def assert_within(self, pred, timeout, what):
+    def assert_within(self, pred, timeout, what, show=None):
         """pred() becomes true within timeout (scaled).  Returns the seconds
         it took.  On a miss, keeps watching LATE_GRACE more seconds so the
-        failure says whether it was late or never happened."""
+        failure says whether it was late or never happened.  show(): the
+        state worth printing on failure (e.g. the server's folders)."""
         t0 = time.monotonic()
         v = wait_until(pred, timeout)
         took = time.monotonic() - t0
@@ -499,10 +520,18 @@ class MountTestCase(harness.SyncTestCase):
         v = wait_until(pred, LATE_GRACE, step=0.05)
         late = time.monotonic() - t0
         self.assert_mount_alive_if_mounted()
+        state = ""
+        if show is not None:
+            try:
+                state = "\n--- state: %s" % (show(),)
+            except Exception as e:  # noqa: BLE001 - diagnostics only
+                state = "\n--- state: (%r)" % e
         if v:
-            self.fail("%s: took %.2f s, over the %.2f s limit" % (what, late, timeout * TIME_SCALE))
-        self.fail("%s: not true after %.1f s (limit %.2f s)\n--- mount log:\n%s"
-                  % (what, late, timeout * TIME_SCALE, self.mount_output()))
+            self.fail("%s: took %.2f s, over the %.2f s limit%s"
+                      % (what, late, timeout * TIME_SCALE, state))
+        self.fail("%s: not true after %.1f s (limit %.2f s)%s\n--- outbox: %s\n--- mount log:\n%s"
+                  % (what, late, timeout * TIME_SCALE, state, self.outbox_rows(),
+                     self.mount_output()))
 
     def assert_mount_alive_if_mounted(self):
         p = self.mount_proc
@@ -562,21 +591,49 @@ class MountTestCase(harness.SyncTestCase):
         master.pid names a pid that still exists: we remove that pid file
         once the master is dead."""
         self.srv.close()
-        pids = self._dovecot_pids()
-        master = pids[0] if pids else None
+        master = self.dc._read_master_pid()
         saved = dovecot_mod.STOP_TIMEOUT
         dovecot_mod.STOP_TIMEOUT = 2.0
         try:
             self.dc.stop()
         finally:
             dovecot_mod.STOP_TIMEOUT = saved
-        left = wait_until(lambda: not [p for p in pids if dovecot_mod._pid_alive(p)], 10.0,
-                          step=0.02)
-        self.assertTrue(left, "Dovecot processes still alive after stop: %s"
-                        % [p for p in pids if dovecot_mod._pid_alive(p)])
+        # The fixture kills the processes it saw when stop() began; one
+        # forked meanwhile (the mount reconnecting while the master shuts
+        # down) would keep the listeners.  Find them by their title, which
+        # carries this instance's name, until none is left.
+        def gone():
+            procs = self._instance_procs()
+            for pid in procs:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            return not procs
+        self.assertTrue(wait_until(gone, 10.0, step=0.05),
+                        "Dovecot processes still alive after stop: %s" % self._instance_procs())
         if master:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(os.path.join(self.dc.base_dir, "master.pid"))
+
+    def _instance_procs(self):
+        """Live (non-zombie) processes of this fixture's Dovecot: the master
+        (`dovecot -c <our conf>`) and every `dovecot-<instance_name>/...`."""
+        with open(self.dc.conf) as f:
+            m = re.search(r"^instance_name = (\S+)", f.read(), re.M)
+        prefix = ("dovecot-%s/" % m.group(1)).encode() if m else None
+        out = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % name, "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if ((prefix and cmd.startswith(prefix)) or
+                    (b"dovecot\0-c\0" + self.dc.conf.encode() + b"\0") in cmd):
+                if dovecot_mod._pid_alive(int(name)):
+                    out.append(int(name))
+        return out
 
     def start_server(self):
         """Restart the stopped Dovecot on the SAME ports (the mount's config

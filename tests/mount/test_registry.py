@@ -35,6 +35,7 @@ class TestRegistry(unittest.TestCase):
         with open(os.path.join(HERE, "meson.build")) as f:
             build = f.read()
         registered = set(re.findall(r"'(Test\w+\.test_\w+)'", build))
+        self.assertTrue(registered, "no test names found in meson.build")
         for name in FILES:
             self.assertIn("'%s'" % name, build)
             missing = methods(os.path.join(HERE, name)) - registered

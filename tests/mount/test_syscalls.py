@@ -251,7 +251,9 @@ class TestSyscalls(mountharness.MountTestCase):
         os.rename(m.path, self.m("Archive.2024", "cur", m.name))
         self.assert_within(lambda: (self.srv.subjects("Archive/2024") == ["arch-1"] and
                                     "arch-1" not in self.srv.subjects("Archive")),
-                           PROPAGATION, "arch-1 moved into Archive/2024")
+                           PROPAGATION, "arch-1 moved into Archive/2024",
+                           show=lambda: {f: self.srv.messages(f, bodies=False)
+                                         for f in ("Archive", "Archive/2024")})
 
     # ------------------------------------------------------------ attributes
     def test_utimens(self):
@@ -380,6 +382,95 @@ class TestSyscalls(mountharness.MountTestCase):
         self.assertEqual(self.unmount(), 0)
         r = self.status()
         self.assertNotIn(self.mnt, r.output, "status still shows the mount after unmount:\n%s" % r)
+
+
+class TestDuringSync(mountharness.MountTestCase):
+    """Changes made on the mount while a full sync is running.
+
+    The worker drains the outbox before a sync and ops wait for its end
+    (sync/live.c), but the sync itself scans the Maildir as it goes: a
+    message moved from a folder it already synced into one it has not yet
+    reached, or a new file there, is seen by both the sync and the queued op.
+    A big download into Bulk (synced between Archive and INBOX) holds the
+    sync open while the test acts; the test checks that the sync really was
+    still running afterwards (else it fails its precondition, not the
+    product)."""
+
+    SEED = dict(mountharness.MountTestCase.SEED, Bulk=[])
+    BULK = 1500
+
+    def hold_sync_in_bulk(self):
+        """Fill Bulk on the server, start a full sync (SIGUSR1) and return
+        once it is downloading Bulk (Archive done, INBOX not yet)."""
+        filler = "x" * 60 + "\n"
+        with self.server() as s:
+            for i in range(self.BULK):
+                s.append("Bulk", msg("bulk-%05d" % i, filler * 150))
+        self.signal_mount(signal.SIGUSR1)
+        self.assertTrue(mountharness.wait_until(
+            lambda: 0 < self.bulk_local() < self.BULK // 2, 20.0, step=0.002),
+            "precondition: never caught the sync inside Bulk (%d of %d local)"
+            % (self.bulk_local(), self.BULK))
+
+    def bulk_local(self):
+        return sum(len(os.listdir(self.b("Bulk", sub))) for sub in ("new", "cur"))
+
+    def assert_still_in_bulk(self):
+        self.assertLess(self.bulk_local(), self.BULK,
+                        "precondition: the sync left Bulk before the changes were made; "
+                        "raise BULK")
+
+    def settle(self):
+        """The sync is over and the outbox drained."""
+        self.assert_within(lambda: self.bulk_local() == self.BULK and self.queued() == 0, 60.0,
+                           "the full sync ended and the outbox drained")
+
+    def test_move_during_sync(self):
+        """Archive -> INBOX while the sync is in Bulk: on the server the
+        message ends up once in INBOX and not in Archive."""
+        m = self.local("Archive", "arch-1")
+        self.hold_sync_in_bulk()
+        os.rename(m.path, self.m("INBOX", "cur", m.name))
+        self.assert_still_in_bulk()
+        self.settle()
+        state = lambda: {f: self.srv.subjects(f) for f in ("Archive", "INBOX")}  # noqa: E731
+        self.assert_within(lambda: (self.srv.subjects("INBOX").count("arch-1") == 1 and
+                                    "arch-1" not in self.srv.subjects("Archive")), 5.0,
+                           "arch-1 once in INBOX, gone from Archive", show=state)
+        self.assert_stays(lambda: (self.srv.subjects("INBOX").count("arch-1") == 1 and
+                                   "arch-1" not in self.srv.subjects("Archive")), 1.0,
+                          "arch-1 came back: %s" % state())
+        self.assertEqual(self.unmount(), 0)
+        before = self.srv.snapshot()
+        self.sync()
+        self.assertEqual(self.srv.snapshot(), before)
+        for folder in ("INBOX", "Archive"):
+            self.assert_synced(folder)
+        self.assertEqual(len(local_index(self.mail, "INBOX")["arch-1"]), 1)
+        self.assertNotIn("arch-1", local_index(self.mail, "Archive"))
+
+    def test_new_message_and_flag_during_sync(self):
+        """A new message (tmp -> new) and a flag rename in INBOX while the
+        sync is in Bulk: appended once, flag set, nothing duplicated."""
+        m = self.local("INBOX", "seen-1")
+        self.hold_sync_in_bulk()
+        self.deliver_via_mount("INBOX", "during-sync")
+        os.rename(m.path, self.m("INBOX", "cur", with_flags(m.name, "FS")))
+        self.assert_still_in_bulk()
+        self.settle()
+        self.assert_within(lambda: (self.srv.subjects("INBOX").count("during-sync") == 1 and
+                                    self.srv.flags("INBOX", "seen-1") == ("\\Flagged", "\\Seen")),
+                           5.0, "new message once and flag set",
+                           show=lambda: self.srv.messages("INBOX", bodies=False))
+        self.assert_stays(lambda: self.srv.subjects("INBOX").count("during-sync") == 1, 1.0,
+                          "during-sync duplicated")
+        self.assertEqual(len(self.srv.messages("INBOX", bodies=False)), 7)
+        self.assertEqual(self.unmount(), 0)
+        before = self.srv.snapshot()
+        self.sync()
+        self.assertEqual(self.srv.snapshot(), before)
+        self.assert_synced("INBOX")
+        self.assertEqual(len(local_index(self.mail, "INBOX")["during-sync"]), 1)
 
 
 ACCOUNT_RE = re.compile(r"\b%s\b" % re.escape(mountharness.ACCOUNT))
