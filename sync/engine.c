@@ -1066,10 +1066,20 @@ static void conn_close(struct conn *c)
 /* Each worker takes the next folder pair until none is left. */
 static void drain_folders(struct account_ctx *acc, struct conn *c)
 {
+	const struct sync_request *req = acc->req;
 	for (;;) {
 		size_t i = __atomic_fetch_add(&acc->next_pair, 1, __ATOMIC_RELAXED);
 		if (i >= acc->n_pairs)
 			break;
+		/* Only ever on the calling thread: run_folders starts no
+		 * others when before_folder is set. */
+		if (req->before_folder &&
+		    !req->before_folder(req->before_folder_ctx, acc->pairs[i].remote,
+					acc->pairs[i].local)) {
+			log_info("Account %s: sync stopped before folder %s", acc->a->name,
+				 acc->pairs[i].remote);
+			break;
+		}
 		sync_folder(acc, c, &acc->pairs[i]);
 	}
 }
@@ -1101,7 +1111,7 @@ static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
 	acc->n_pairs = pairs->n;
 	acc->next_pair = 0;
 	size_t extra = 0;
-	int maxconn = acc->a->remote.maxconnections;
+	int maxconn = acc->req->before_folder ? 1 : acc->a->remote.maxconnections;
 	if (maxconn > 1 && pairs->n > 1)
 		extra = (size_t)maxconn - 1 < pairs->n - 1 ? (size_t)maxconn - 1 : pairs->n - 1;
 	struct worker *workers = xcalloc(extra ? extra : 1, sizeof(*workers));

@@ -55,6 +55,14 @@ struct sync_request {
 	maildir_change_fn *on_change; /* NULL-able; told about every change the
 				       * sync makes to the Maildir (cache/maildir.h) */
 	void *change_ctx;             /* borrowed; passed to on_change */
+	/* NULL-able; called before each folder pair is synced, on the thread
+	 * that called sync_account. When set, folders are synced one after
+	 * another on one connection (maxconnections is not used), so the
+	 * callback never runs while a folder is being synced: the mount drains
+	 * its outbox here. Returning false stops the sync (the remaining
+	 * folders are skipped, nothing else is an error). */
+	bool (*before_folder)(void *ctx, const char *remote_name, const char *local_name);
+	void *before_folder_ctx;      /* borrowed */
 };
 
 enum sync_exit {

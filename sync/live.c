@@ -6,11 +6,12 @@
  *             connection. One loop does, in this order, whatever is due:
  *             drain the outbox -> folder syncs asked for (IDLE, on-access)
  *             -> the periodic full sync. Because one thread does all of it,
- *             a sync never runs while an op is being applied and every sync
- *             starts with an empty outbox (ops queued during a sync wait for
- *             its end, which is the latency bound of the outbox while a big
- *             sync runs). Syncs use the engine (sync_account) with
- *             skip_lock and keep_local_names.
+ *             a sync never runs while an op is being applied, and every
+ *             folder's sync starts with an empty outbox: the engine calls
+ *             back before each folder (sync_request.before_folder) and the
+ *             ops queued meanwhile go out then, so an op waits at most for
+ *             the sync of one folder. Syncs use the engine (sync_account)
+ *             with skip_lock and keep_local_names, one folder at a time.
  *   idler     only when the server repository has an idle op: its own
  *             connection, IDLE on the first idle folder (one folder for now;
  *             the others are covered by the periodic sync); a change queues
@@ -335,6 +336,28 @@ static enum drain_result drain(struct live *l, unsigned *attempts_r)
 	}
 }
 
+/* sync_request.before_folder: ops queued while a sync runs go out between
+ * its folders, not after the whole account (the engine then syncs folder
+ * after folder on this thread, so nothing else touches the server or the
+ * status rows meanwhile). What cannot go out now waits for the loop. */
+static bool between_folders(void *ctx, const char *remote, const char *local)
+{
+	struct live *l = ctx;
+	(void)remote;
+	(void)local;
+	unsigned attempts = 0;
+	enum drain_result dr = drain(l, &attempts);
+	if (dr == DRAIN_STOPPED)
+		return false;
+	if (dr != DRAIN_DONE) {
+		pthread_mutex_lock(&l->lock);
+		l->dirty = true;
+		pthread_mutex_unlock(&l->lock);
+	}
+	live_worker_forget_rows(&l->w); /* the sync writes rows next */
+	return !stopping(l);
+}
+
 /* One engine run inside the mount: folders NULL = all. Returns false when
  * it reported errors. */
 static bool run_sync(struct live *l, const struct strlist *folders)
@@ -345,6 +368,8 @@ static bool run_sync(struct live *l, const struct strlist *folders)
 		.keep_local_names = true,
 		.on_change = on_maildir_change,
 		.change_ctx = l,
+		.before_folder = between_folders,
+		.before_folder_ctx = l,
 	};
 	enum sync_exit e = sync_account(l->a, &req);
 	live_worker_forget_rows(&l->w);

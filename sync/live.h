@@ -28,10 +28,13 @@
  *
  * As built (sync/live.c, sync/live_ops.c):
  *   - One worker thread drains the outbox and runs the syncs, so the two
- *     never overlap; ops queued during a long full sync wait for its end.
- *     Syncs are sync_account() with skip_lock (the caller holds the account
- *     lock) and keep_local_names (uploads are recorded in the names table,
- *     files are never renamed to U= names while mounted).
+ *     never overlap. Syncs are sync_account() with skip_lock (the caller
+ *     holds the account lock), keep_local_names (uploads are recorded in
+ *     the names table, files are never renamed to U= names while mounted)
+ *     and before_folder: the outbox is drained again before each folder,
+ *     so an op queued during a full sync waits at most for one folder's
+ *     sync (folders are then synced one at a time, not maxconnections in
+ *     parallel).
  *   - IDLE runs on the first of idle_folders only (its own connection); the
  *     others follow the periodic sync. Without IDLE on the server, only the
  *     periodic and on-access syncs run.

@@ -561,6 +561,28 @@ class TestLive(SyncTestCase):
         self.assertIn("Folder INBOX: nothing to do", d2.stderr())
         d2.quit()
 
+    def test_op_during_full_sync(self):
+        """An op queued while a full sync runs goes out before the sync's
+        next folder, not after the whole account."""
+        big = "x" * 76 + "\n"
+        with self.server() as s:
+            for i in range(300):
+                s.append("Archive", simple_message("bulk %d" % i, body=big * 800))
+        d = Driver(self)
+        d.ok("start")
+        self.assertTrue(wait_for(lambda: "Syncing Archive" in d.stderr(), 30), d.stderr())
+        m = self.by_subject("INBOX", "first")
+        self.rename(d, "INBOX", m, "F")
+        d.ok("wait_empty", "30")
+        d.ok("wait_synced", "60")
+        self.assertEqual(self.flags_of("INBOX", m.uid), ("\\Flagged",))
+        log = d.stderr()
+        done = log.find("FLAGS INBOX UID %d: done" % m.uid)
+        self.assertGreater(done, 0, log)
+        self.assertLess(done, log.find("Syncing INBOX"), "the op waited for the next folder")
+        self.assertLess(done, log.find("*** Finished account"), log)
+        d.quit()
+
     def test_refused_op_dropped(self):
         """An op the server refuses every time is dropped after 5 tries and
         does not block the queue behind it."""
