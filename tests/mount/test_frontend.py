@@ -33,6 +33,17 @@ PROPAGATION = 1.0
 
 class TestFrontend(mountharness.MountTestCase):
 
+    MOUNT_AT_SETUP = False
+
+    def setUp(self):
+        super().setUp()
+        self.mount_settled()
+
+    def mount_settled(self):
+        logins = self.server_logins()
+        self.mount()
+        self.wait_settled(logins, self.mount_proc.poll)
+
     # ------------------------------------------------------------ helpers
     def state_path(self):
         return os.path.join(self.meta, "Account-" + ACCOUNT, "mount.json")
@@ -40,6 +51,17 @@ class TestFrontend(mountharness.MountTestCase):
     def state(self):
         with open(self.state_path()) as f:
             return json.load(f)
+
+    def wait_settled(self, logins_before, poll):
+        """Both connections of a fresh mount (outbox worker, IDLE) logged in.
+        Tests that stop a mount right after starting it wait for this: a
+        stop within a few dozen ms of the first TLS connects can make
+        OpenSSL 3.0 lose its per-thread random state (an ASan leak report,
+        exit 1), which is not what these tests are about."""
+        ok = wait_until(lambda: self.server_logins() >= logins_before + 2 or
+                        poll() is not None, 20)
+        self.assertIsNone(poll(), "the mount exited")
+        self.assertTrue(ok, "the mount's connections did not log in")
 
     def lock_path(self):
         return os.path.join(self.meta, ACCOUNT + ".lock")
@@ -166,6 +188,7 @@ class TestFrontend(mountharness.MountTestCase):
         holds it, waits, and mounts as soon as the lock is free."""
         self.assertEqual(self.unmount(), 0)
         holder = self.hold_lock()
+        logins = self.server_logins()
         out_path = os.path.join(self.tmp, "waiting-mount.out")
         with open(out_path, "wb") as out_f:
             p = subprocess.Popen(self.mount_argv(), stdin=subprocess.DEVNULL,
@@ -179,6 +202,7 @@ class TestFrontend(mountharness.MountTestCase):
         self.assertTrue(wait_until(lambda: mount_type(self.mnt) == "fuse.offlinefs", 10),
                         "no mount after the lock was released")
         self.mount_proc = p
+        self.wait_settled(logins, p.poll)
         self.assertEqual(self.unmount(), 0)
         with open(out_path, errors="replace") as f:
             out = f.read()
@@ -231,7 +255,7 @@ class TestFrontend(mountharness.MountTestCase):
         r = self.status()
         self.assertRegex(r.output, r"not mounted \(the last mount, pid %d, did not stop cleanly\)"
                          % p.pid, r.output)
-        self.mount()
+        self.mount_settled()
         self.assert_mount_alive()
 
     # ------------------------------------------------------------ stopping
@@ -267,7 +291,7 @@ class TestFrontend(mountharness.MountTestCase):
                                                          root=self.mail).path).read())
 
         self.start_server()
-        self.mount()
+        self.mount_settled()
         self.assert_within(lambda: self.queued() == 0, 10.0, "the queue drained after remount")
         self.assertEqual(self.srv.flags("INBOX", "unseen-2"), ("\\Seen",))
         self.assertNotIn("seen-1", self.srv.subjects("INBOX"))
@@ -278,6 +302,7 @@ class TestFrontend(mountharness.MountTestCase):
         another process, logs to mount.log and exits on fusermount3 -u. A
         start-up failure is reported by the waiting parent (exit 1)."""
         self.assertEqual(self.unmount(), 0)
+        logins = self.server_logins()
         rc, out = self.run_cmd("mount", "-c", self.conf, self.mnt)
         self.assertEqual(rc, 0, out)
         self.assertEqual(mount_type(self.mnt), "fuse.offlinefs", "not mounted when it returned")
@@ -291,6 +316,7 @@ class TestFrontend(mountharness.MountTestCase):
         os.rename(m.path, self.m("INBOX", "cur", with_flags(m.name, "S")))
         self.assert_within(lambda: self.srv.flags("INBOX", "unseen-1") == ("\\Seen",), 5.0,
                            "flag from the daemon's mount")
+        self.wait_settled(logins, lambda: None if pid_alive(pid) else 1)
         subprocess.run(["fusermount3", "-u", self.mnt], check=True)
         self.assertTrue(wait_until(lambda: not pid_alive(pid), EXIT_TIMEOUT),
                         "the daemon did not exit after fusermount3 -u")
@@ -315,6 +341,7 @@ class TestFrontend(mountharness.MountTestCase):
         os.makedirs(os.path.join(home, "m"))
         self.write_config(account={"mountpoint": "~/m"},
                           remote={"idlefolders": "['INBOX', \"Archive\",]"})
+        logins = self.server_logins()
         p = subprocess.Popen([self.offlinefs, "mount", "-c", self.conf, "-f"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=dict(os.environ, HOME=home))
@@ -324,6 +351,7 @@ class TestFrontend(mountharness.MountTestCase):
                                    os.path.exists(self.state_path()), 10),
                         "nothing mounted at the configured mountpoint")
         self.assertEqual(self.state()["mountpoint"], mp)
+        self.wait_settled(logins, p.poll)
         subprocess.run(["fusermount3", "-u", mp], check=True)
         self.assertEqual(p.wait(EXIT_TIMEOUT), 0)
 
