@@ -255,10 +255,17 @@ int cmd_status(int argc, char **argv)
 	struct config *cfg = cli_load(&c);
 	if (!cfg)
 		goto out;
-	if (cli_account(cfg, &c, true, &a) < 0)
+	if (cli_account(cfg, &c, false, &a) < 0)
 		goto out;
+	/* A bad mount option stops `mount`, not the report about it. */
+	char *err = NULL;
+	bool mount_opts_ok = account_load_mount(cfg, &a, &err) == 0;
 	time_t now = time(NULL);
 	printf("Account %s (Maildir %s, server %s)\n", a.name, a.local.localfolders, a.remote.host);
+	if (!mount_opts_ok) {
+		printf("  config:         %s\n", err);
+		free(err);
+	}
 	show_mount(&a, now);
 	status = show_db(&a, now) < 0 ? 1 : 0;
 	fflush(stdout);
