@@ -603,6 +603,8 @@ class TestLive(SyncTestCase):
         with self.server() as s:
             s.append("INBOX", simple_message("from the server"))
             s.store("INBOX", second.uid, "+FLAGS", ["\\Flagged"])
+            s.create("News")
+            s.append("News", simple_message("news"))
         n = d.full_syncs()
         d.ok("wake")
         self.assertTrue(wait_for(lambda: d.full_syncs() > n, 30), d.stderr())
@@ -612,6 +614,11 @@ class TestLive(SyncTestCase):
         flagged = self.by_subject("INBOX", "second")
         self.assertIn(["renamed", "INBOX", second.sub, second.name, flagged.sub, flagged.name],
                       hooks)
+        self.assertIn(["folder_added", "News"], hooks)
+        news = self.by_subject("News", "news")
+        self.assertIn(["added", "News", news.sub, news.name], hooks)
+        self.assertLess(hooks.index(["folder_added", "News"]),
+                        hooks.index(["added", "News", news.sub, news.name]))
         d.quit()
 
     def test_idle(self):
