@@ -6,10 +6,12 @@
 # does not touch apt at all when everything is already installed, so it is
 # cheap to run every time and works offline on a prepared machine.
 #
-# Usage: tools/ensure-deps.sh [build|test|demo]   (default: test = everything)
+# Usage: tools/ensure-deps.sh [build|test|demo|bench]   (default: test = everything)
 #   build  compiler, meson, libraries
 #   demo   build + dovecot + openssl + python3
-#   test   demo + offlineimap3 (compatibility test) + sqlite3
+#   test   demo + offlineimap3 (compatibility test) + sqlite3 + mutt and tmux
+#          (the real mail reader driven by the mount tests)
+#   bench  test + isync (mbsync) + GNU time (peak RSS) for bench/
 # Needs root for installing; uses sudo when not root and sudo exists.
 set -euo pipefail
 
@@ -17,12 +19,14 @@ what=${1:-test}
 build_pkgs=(gcc libc6-dev meson ninja-build pkg-config python3
             libssl-dev libsqlite3-dev libetpan-dev libiniparser-dev libfuse3-dev fuse3)
 demo_pkgs=("${build_pkgs[@]}" dovecot-core dovecot-imapd openssl passwd)
-test_pkgs=("${demo_pkgs[@]}" offlineimap3 sqlite3)
+test_pkgs=("${demo_pkgs[@]}" offlineimap3 sqlite3 mutt tmux)
+bench_pkgs=("${test_pkgs[@]}" isync time)
 case $what in
 	build) pkgs=("${build_pkgs[@]}") ;;
 	demo) pkgs=("${demo_pkgs[@]}") ;;
 	test) pkgs=("${test_pkgs[@]}") ;;
-	*) echo "usage: $0 [build|test|demo]" >&2; exit 2 ;;
+	bench) pkgs=("${bench_pkgs[@]}") ;;
+	*) echo "usage: $0 [build|test|demo|bench]" >&2; exit 2 ;;
 esac
 
 missing=()
