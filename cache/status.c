@@ -19,6 +19,7 @@ enum stmt_id {
 	ST_FOLDER_INSERT,
 	ST_FOLDER_ID,
 	ST_FOLDER_UPDATE,
+	ST_FOLDER_STATE,
 	ST_FOLDER_NAMES,
 	ST_FOLDER_CLEAR,
 	ST_LOAD,
@@ -29,14 +30,18 @@ enum stmt_id {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
-	[ST_FOLDER_GET] = "SELECT id, uidvalidity, uidnext, highestmodseq, last_sync"
-			  " FROM folders WHERE name = ?1",
+	[ST_FOLDER_GET] = "SELECT f.id, f.uidvalidity, f.uidnext, f.highestmodseq, f.last_sync,"
+			  " s.messages, s.new_mtime, s.cur_mtime"
+			  " FROM folders f LEFT JOIN folder_state s ON s.folder_id = f.id"
+			  " WHERE f.name = ?1",
 	[ST_FOLDER_INSERT] = "INSERT OR IGNORE INTO folders"
 			     " (name, uidvalidity, uidnext, highestmodseq, last_sync)"
 			     " VALUES (?1, 0, 0, 0, 0)",
 	[ST_FOLDER_ID] = "SELECT id FROM folders WHERE name = ?1",
 	[ST_FOLDER_UPDATE] = "UPDATE folders SET uidvalidity = ?2, uidnext = ?3,"
 			     " highestmodseq = ?4, last_sync = ?5 WHERE id = ?1",
+	[ST_FOLDER_STATE] = "INSERT OR REPLACE INTO folder_state (folder_id, messages, new_mtime,"
+			    " cur_mtime) VALUES (?1, ?2, ?3, ?4)",
 	[ST_FOLDER_NAMES] = "SELECT name FROM folders ORDER BY name",
 	[ST_FOLDER_CLEAR] = "DELETE FROM messages WHERE folder_id = ?1",
 	[ST_LOAD] = "SELECT uid, flags FROM messages WHERE folder_id = ?1 ORDER BY uid",
@@ -237,6 +242,17 @@ static int open_readonly_copy(struct status_db *db, char **error_r)
 	sqlite3_close(file);
 	return 0;
 }
+/* Per-folder state for skipping unchanged folders (sync/engine.c): the
+ * server's MESSAGES at the last completed sync and the local new/ and cur/
+ * directory mtimes (ns; 0 = unknown or too recent to trust). A side table
+ * rather than new columns of folders, created like the outbox tables in any
+ * DB that lacks it without touching schema_version: an older offlinefs
+ * ignores it, and a DB from before it just has no rows (= nothing known, so
+ * every folder is synced normally once). */
+static const char folder_state_schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS folder_state (folder_id INTEGER PRIMARY KEY,"
+	" messages INTEGER NOT NULL DEFAULT 0, new_mtime INTEGER NOT NULL DEFAULT 0,"
+	" cur_mtime INTEGER NOT NULL DEFAULT 0);";
 
 /* Creates the live-mount tables when missing (one transaction; nothing is
  * written when they exist). */
@@ -263,6 +279,24 @@ static int ensure_outbox_schema(struct status_db *db, char **error_r)
 		return -1;
 	}
 	return exec(db, "COMMIT", "commit outbox schema", error_r);
+}
+
+static int ensure_folder_state_schema(struct status_db *db, char **error_r)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(db->db,
+			       "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+			       " AND name = 'folder_state'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_fail(db, error_r, "read schema");
+	int rc = sqlite3_step(st);
+	int have = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
+	sqlite3_finalize(st);
+	if (have < 0)
+		return db_fail(db, error_r, "read schema");
+	if (have == 1)
+		return 0;
+	return exec(db, folder_state_schema_sql, "create folder_state", error_r);
 }
 
 int status_open(const char *path, bool readonly, bool fsync, struct status_db **db_r,
@@ -335,7 +369,7 @@ int status_open(const char *path, bool readonly, bool fsync, struct status_db **
 		if (exec(db, "COMMIT", "commit schema", error_r) < 0)
 			goto err_close;
 	}
-	if (ensure_outbox_schema(db, error_r) < 0)
+	if (ensure_outbox_schema(db, error_r) < 0 || ensure_folder_state_schema(db, error_r) < 0)
 		goto err_close;
 	log_debug(LOG_DBG_SYNC, "status: opened %s%s", path,
 		  readonly ? (exists ? " (read-only copy in memory)" : " (missing: empty, in memory)")
@@ -421,6 +455,9 @@ int status_folder_get(struct status_db *db, const char *folder, struct status_fo
 		f_r->uidnext = (uint32_t)sqlite3_column_int64(st, 2);
 		f_r->highestmodseq = (uint64_t)sqlite3_column_int64(st, 3);
 		f_r->last_sync = sqlite3_column_int64(st, 4);
+		f_r->messages = (uint32_t)sqlite3_column_int64(st, 5); /* NULL reads 0 */
+		f_r->new_mtime_ns = sqlite3_column_int64(st, 6);
+		f_r->cur_mtime_ns = sqlite3_column_int64(st, 7);
 	} else if (rc != SQLITE_DONE) {
 		db_fail(db, error_r, "read folder");
 	}
@@ -465,7 +502,13 @@ int status_folder_update(struct status_db *db, const struct status_folder *f, ch
 				     (long long)f->id);
 		return -1;
 	}
-	return 0;
+	if (!(st = stmt_get(db, ST_FOLDER_STATE, error_r)))
+		return -1;
+	sqlite3_bind_int64(st, 1, f->id);
+	sqlite3_bind_int64(st, 2, f->messages);
+	sqlite3_bind_int64(st, 3, f->new_mtime_ns);
+	sqlite3_bind_int64(st, 4, f->cur_mtime_ns);
+	return stmt_done(db, st, "update folder state", error_r);
 }
 
 int status_folder_names(struct status_db *db, char ***names_r, size_t *n_r, char **error_r)

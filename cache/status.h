@@ -35,6 +35,12 @@ struct status_folder {
 	uint32_t uidnext;
 	uint64_t highestmodseq;
 	int64_t last_sync;      /* unix time of the last completed sync */
+	/* folder_state(folder_id, messages, new_mtime, cur_mtime), a side table
+	 * created in any DB that lacks it; all 0 when no row. Written together
+	 * with the row above by status_folder_update. */
+	uint32_t messages;      /* server MESSAGES (EXISTS) at the last completed sync */
+	int64_t new_mtime_ns;   /* local new/ and cur/ mtimes (ns) after it; 0 = not */
+	int64_t cur_mtime_ns;   /* known or too recent to trust (sync/engine.c) */
 };
 
 struct status_rec {
@@ -56,6 +62,7 @@ int status_folder_get(struct status_db *db, const char *folder, struct status_fo
 		      char **error_r);
 /* Inserts the folder if missing; *id_r is its id. */
 int status_folder_ensure(struct status_db *db, const char *folder, int64_t *id_r, char **error_r);
+/* Writes every field of f (both tables) for folder f->id. */
 int status_folder_update(struct status_db *db, const struct status_folder *f, char **error_r);
 /* Names of all cached folders (for `status` output). */
 int status_folder_names(struct status_db *db, char ***names_r, size_t *n_r, char **error_r);

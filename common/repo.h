@@ -33,6 +33,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "common/flags.h"
 #include "common/xalloc.h"
@@ -66,6 +67,28 @@ struct repo_folder_status {
 	uint32_t exists;        /* message count as reported at select */
 	uint64_t highestmodseq; /* 0 if the server has no CONDSTORE */
 };
+
+/* One folder's state as the server reports it without selecting it
+ * (STATUS), for skipping unchanged folders. */
+struct repo_probe_entry {
+	char *name;                   /* owned; the folder name as list_folders gives it */
+	struct repo_folder_status st; /* exists = MESSAGES; highestmodseq 0 without CONDSTORE */
+};
+
+struct repo_probe {
+	struct repo_probe_entry *v;
+	size_t n, cap;
+	bool condstore; /* the server advertises CONDSTORE: highestmodseq is meaningful */
+};
+
+static inline void repo_probe_free(struct repo_probe *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].name);
+	free(p->v);
+	p->v = NULL;
+	p->n = p->cap = 0;
+}
 
 /* Receives one message body during fetch. body is LF-terminated text, valid
  * only during the call. Return 0 to go on, -1 to stop the fetch (fetch then
@@ -161,6 +184,31 @@ struct repo_ops {
 	void (*close_folder)(struct repo *r);
 	/* Logs out / releases everything and frees r; *r set to NULL. */
 	void (*free)(struct repo **r);
+
+	/* --- Cheap resync (docs/protocol.md). IMAP only: NULL in the Maildir
+	 * back-end; callers check for NULL. --- */
+
+	/* Appends to out the STATUS (UIDVALIDITY UIDNEXT MESSAGES, plus
+	 * HIGHESTMODSEQ with CONDSTORE) of the folders in names, without
+	 * selecting any: one "LIST ... RETURN (STATUS (...))" (RFC 5819) when
+	 * LIST-STATUS is advertised, else all STATUS commands written before
+	 * any reply is read (one round trip). Folders the server gives no
+	 * status for are simply absent; a refused STATUS is not an error.
+	 * Only REPO_STORE_BAD (connection lost) is returned as a failure.
+	 * Must be called with no folder selected. */
+	int (*probe)(struct repo *r, const struct strlist *names, struct repo_probe *out);
+	/* CONDSTORE resync of the selected folder (selected with a non-zero
+	 * highestmodseq): appends to changed every message whose mod-sequence
+	 * is above since (UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)
+	 * (CHANGEDSINCE since)) plus every message present on the server whose
+	 * UID is not in known[0..n_known) (sorted ascending), with the same
+	 * items as list_messages; and sets *gone_r (malloc'd, sorted) to the
+	 * UIDs of known that are no longer on the server. *present_r is the
+	 * number of messages the server has now. Without CONDSTORE it returns
+	 * REPO_FOLDER_BAD without sending anything. */
+	int (*list_changes)(struct repo *r, uint64_t since, const uint32_t *known, size_t n_known,
+			    struct repo_msg_list *changed, uint32_t **gone_r, size_t *n_gone_r,
+			    size_t *present_r);
 };
 
 /* The part of a repository every back-end shares. Back-ends embed it as

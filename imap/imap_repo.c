@@ -2115,6 +2115,367 @@ uint64_t imap_wire_size(const char *body, size_t len)
 
 /* ---- life cycle --------------------------------------------------------- */
 
+/* ---- cheap resync: probe (STATUS / LIST-STATUS), CHANGEDSINCE ------------ */
+
+/* Reads one whole response (a line plus any literals it announces) into
+ * out, each literal replaced by a quoted string with its bytes (\ and "
+ * escaped), so a line parser never sees "{n}". Returns a libetpan code. */
+static int read_raw_response(mailimap *imap, struct strbuf *out)
+{
+	sb_reset(out);
+	if (!mailimap_read_line(imap))
+		return MAILIMAP_ERROR_STREAM;
+	char scratch[4096];
+	for (int lits = 0;; lits++) {
+		MMAPString *b = imap->imap_stream_buffer;
+		size_t n = b->len;
+		while (n && (b->str[n - 1] == '\n' || b->str[n - 1] == '\r'))
+			n--;
+		size_t i = n;
+		if (n >= 3 && b->str[n - 1] == '}') {
+			i = n - 1;
+			if (i > 0 && b->str[i - 1] == '+')
+				i--; /* {n+} from a server would be odd, but harmless */
+			size_t end = i;
+			while (i > 0 && isdigit((unsigned char)b->str[i - 1]))
+				i--;
+			if (i == end || i == 0 || b->str[i - 1] != '{' || end - i > 9 || lits > 100)
+				i = n; /* not a literal */
+			else {
+				uint64_t left = 0;
+				for (size_t k = i; k < end; k++)
+					left = left * 10 + (uint64_t)(b->str[k] - '0');
+				sb_add(out, b->str, i - 1);
+				sb_addc(out, '"');
+				while (left > 0) {
+					size_t want = left < sizeof(scratch) ? (size_t)left : sizeof(scratch);
+					ssize_t got = mailstream_read(imap->imap_stream, scratch, want);
+					if (got <= 0)
+						return MAILIMAP_ERROR_STREAM;
+					for (ssize_t k = 0; k < got; k++) {
+						if (scratch[k] == '"' || scratch[k] == '\\')
+							sb_addc(out, '\\');
+						sb_addc(out, scratch[k]);
+					}
+					left -= (uint64_t)got;
+				}
+				sb_addc(out, '"');
+				if (!mailstream_read_line(imap->imap_stream, b))
+					return MAILIMAP_ERROR_STREAM;
+				continue;
+			}
+		}
+		sb_add(out, b->str, n);
+		return MAILIMAP_NO_ERROR;
+	}
+}
+
+/* Parses an astring (atom, or quoted string with \ escapes) at *p into a
+ * malloc'd string and advances *p; NULL when there is none. */
+static char *parse_astring(const char **p)
+{
+	const char *s = *p;
+	while (*s == ' ')
+		s++;
+	struct strbuf sb = STRBUF_INIT;
+	if (*s == '"') {
+		s++;
+		while (*s && *s != '"') {
+			if (*s == '\\' && s[1])
+				s++;
+			sb_addc(&sb, *s++);
+		}
+		if (*s != '"') {
+			sb_free(&sb);
+			return NULL;
+		}
+		s++;
+	} else {
+		const char *b = s;
+		while (*s && *s != ' ' && *s != '(' && *s != ')')
+			s++;
+		if (s == b)
+			return NULL;
+		sb_add(&sb, b, (size_t)(s - b));
+	}
+	*p = s;
+	return sb_detach(&sb);
+}
+
+/* "* STATUS <mailbox> (MESSAGES 3 UIDNEXT 4 ...)" -> an entry, when its
+ * mailbox is one of names and it carries UIDVALIDITY. Pure. */
+static bool parse_status_line(const char *line, const struct strlist *names,
+			      struct repo_probe_entry *e_r)
+{
+	if (strncasecmp(line, "* STATUS ", 9))
+		return false;
+	const char *p = line + 9;
+	char *name = parse_astring(&p);
+	if (!name)
+		return false;
+	if (!strcasecmp(name, "INBOX")) {
+		/* INBOX is case-insensitive: report it as the list named it */
+		for (size_t i = 0; i < names->n; i++)
+			if (!strcasecmp(names->v[i], "INBOX")) {
+				free(name);
+				name = xstrdup(names->v[i]);
+				break;
+			}
+	}
+	if (strlist_find(names, name) < 0)
+		goto bad;
+	while (*p == ' ')
+		p++;
+	if (*p++ != '(')
+		goto bad;
+	struct repo_folder_status st = { 0 };
+	bool have_validity = false, have_next = false, have_messages = false;
+	for (;;) {
+		while (*p == ' ')
+			p++;
+		if (*p == ')' || !*p)
+			break;
+		const char *key = p;
+		while (*p && *p != ' ' && *p != ')')
+			p++;
+		size_t klen = (size_t)(p - key);
+		while (*p == ' ')
+			p++;
+		char *end;
+		errno = 0;
+		unsigned long long v = strtoull(p, &end, 10);
+		if (end == p || errno)
+			goto bad;
+		p = end;
+		if (klen == 11 && !strncasecmp(key, "UIDVALIDITY", 11) && v <= UINT32_MAX) {
+			st.uidvalidity = (uint32_t)v;
+			have_validity = v != 0;
+		} else if (klen == 7 && !strncasecmp(key, "UIDNEXT", 7) && v <= UINT32_MAX) {
+			st.uidnext = (uint32_t)v;
+			have_next = true;
+		} else if (klen == 8 && !strncasecmp(key, "MESSAGES", 8) && v <= UINT32_MAX) {
+			st.exists = (uint32_t)v;
+			have_messages = true;
+		} else if (klen == 13 && !strncasecmp(key, "HIGHESTMODSEQ", 13)) {
+			st.highestmodseq = v;
+		}
+	}
+	if (!have_validity || !have_next || !have_messages)
+		goto bad;
+	e_r->name = name;
+	e_r->st = st;
+	return true;
+bad:
+	free(name);
+	return false;
+}
+
+static void probe_add(struct repo_probe *out, struct repo_probe_entry *e)
+{
+	for (size_t i = 0; i < out->n; i++)
+		if (!strcmp(out->v[i].name, e->name)) {
+			free(out->v[i].name);
+			out->v[i] = *e; /* a repeated STATUS: the later one */
+			return;
+		}
+	xgrow(&out->v, &out->cap, out->n + 1, sizeof(*out->v));
+	out->v[out->n++] = *e;
+}
+
+static int imap_probe(struct repo *r, const struct strlist *names, struct repo_probe *out)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_conn(ir);
+	if (code)
+		return code;
+	if (r->folder)
+		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s]: probe with a folder selected",
+				 r->name);
+	out->condstore = has_cap(ir, "CONDSTORE");
+	if (!names->n)
+		return REPO_OK;
+	const char *items = out->condstore ? "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"
+					   : "(UIDVALIDITY UIDNEXT MESSAGES)";
+	bool list_status = has_cap(ir, "LIST-STATUS");
+	/* Our own tags ("P<n>"), never one of libetpan's numeric ones. */
+	struct strbuf cmd = STRBUF_INIT;
+	size_t sent = 0;
+	if (list_status) {
+		sb_addf(&cmd, "P0 LIST \"\" \"*\" RETURN (STATUS %s)\r\n", items);
+		sent = 1;
+	} else {
+		for (size_t i = 0; i < names->n; i++) {
+			if (!folder_name_ok(names->v[i]))
+				continue;
+			sb_addf(&cmd, "P%zu STATUS ", sent++);
+			add_quoted(&cmd, names->v[i]);
+			sb_addf(&cmd, " %s\r\n", items);
+		}
+	}
+	int rc = MAILIMAP_NO_ERROR;
+	if (sent) {
+		rc = write_str(ir->imap, sb_str(&cmd));
+		if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+			rc = MAILIMAP_ERROR_STREAM;
+	}
+	struct strbuf line = STRBUF_INIT;
+	size_t done = 0;
+	while (rc == MAILIMAP_NO_ERROR && done < sent) {
+		rc = read_raw_response(ir->imap, &line);
+		if (rc != MAILIMAP_NO_ERROR)
+			break;
+		const char *l = sb_str(&line);
+		if (l[0] == 'P' && isdigit((unsigned char)l[1])) {
+			done++;
+			const char *sp = strchr(l, ' ');
+			if (list_status && sp && strncasecmp(sp + 1, "OK", 2))
+				log_debug(LOG_DBG_IMAP, "IMAP[%s]: LIST-STATUS refused: %s", r->name, l);
+			continue;
+		}
+		if (!strncasecmp(l, "* BYE", 5)) {
+			rc = MAILIMAP_ERROR_STREAM;
+			break;
+		}
+		struct repo_probe_entry e;
+		if (parse_status_line(l, names, &e))
+			probe_add(out, &e);
+	}
+	sb_free(&line);
+	sb_free(&cmd);
+	if (rc != MAILIMAP_NO_ERROR) {
+		ir->dead = true;
+		return repo_fail(r, REPO_STORE_BAD, "IMAP[%s]: %s: connection lost", r->name,
+				 list_status ? "LIST-STATUS" : "STATUS");
+	}
+	return REPO_OK;
+}
+
+static int cmp_u32_asc(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool u32_in(const uint32_t *v, size_t n, uint32_t x)
+{
+	return n && bsearch(&x, v, n, sizeof(*v), cmp_u32_asc);
+}
+
+/* Runs a "UID FETCH <set> (UID FLAGS RFC822.SIZE INTERNALDATE)<tail>" and
+ * appends the complete answers to list. */
+static int fetch_meta(struct imap_repo *ir, const char *set, const char *tail,
+		      struct repo_msg_list *list)
+{
+	char *cmd = xasprintf("UID FETCH %s (UID FLAGS RFC822.SIZE INTERNALDATE)%s", set, tail);
+	int rc = simple_command(ir->imap, cmd);
+	clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
+	if (rc != MAILIMAP_NO_ERROR) {
+		int code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+		free(cmd);
+		return code;
+	}
+	free(cmd);
+	for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
+		struct att a;
+		parse_att(ir, clist_content(it), &a);
+		if (!a.has_uid || !a.has_size)
+			continue;
+		struct repo_msg m = { .uid = a.uid, .flags = a.flags, .size = a.size,
+				      .time = a.time, .key = NULL };
+		repo_msg_list_add(list, &m);
+	}
+	free_fetch_list(fl);
+	return REPO_OK;
+}
+
+static int imap_list_changes(struct repo *r, uint64_t since, const uint32_t *known, size_t n_known,
+			     struct repo_msg_list *changed, uint32_t **gone_r, size_t *n_gone_r,
+			     size_t *present_r)
+{
+	struct imap_repo *ir = IR(r);
+	*gone_r = NULL;
+	*n_gone_r = 0;
+	*present_r = 0;
+	int code = need_folder(ir);
+	if (code)
+		return code;
+	if (!has_cap(ir, "CONDSTORE"))
+		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: CHANGEDSINCE without CONDSTORE",
+				 r->name, r->folder);
+	/* 1. what changed (flags, new mail) since the last sync */
+	struct repo_msg_list ch = { 0 };
+	char tail[64];
+	snprintf(tail, sizeof(tail), " (CHANGEDSINCE %llu)", (unsigned long long)since);
+	code = fetch_meta(ir, "1:*", tail, &ch);
+	if (code) {
+		repo_msg_list_free(&ch);
+		return code;
+	}
+	/* 2. which UIDs exist now (after step 1, so the truth is the later
+	 * one: a message expunged in between is dropped from ch, one appended
+	 * in between is fetched in step 3). */
+	int rc = simple_command(ir->imap, "UID SEARCH ALL");
+	if (rc != MAILIMAP_NO_ERROR) {
+		repo_msg_list_free(&ch);
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "UID SEARCH ALL");
+	}
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	clist *res = ri ? ri->rsp_search_result : NULL;
+	size_t n_present = res ? (size_t)clist_count(res) : 0, k = 0;
+	uint32_t *present = xmalloc((n_present ? n_present : 1) * sizeof(*present));
+	for (clistiter *it = res ? clist_begin(res) : NULL; it; it = clist_next(it))
+		present[k++] = *(uint32_t *)clist_content(it);
+	qsort(present, n_present, sizeof(*present), cmp_u32_asc);
+	/* drop duplicates, if a server repeats one */
+	size_t w = 0;
+	for (size_t i = 0; i < n_present; i++)
+		if (!w || present[w - 1] != present[i])
+			present[w++] = present[i];
+	n_present = w;
+
+	uint32_t *chu = xmalloc((ch.n ? ch.n : 1) * sizeof(*chu));
+	size_t n_chu = 0;
+	for (size_t i = 0; i < ch.n; i++) {
+		if (!u32_in(present, n_present, ch.v[i].uid) || u32_in(chu, n_chu, ch.v[i].uid)) {
+			free(ch.v[i].key);
+			continue;
+		}
+		repo_msg_list_add(changed, &ch.v[i]);
+		chu[n_chu++] = ch.v[i].uid;
+		qsort(chu, n_chu, sizeof(*chu), cmp_u32_asc);
+	}
+	free(ch.v);
+	/* 3. present but neither known nor changed (e.g. a download that
+	 * failed last time): fetched like a listing would show them */
+	uint32_t *extra = xmalloc((n_present ? n_present : 1) * sizeof(*extra));
+	size_t n_extra = 0;
+	for (size_t i = 0; i < n_present; i++)
+		if (!u32_in(known, n_known, present[i]) && !u32_in(chu, n_chu, present[i]))
+			extra[n_extra++] = present[i];
+	struct strbuf set = STRBUF_INIT;
+	for (size_t i = 0; i < n_extra && code == REPO_OK;) {
+		sb_reset(&set);
+		i += uidset_next_chunk(extra + i, n_extra - i, UIDSET_CHUNK_MAX, &set);
+		code = fetch_meta(ir, sb_str(&set), "", changed);
+	}
+	sb_free(&set);
+	/* 4. known but gone */
+	if (code == REPO_OK) {
+		uint32_t *gone = xmalloc((n_known ? n_known : 1) * sizeof(*gone));
+		size_t n_gone = 0;
+		for (size_t i = 0; i < n_known; i++)
+			if (!u32_in(present, n_present, known[i]))
+				gone[n_gone++] = known[i];
+		*gone_r = gone;
+		*n_gone_r = n_gone;
+		*present_r = n_present;
+	}
+	free(extra);
+	free(chu);
+	free(present);
+	return code;
+}
+
 static void imap_free(struct repo **rp)
 {
 	if (!*rp)
@@ -2159,6 +2520,8 @@ static const struct repo_ops imap_ops = {
 	.storable_flags = imap_storable_flags,
 	.close_folder = imap_close_folder,
 	.free = imap_free,
+	.probe = imap_probe,
+	.list_changes = imap_list_changes,
 };
 
 static char *dup_or_null(const char *s)

@@ -20,6 +20,14 @@
  *     UIDPLUS an "X-OfflineIMAP: <crc32>-<random>" header is added to the
  *     uploaded copy and found with UID SEARCH HEADER afterwards.
  *
+ *   - probe (repo.h): one "LIST "" "*" RETURN (STATUS (...))" with
+ *     LIST-STATUS, else one raw STATUS per folder, all written before the
+ *     first reply is read (own tags "P<n>", parsed from the raw lines,
+ *     literals included); HIGHESTMODSEQ only asked with CONDSTORE;
+ *   - list_changes (repo.h, CONDSTORE only): "UID FETCH 1:* (...)
+ *     (CHANGEDSINCE m)", "UID SEARCH ALL", and a FETCH of present UIDs
+ *     neither known nor changed (docs/protocol.md).
+ *
  * Security: TLS through OpenSSL (implicit with ssl, else STARTTLS when
  * advertised and starttls is on), certificate chain and host name verified
  * against the system store or cacertfile; fingerprints (sha256/sha1 hex,

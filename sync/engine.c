@@ -51,6 +51,12 @@ struct account_ctx {
 	struct folder_pair *pairs;
 	size_t n_pairs;
 	size_t next_pair;         /* taken atomically */
+	/* cheap resync (docs/protocol.md) */
+	struct repo_probe probe;  /* STATUS of every remote folder; read-only once workers run */
+	bool probed;              /* probe holds the server's answer */
+	bool quick;               /* -q or [Account] quick: trust MESSAGES+UIDNEXT without CONDSTORE */
+	bool full_listing;        /* OFFLINEFS_FULL_LISTING=1: never CHANGEDSINCE (tests) */
+	int64_t start_ns;         /* CLOCK_REALTIME when the account sync started */
 };
 
 struct folder_ctx {
@@ -68,6 +74,7 @@ struct folder_ctx {
 	const struct status_rec *rows; /* borrowed; the status rows at planning */
 	size_t n_rows;
 	bool failed;
+	size_t msg_errors;        /* failures of single messages (REPO_MSG_BAD) */
 	/* what was really done, for the summary line */
 	size_t copied_down, copied_up;
 	size_t deleted_local, deleted_remote, flagged_local, flagged_remote;
@@ -182,8 +189,10 @@ static bool repo_call_ok(struct folder_ctx *f, struct repo *r, int rc)
 	if (rc == REPO_OK)
 		return true;
 	log_error("%s", repo_error(r));
-	if (rc == REPO_MSG_BAD)
+	if (rc == REPO_MSG_BAD) {
+		f->msg_errors++;
 		return true;
+	}
 	f->failed = true;
 	return false;
 }
@@ -200,6 +209,7 @@ static int download_one(void *ctx, const struct repo_msg *msg, const char *body,
 	free(key);
 	if (rc != REPO_OK) {
 		log_error("%s", repo_error(local));
+		f->msg_errors++;
 		return rc == REPO_MSG_BAD ? 0 : -1;
 	}
 	log_debug(LOG_DBG_SYNC, "Copied message UID %u %s[%s] -> %s[%s]", msg->uid,
@@ -665,6 +675,182 @@ static bool apply_names(struct folder_ctx *f, struct repo_msg_list *local)
 	return !f->failed;
 }
 
+/* --- skipping unchanged folders, CHANGEDSINCE (docs/protocol.md) ------- */
+
+/* OFFLINEFS_FULL_LISTING=1 turns the shortcuts off (probe, CHANGEDSINCE):
+ * every folder is selected and listed in full. For tests that compare the
+ * two ways, and as an escape hatch. */
+static bool env_full_listing(void)
+{
+	const char *v = getenv("OFFLINEFS_FULL_LISTING");
+	return v && *v && strcmp(v, "0");
+}
+
+static const struct repo_probe_entry *probe_find(const struct account_ctx *acc, const char *name)
+{
+	if (!acc->probed)
+		return NULL;
+	for (size_t i = 0; i < acc->probe.n; i++)
+		if (!strcmp(acc->probe.v[i].name, name))
+			return &acc->probe.v[i];
+	return NULL;
+}
+
+/* Whether the server's STATUS says the folder is as the last completed
+ * sync left it. With CONDSTORE an unchanged HIGHESTMODSEQ (every flag
+ * change, append and expunge raises it) together with UIDVALIDITY, UIDNEXT
+ * and MESSAGES proves it. Without CONDSTORE, MESSAGES and UIDNEXT only
+ * prove that no message came or went; flag changes are invisible, so that
+ * is trusted only in quick mode. */
+static bool remote_unchanged(const struct account_ctx *acc, const struct repo_probe_entry *pe,
+			     const struct status_folder *sf)
+{
+	const struct repo_folder_status *st = &pe->st;
+	if (!sf->uidvalidity || st->uidvalidity != sf->uidvalidity || st->uidnext != sf->uidnext ||
+	    st->exists != sf->messages)
+		return false;
+	if (acc->probe.condstore && sf->highestmodseq)
+		return st->highestmodseq == sf->highestmodseq;
+	return acc->quick;
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* The mtimes (ns) of the local folder's new/ and cur/. */
+static bool local_mtimes(struct conn *c, const char *local_name, int64_t *new_r, int64_t *cur_r)
+{
+	char *dir = maildir_folder_dir(c->local, local_name);
+	char *n = xasprintf("%s/new", dir), *cu = xasprintf("%s/cur", dir);
+	struct stat sn, sc;
+	bool ok = stat(n, &sn) == 0 && stat(cu, &sc) == 0;
+	if (ok) {
+		*new_r = mtime_ns(&sn);
+		*cur_r = mtime_ns(&sc);
+	}
+	free(n);
+	free(cu);
+	free(dir);
+	return ok;
+}
+
+/* A directory mtime is only worth recording when it is more than a second
+ * older than the start of this sync. Otherwise a change made after our
+ * listing (a delivery racing the sync) could carry the same mtime as the
+ * state we recorded: timestamps are truncated to the file system's
+ * granularity (a clock tick on ext4, whole seconds elsewhere), so two
+ * changes within one tick are indistinguishable. An mtime older than the
+ * listing by more than the granularity proves nothing changed after the
+ * listing, and any later change gives a newer mtime. A too-recent mtime is
+ * recorded as 0 ("dirty"): the next run lists the folder (mbsync's "sleeping
+ * due to recent directory modification" solves the same problem by waiting). */
+static int64_t trusted_mtime(const struct account_ctx *acc, int64_t m)
+{
+	return m + 1000000000 < acc->start_ns ? m : 0;
+}
+
+static int cmp_msg_by_uid(const void *a, const void *b)
+{
+	const struct repo_msg *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
+static bool u32_member(const uint32_t *v, size_t n, uint32_t x)
+{
+	return n && bsearch(&x, v, n, sizeof(*v), cmp_u32);
+}
+
+/* Builds the remote listing from the status rows and what changed on the
+ * server since sf->highestmodseq: rows minus vanished UIDs, plus / replaced
+ * by the changed messages. Returns false (and leaves *remote empty) when it
+ * cannot, so the caller lists everything instead. */
+static bool list_incremental(struct folder_ctx *f, const struct status_folder *sf,
+			     const struct repo_folder_status *rst, const struct status_rec *rows,
+			     size_t n_rows, struct repo_msg_list *remote)
+{
+	struct repo *rr = f->c->remote;
+	const struct account_settings *a = f->acc->a;
+	if (rst->highestmodseq == sf->highestmodseq && rst->uidnext == sf->uidnext &&
+	    rst->exists == sf->messages && a->remote.sync_deletes && a->local.sync_deletes) {
+		/* Nothing happened on the server since the last completed sync
+		 * (which made no change there after its SELECT, or MODSEQ would
+		 * have moved): its listing is the status rows. With sync_deletes
+		 * off a row can outlive its server message, hence the condition. */
+		for (size_t i = 0; i < n_rows; i++) {
+			struct repo_msg m = { .uid = rows[i].uid, .flags = rows[i].flags };
+			repo_msg_list_add(remote, &m);
+		}
+		log_debug(LOG_DBG_SYNC, "Folder %s: unchanged on the server (HIGHESTMODSEQ %llu)",
+			  f->remote_name, (unsigned long long)rst->highestmodseq);
+		return true;
+	}
+	uint32_t *known = xmalloc((n_rows ? n_rows : 1) * sizeof(*known));
+	for (size_t i = 0; i < n_rows; i++)
+		known[i] = rows[i].uid;
+	struct repo_msg_list changed = { 0 };
+	uint32_t *gone = NULL;
+	size_t n_gone = 0, present = 0;
+	int rc = rr->ops->list_changes(rr, sf->highestmodseq, known, n_rows, &changed, &gone,
+				       &n_gone, &present);
+	free(known);
+	if (rc != REPO_OK) {
+		free(gone);
+		repo_msg_list_free(&changed);
+		if (rc == REPO_STORE_BAD) {
+			repo_call_ok(f, rr, rc);
+			return false;
+		}
+		log_debug(LOG_DBG_SYNC, "Folder %s: %s; listing every message", f->remote_name,
+			  repo_error(rr));
+		return false;
+	}
+	qsort(changed.v, changed.n, sizeof(*changed.v), cmp_msg_by_uid);
+	for (size_t i = 0; i < n_rows; i++) {
+		if (u32_member(gone, n_gone, rows[i].uid))
+			continue;
+		struct repo_msg key = { .uid = rows[i].uid };
+		if (changed.n && bsearch(&key, changed.v, changed.n, sizeof(*changed.v), cmp_msg_by_uid))
+			continue;
+		struct repo_msg m = { .uid = rows[i].uid, .flags = rows[i].flags };
+		repo_msg_list_add(remote, &m);
+	}
+	for (size_t i = 0; i < changed.n; i++)
+		repo_msg_list_add(remote, &changed.v[i]);
+	free(changed.v);
+	free(gone);
+	if (remote->n != present) {
+		log_debug(LOG_DBG_SYNC, "Folder %s: CHANGEDSINCE gave %zu messages, the server has "
+			  "%zu; listing every message", f->remote_name, remote->n, present);
+		repo_msg_list_free(remote);
+		return false;
+	}
+	log_debug(LOG_DBG_SYNC, "Folder %s: %zu changed, %zu vanished since MODSEQ %llu",
+		  f->remote_name, changed.n, n_gone, (unsigned long long)sf->highestmodseq);
+	return true;
+}
+
+/* Whether the names table (cache/outbox.h) holds rows for the local
+ * folder: the live mount named files there that the one-shot run must
+ * rename, and the mount itself must see them applied; no skipping then. */
+static bool has_names(struct conn *c, const char *local_name)
+{
+	char **bases = NULL;
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	if (outbox_name_load(c->status, local_name, &bases, &uids, &n, &err) < 0) {
+		free(err);
+		return true;
+	}
+	for (size_t i = 0; i < n; i++)
+		free(bases[i]);
+	free(bases);
+	free(uids);
+	return n > 0;
+}
+
 /* --- one folder -------------------------------------------------------- */
 
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
@@ -676,6 +862,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	struct repo_msg_list remote = { 0 }, local = { 0 };
 	struct status_rec *rows = NULL;
 	size_t n_rows = 0;
+	bool rows_loaded = false;
 	struct plan plan = { 0 };
 	struct status_folder sf = { 0 };
 	char *err = NULL;
@@ -696,6 +883,18 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 			goto out;
 	}
 	f.folder_id = sf.id;
+
+	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity &&
+	    sf.new_mtime_ns && sf.cur_mtime_ns) {
+		const struct repo_probe_entry *pe = probe_find(acc, remote_name);
+		int64_t mn = 0, mc = 0;
+		if (pe && remote_unchanged(acc, pe, &sf) && local_mtimes(c, local_name, &mn, &mc) &&
+		    mn == sf.new_mtime_ns && mc == sf.cur_mtime_ns && !has_names(c, local_name)) {
+			log_info("Folder %s: nothing to do (unchanged on both sides since the last "
+				 "sync; not selected)", remote_name);
+			goto out;
+		}
+	}
 
 	struct repo_folder_status rst = { 0 };
 	if (pair->remote_missing) {
@@ -718,10 +917,23 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		goto out;
 	}
 
-	rc = c->remote->ops->list_messages(c->remote, &remote);
-	if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
+	if (sf.id && !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
 		goto out;
-	if (remote.n < rst.exists) {
+	rows_loaded = true;
+	bool listed = false;
+	if (!acc->full_listing && c->remote->ops->list_changes && sf.id && sf.highestmodseq &&
+	    rst.highestmodseq && sf.uidvalidity == rst.uidvalidity && !a->maxsize &&
+	    !a->remote.readonly && !a->local.readonly) {
+		listed = list_incremental(&f, &sf, &rst, rows, n_rows, &remote);
+		if (f.failed)
+			goto out;
+	}
+	if (!listed) {
+		rc = c->remote->ops->list_messages(c->remote, &remote);
+		if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
+			goto out;
+	}
+	if (remote.n < rst.exists && !listed) {
 		log_error("Folder %s: the server announced %u messages but listed %zu; skipping the "
 			  "folder rather than mistaking the missing ones for deletions",
 			  remote_name, rst.exists, remote.n);
@@ -741,7 +953,8 @@ list_local:
 			goto out;
 	}
 
-	if (sf.id && !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
+	if (sf.id && !rows_loaded &&
+	    !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
 		goto out;
 	f.rows = rows;
 	f.n_rows = n_rows;
@@ -775,7 +988,12 @@ list_local:
 	/* The folder row carries UIDVALIDITY from the first write on, so the
 	 * rows below are never applied to a renumbered folder. */
 	sf.uidvalidity = rst.uidvalidity;
-	st_folder(&f, &sf);
+	/* Until this sync completes, the next one must neither skip the
+	 * folder nor trust CHANGEDSINCE from the old MODSEQ. */
+	struct status_folder during = sf;
+	during.highestmodseq = 0;
+	during.new_mtime_ns = during.cur_mtime_ns = 0;
+	st_folder(&f, &during);
 	if (!st_flush(&f))
 		goto out;
 
@@ -804,7 +1022,14 @@ list_local:
 	}
 	if (!f.failed) {
 		sf.uidnext = rst.uidnext;
-		sf.highestmodseq = rst.highestmodseq;
+		sf.messages = rst.exists;
+		/* a message that failed alone must be retried: no shortcut */
+		sf.highestmodseq = f.msg_errors ? 0 : rst.highestmodseq;
+		int64_t mn = 0, mc = 0;
+		if (f.msg_errors || acc->local_root_missing || !local_mtimes(c, local_name, &mn, &mc))
+			mn = mc = 0;
+		sf.new_mtime_ns = trusted_mtime(acc, mn);
+		sf.cur_mtime_ns = trusted_mtime(acc, mc);
 		sf.last_sync = (int64_t)time(NULL);
 		st_folder(&f, &sf);
 	}
@@ -1128,9 +1353,39 @@ static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
 	free(workers);
 }
 
+/* One round trip for the state of every remote folder (repo.h probe),
+ * so that folders unchanged on both sides are skipped without a SELECT. A
+ * failed probe only costs the skipping. */
+static void probe_folders(struct account_ctx *acc, const struct pair_list *pairs)
+{
+	struct repo *rr = acc->main.remote;
+	if (acc->req->dry_run || !rr->ops->probe || env_full_listing())
+		return;
+	struct strlist names = STRLIST_INIT;
+	for (size_t i = 0; i < pairs->n; i++)
+		if (!pairs->v[i].remote_missing)
+			strlist_add(&names, pairs->v[i].remote);
+	int rc = rr->ops->probe(rr, &names, &acc->probe);
+	strlist_free(&names);
+	if (rc == REPO_OK) {
+		acc->probed = true;
+		log_debug(LOG_DBG_SYNC, "Probe: STATUS of %zu folders%s", acc->probe.n,
+			  acc->probe.condstore ? " (with HIGHESTMODSEQ)" : "");
+		return;
+	}
+	log_warn("%s; every folder is synced in full", repo_error(rr));
+	repo_probe_free(&acc->probe);
+	if (rc == REPO_STORE_BAD && rr->ops->connect(rr) != REPO_OK)
+		log_error("Account %s: %s", acc->a->name, repo_error(rr));
+}
+
 enum sync_exit sync_account(const struct account_settings *a, const struct sync_request *req)
 {
-	struct account_ctx acc = { .a = a, .req = req };
+	struct account_ctx acc = { .a = a, .req = req, .quick = req->quick };
+	acc.full_listing = env_full_listing();
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	acc.start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	unsigned errors_before = log_error_count();
 	int lock_fd = -1;
 	char *err = NULL;
@@ -1165,9 +1420,11 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	if (build_folder_pairs(&acc, &pairs) == 0) {
 		if (pairs.n == 0)
 			log_warn("Account %s: no folder to sync (check -f)", a->name);
+		probe_folders(&acc, &pairs);
 		run_folders(&acc, &pairs);
 	}
 	pair_free(&pairs);
+	repo_probe_free(&acc.probe);
 	log_info("*** Finished account '%s'", a->name);
 out:
 	conn_close(&acc.main);

@@ -10,8 +10,14 @@
  *   lock account -> open status -> connect remote, local
  *   -> list folders both sides -> create missing folders (never delete)
  *   -> for each folder pair:
+ *        (skipped whole when the probe -- one LIST-STATUS or pipelined
+ *         STATUS round trip before the first folder -- shows the server
+ *         folder unchanged and new/ and cur/ keep the mtimes recorded
+ *         after the last sync; docs/protocol.md)
  *        select remote -> UIDVALIDITY check (mismatch: skip folder, exit 2)
- *        -> list remote, list local, load status -> plan
+ *        -> load status, list remote (CONDSTORE: only what changed since
+ *           the stored HIGHESTMODSEQ, merged with the status rows), list
+ *           local -> plan
  *        -> downloads (file written, then status row; batched commits)
  *        -> uploads (APPEND, then rename local file to carry U=, then row)
  *        -> flag changes both sides -> rows of merged flags
@@ -42,6 +48,12 @@
 struct sync_request {
 	const struct strlist *folders; /* -f: remote folder names; NULL or empty = all */
 	bool dry_run;                  /* plan and print only; nothing is written */
+	/* Quick sync (-q): a folder whose STATUS shows the same UIDVALIDITY,
+	 * UIDNEXT and MESSAGES as after the last sync counts as unchanged on
+	 * the server even without CONDSTORE (flag-only changes by others are
+	 * then missed until a normal run). With CONDSTORE quick and normal
+	 * runs are the same: both skip folders unchanged on both sides. */
+	bool quick;
 
 	/* --- for a sync inside a live mount (sync/live.c); all off for the
 	 * one-shot run --- */

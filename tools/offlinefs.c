@@ -47,7 +47,9 @@ static void usage(FILE *out)
 		"                   override a config option (SECTION with '_' for ' ')\n"
 		"  -o               run only once, ignoring autorefresh\n"
 		"  -1               use a single connection/thread (the default for now)\n"
-		"  -q               quick sync (currently the same as a full sync)\n"
+		"  -q               quick sync: skip folders whose STATUS (UIDNEXT, MESSAGES,\n"
+		"                   HIGHESTMODSEQ) and local directories are unchanged, trusting\n"
+		"                   UIDNEXT+MESSAGES even when the server lacks CONDSTORE\n"
 		"  --dry-run        print every planned action; change nothing anywhere\n"
 		"  -u UI            quiet | basic | ttyui (default ttyui)\n"
 		"  -l FILE          also log to FILE\n"
@@ -220,7 +222,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL, *accounts_arg = NULL, *ui_arg = NULL;
 	const char *log_path = NULL, *debug_arg = NULL;
 	struct strlist overrides = STRLIST_INIT, folders = STRLIST_INIT;
-	bool once = false, dry_run = false;
+	bool once = false, dry_run = false, quick = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "c:a:f:k:o1qu:l:d:sVhP:", longopts, NULL)) != -1) {
@@ -231,7 +233,7 @@ int main(int argc, char **argv)
 		case 'k': strlist_add(&overrides, optarg); break;
 		case 'o': once = true; break;
 		case '1': break; /* single-threaded is what we do today */
-		case 'q': break; /* quick sync: a full sync is always correct */
+		case 'q': quick = true; break;
 		case 's': break; /* syslog: not supported; console logging continues */
 		case 'P': break; /* profiling directory: ignored */
 		case 'u': ui_arg = optarg; break;
@@ -326,7 +328,7 @@ int main(int argc, char **argv)
 
 	install_signals();
 	double refresh = once || dry_run ? 0 : autorefresh_minutes(cfg, &accounts);
-	struct sync_request req = { .folders = &folders, .dry_run = dry_run };
+	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick };
 	int status = 0;
 	for (;;) {
 		status = 0;
