@@ -872,6 +872,10 @@ static void fs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)h;
 	/* Message content never changes in place. */
 	fi->keep_cache = fs->opt.keep_cache;
+	/* A reader's close() has nothing to flush and nothing to report (see
+	 * fs_flush): FOPEN_NOFLUSH spares it the synchronous FLUSH round trip
+	 * (the kernel honours it without writeback cache, which is off). */
+	fi->noflush = (fi->flags & O_ACCMODE) == O_RDONLY;
 	if (fuse_reply_open(req, fi) != 0) {
 		open_del(fs, &h->link);
 		close(fd);
