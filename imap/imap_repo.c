@@ -2356,6 +2356,12 @@ static int cmp_u32_asc(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_msg_val_uid(const void *a, const void *b)
+{
+	const struct repo_msg *x = a, *y = b;
+	return x->uid < y->uid ? -1 : x->uid > y->uid;
+}
+
 static bool u32_in(const uint32_t *v, size_t n, uint32_t x)
 {
 	return n && bsearch(&x, v, n, sizeof(*v), cmp_u32_asc);
@@ -2433,16 +2439,19 @@ static int imap_list_changes(struct repo *r, uint64_t since, const uint32_t *kno
 			present[w++] = present[i];
 	n_present = w;
 
+	/* sorted by UID, so a UID the server repeated is kept once */
+	if (ch.n)
+		qsort(ch.v, ch.n, sizeof(*ch.v), cmp_msg_val_uid);
 	uint32_t *chu = xmalloc((ch.n ? ch.n : 1) * sizeof(*chu));
 	size_t n_chu = 0;
 	for (size_t i = 0; i < ch.n; i++) {
-		if (!u32_in(present, n_present, ch.v[i].uid) || u32_in(chu, n_chu, ch.v[i].uid)) {
+		if (!u32_in(present, n_present, ch.v[i].uid) ||
+		    (n_chu && chu[n_chu - 1] == ch.v[i].uid)) {
 			free(ch.v[i].key);
 			continue;
 		}
 		repo_msg_list_add(changed, &ch.v[i]);
 		chu[n_chu++] = ch.v[i].uid;
-		qsort(chu, n_chu, sizeof(*chu), cmp_u32_asc);
 	}
 	free(ch.v);
 	/* 3. present but neither known nor changed (e.g. a download that

@@ -806,7 +806,8 @@ static bool list_incremental(struct folder_ctx *f, const struct status_folder *s
 			  repo_error(rr));
 		return false;
 	}
-	qsort(changed.v, changed.n, sizeof(*changed.v), cmp_msg_by_uid);
+	if (changed.n)
+		qsort(changed.v, changed.n, sizeof(*changed.v), cmp_msg_by_uid);
 	for (size_t i = 0; i < n_rows; i++) {
 		if (u32_member(gone, n_gone, rows[i].uid))
 			continue;
