@@ -1053,6 +1053,23 @@ static void free_fetch_list(clist *l)
 
 /* ---- list, fetch -------------------------------------------------------- */
 
+/* Appends the messages of a listing FETCH response (UID, FLAGS,
+ * RFC822.SIZE, INTERNALDATE) to list and frees the response. Unsolicited
+ * FETCHes (flag changes by other clients) lack the size and are skipped. */
+static void add_listed_messages(struct imap_repo *ir, clist *fl, struct repo_msg_list *list)
+{
+	for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
+		struct att a;
+		parse_att(ir, clist_content(it), &a);
+		if (!a.has_uid || !a.has_size)
+			continue;
+		struct repo_msg m = { .uid = a.uid, .flags = a.flags, .size = a.size,
+				      .time = a.time, .key = NULL };
+		repo_msg_list_add(list, &m);
+	}
+	free_fetch_list(fl);
+}
+
 static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
 {
 	struct imap_repo *ir = IR(r);
@@ -1068,17 +1085,7 @@ static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
 	clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
 	if (rc != MAILIMAP_NO_ERROR)
 		return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
-	for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
-		struct att a;
-		parse_att(ir, clist_content(it), &a);
-		/* unsolicited FETCHes (flag changes by others) lack the size */
-		if (!a.has_uid || !a.has_size)
-			continue;
-		struct repo_msg m = { .uid = a.uid, .flags = a.flags, .size = a.size,
-				      .time = a.time, .key = NULL };
-		repo_msg_list_add(list, &m);
-	}
-	free_fetch_list(fl);
+	add_listed_messages(ir, fl, list);
 	return REPO_OK;
 }
 
@@ -2381,16 +2388,7 @@ static int fetch_meta(struct imap_repo *ir, const char *set, const char *tail,
 		return code;
 	}
 	free(cmd);
-	for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
-		struct att a;
-		parse_att(ir, clist_content(it), &a);
-		if (!a.has_uid || !a.has_size)
-			continue;
-		struct repo_msg m = { .uid = a.uid, .flags = a.flags, .size = a.size,
-				      .time = a.time, .key = NULL };
-		repo_msg_list_add(list, &m);
-	}
-	free_fetch_list(fl);
+	add_listed_messages(ir, fl, list);
 	return REPO_OK;
 }
 
