@@ -1804,6 +1804,21 @@ static int idle_read(mailimap *imap, enum idle_line *kind_r, bool *tagged_r, boo
 	return skip_literals(imap);
 }
 
+/* The tagged reply to IDLE arrived before we sent DONE: read it and say
+ * whether anything changed meanwhile. */
+static int idle_ended_by_server(struct imap_repo *ir, bool changed, uint32_t exists_before,
+				bool *changed_r)
+{
+	bool ok = false;
+	int rc = parse_buffered_reply(ir->imap, &ok);
+	if (rc == MAILIMAP_NO_ERROR && !ok)
+		rc = MAILIMAP_ERROR_CUSTOM_COMMAND;
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
+	*changed_r = changed || reply_reports_change(ir, exists_before);
+	return REPO_OK;
+}
+
 static int imap_idle(struct repo *r, int timeout_seconds, int cancel_fd, bool *changed_r)
 {
 	struct imap_repo *ir = IR(r);
@@ -1838,15 +1853,8 @@ static int imap_idle(struct repo *r, int timeout_seconds, int cancel_fd, bool *c
 			return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
 		if (cont)
 			break;
-		if (tagged) { /* refused (or, oddly, done at once) */
-			rc = parse_buffered_reply(imap, &ok);
-			if (rc == MAILIMAP_NO_ERROR && !ok)
-				rc = MAILIMAP_ERROR_CUSTOM_COMMAND;
-			if (rc != MAILIMAP_NO_ERROR)
-				return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
-			*changed_r = changed || reply_reports_change(ir, exists_before);
-			return REPO_OK;
-		}
+		if (tagged) /* refused (or, oddly, done at once) */
+			return idle_ended_by_server(ir, changed, exists_before, changed_r);
 		if (kind == IDLE_LINE_BYE)
 			return imap_fail(ir, MAILIMAP_ERROR_FATAL, REPO_STORE_BAD, "IDLE");
 		changed |= kind == IDLE_LINE_CHANGE;
@@ -1878,15 +1886,8 @@ static int imap_idle(struct repo *r, int timeout_seconds, int cancel_fd, bool *c
 		}
 		if ((rc = idle_read(imap, &kind, &tagged, &cont)) != MAILIMAP_NO_ERROR)
 			return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
-		if (tagged) { /* the server ended IDLE on its own (no DONE now) */
-			rc = parse_buffered_reply(imap, &ok);
-			if (rc == MAILIMAP_NO_ERROR && !ok)
-				rc = MAILIMAP_ERROR_CUSTOM_COMMAND;
-			if (rc != MAILIMAP_NO_ERROR)
-				return imap_fail(ir, rc, REPO_FOLDER_BAD, "IDLE");
-			*changed_r = changed || reply_reports_change(ir, exists_before);
-			return REPO_OK;
-		}
+		if (tagged) /* the server ended IDLE on its own (no DONE now) */
+			return idle_ended_by_server(ir, changed, exists_before, changed_r);
 		if (kind == IDLE_LINE_BYE)
 			return imap_fail(ir, MAILIMAP_ERROR_FATAL, REPO_STORE_BAD, "IDLE");
 		changed |= kind == IDLE_LINE_CHANGE;
