@@ -254,22 +254,34 @@ static const char folder_state_schema_sql[] =
 	" messages INTEGER NOT NULL DEFAULT 0, new_mtime INTEGER NOT NULL DEFAULT 0,"
 	" cur_mtime INTEGER NOT NULL DEFAULT 0);";
 
-/* Creates the live-mount tables when missing (one transaction; nothing is
- * written when they exist). */
-static int ensure_outbox_schema(struct status_db *db, char **error_r)
+/* How many schema objects match `where` (an SQL condition on
+ * sqlite_master), or -1 with *error_r. Used to add tables that newer
+ * versions introduced to a DB written by an older one. */
+static int count_schema_objects(struct status_db *db, const char *where, char **error_r)
 {
+	char *sql = xasprintf("SELECT count(*) FROM sqlite_master WHERE %s", where);
 	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db->db,
-			       "SELECT count(*) FROM sqlite_master WHERE"
-			       " (type = 'table' AND name IN ('outbox', 'names'))"
-			       " OR (type = 'index' AND name = 'names_uid')",
-			       -1, &st, NULL) != SQLITE_OK)
+	int prep = sqlite3_prepare_v2(db->db, sql, -1, &st, NULL);
+	free(sql);
+	if (prep != SQLITE_OK)
 		return db_fail(db, error_r, "read schema");
 	int rc = sqlite3_step(st);
 	int have = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
 	sqlite3_finalize(st);
 	if (have < 0)
 		return db_fail(db, error_r, "read schema");
+	return have;
+}
+
+/* Creates the live-mount tables when missing (one transaction; nothing is
+ * written when they exist). */
+static int ensure_outbox_schema(struct status_db *db, char **error_r)
+{
+	int have = count_schema_objects(db, "(type = 'table' AND name IN ('outbox', 'names'))"
+					    " OR (type = 'index' AND name = 'names_uid')",
+					error_r);
+	if (have < 0)
+		return -1;
 	if (have == 3)
 		return 0;
 	if (exec(db, "BEGIN IMMEDIATE", "begin", error_r) < 0)
@@ -283,17 +295,9 @@ static int ensure_outbox_schema(struct status_db *db, char **error_r)
 
 static int ensure_folder_state_schema(struct status_db *db, char **error_r)
 {
-	sqlite3_stmt *st;
-	if (sqlite3_prepare_v2(db->db,
-			       "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-			       " AND name = 'folder_state'",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_fail(db, error_r, "read schema");
-	int rc = sqlite3_step(st);
-	int have = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : -1;
-	sqlite3_finalize(st);
+	int have = count_schema_objects(db, "type = 'table' AND name = 'folder_state'", error_r);
 	if (have < 0)
-		return db_fail(db, error_r, "read schema");
+		return -1;
 	if (have == 1)
 		return 0;
 	return exec(db, folder_state_schema_sql, "create folder_state", error_r);
