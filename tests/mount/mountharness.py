@@ -127,10 +127,20 @@ def force_unmount(path):
 
 def wait_until(pred, timeout=1.0, step=0.01):
     """Poll pred() until it returns something true or timeout (seconds,
-    scaled by OFFLINEFS_TIME_SCALE) passes; return its last value."""
+    scaled by OFFLINEFS_TIME_SCALE) passes; return its last value.
+
+    A FileNotFoundError inside pred() counts as "not yet": a Maildir scan
+    can list a file that the mail reader (or the sync) renames before the
+    scan opens it -- exactly the renames these tests wait for.
+    """
     end = time.monotonic() + timeout * TIME_SCALE
     while True:
-        v = pred()
+        try:
+            v = pred()
+        except FileNotFoundError:
+            if time.monotonic() >= end:
+                raise
+            v = None
         if v or time.monotonic() >= end:
             return v
         time.sleep(step)
