@@ -56,7 +56,6 @@ struct account_ctx {
 	bool probed;              /* probe holds the server's answer */
 	bool quick;               /* -q or [Account] quick: trust MESSAGES+UIDNEXT without CONDSTORE */
 	bool full_listing;        /* OFFLINEFS_FULL_LISTING=1: never CHANGEDSINCE (tests) */
-	int64_t start_ns;         /* CLOCK_REALTIME when the account sync started */
 };
 
 struct folder_ctx {
@@ -736,19 +735,77 @@ static bool local_mtimes(struct conn *c, const char *local_name, int64_t *new_r,
 	return ok;
 }
 
-/* A directory mtime is only worth recording when it is more than a second
- * older than the start of this sync. Otherwise a change made after our
- * listing (a delivery racing the sync) could carry the same mtime as the
- * state we recorded: timestamps are truncated to the file system's
- * granularity (a clock tick on ext4, whole seconds elsewhere), so two
- * changes within one tick are indistinguishable. An mtime older than the
- * listing by more than the granularity proves nothing changed after the
- * listing, and any later change gives a newer mtime. A too-recent mtime is
- * recorded as 0 ("dirty"): the next run lists the folder (mbsync's "sleeping
- * due to recent directory modification" solves the same problem by waiting). */
-static int64_t trusted_mtime(const struct account_ctx *acc, int64_t m)
+/* Directory mtimes that prove the local folder is still exactly what the
+ * status rows say, read after a completed folder sync; 0s ("dirty": the
+ * next run lists the folder) when that cannot be proven.
+ *
+ * Two things must hold. (1) A change made after we read the mtime must
+ * give a different one. Timestamps come from the kernel's coarse clock (a
+ * tick, a few ms), so a change in the same tick as the last one we saw
+ * would carry the same mtime; but if the coarse clock read just *before*
+ * the stat is already past the mtime, every later change is stamped with
+ * at least that clock value, hence differs. When the mtime is in the
+ * current tick we wait a tick and look again (mbsync sleeps a whole second
+ * for the same reason). File systems that keep whole seconds (tv_nsec 0)
+ * need the mtime to be a second older than the clock; we do not wait for
+ * that. (2) The state at the time of the stat must be the one the rows
+ * describe: a listing taken after the stat that matches the rows exactly
+ * (every UID once, same flags, nothing else) proves it, because a state
+ * that differed at the stat and matches later was changed after the stat,
+ * which (1) makes visible. The listing is one readdir per directory, no
+ * stat or open per file. */
+static int cmp_msg_by_uid(const void *a, const void *b);
+
+static void settled_local_mtimes(struct folder_ctx *f, int64_t *new_r, int64_t *cur_r)
 {
-	return m + 1000000000 < acc->start_ns ? m : 0;
+	struct conn *c = f->c;
+	*new_r = *cur_r = 0;
+	int64_t mn = 0, mc = 0;
+	bool settled = false;
+	for (int attempt = 0; attempt < 4 && !settled; attempt++) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		int64_t clock_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+		if (!local_mtimes(c, f->local_name, &mn, &mc))
+			return;
+		if (mn % 1000000000 == 0 || mc % 1000000000 == 0) {
+			/* whole-second timestamps */
+			if (mn + 1000000000 >= clock_ns || mc + 1000000000 >= clock_ns)
+				return;
+			settled = true;
+		} else if (mn < clock_ns && mc < clock_ns) {
+			settled = true;
+		} else {
+			struct timespec tick = { 0, 5000000 };
+			nanosleep(&tick, NULL);
+		}
+	}
+	if (!settled)
+		return;
+
+	struct status_rec *rows = NULL;
+	size_t n_rows = 0;
+	char *err = NULL;
+	if (status_load(c->status, f->folder_id, &rows, &n_rows, &err) < 0) {
+		log_debug(LOG_DBG_SYNC, "Folder %s: %s", f->remote_name, err);
+		free(err);
+		return;
+	}
+	struct repo_msg_list local = { 0 };
+	bool same = c->local->ops->list_messages(c->local, &local) == REPO_OK && local.n == n_rows;
+	if (same && local.n)
+		qsort(local.v, local.n, sizeof(*local.v), cmp_msg_by_uid);
+	for (size_t i = 0; same && i < n_rows; i++)
+		same = local.v[i].uid == rows[i].uid && local.v[i].flags == rows[i].flags;
+	repo_msg_list_free(&local);
+	free(rows);
+	if (same) {
+		*new_r = mn;
+		*cur_r = mc;
+	} else {
+		log_debug(LOG_DBG_SYNC, "Folder %s: local folder differs from the status after the "
+			  "sync (changed meanwhile); it is listed again next time", f->remote_name);
+	}
 }
 
 static int cmp_msg_by_uid(const void *a, const void *b)
@@ -1027,10 +1084,13 @@ list_local:
 		/* a message that failed alone must be retried: no shortcut */
 		sf.highestmodseq = f.msg_errors ? 0 : rst.highestmodseq;
 		int64_t mn = 0, mc = 0;
-		if (f.msg_errors || acc->local_root_missing || !local_mtimes(c, local_name, &mn, &mc))
-			mn = mc = 0;
-		sf.new_mtime_ns = trusted_mtime(acc, mn);
-		sf.cur_mtime_ns = trusted_mtime(acc, mc);
+		if (!f.msg_errors && !acc->local_root_missing) {
+			st_flush(&f); /* the rows the listing is compared with */
+			if (!f.failed)
+				settled_local_mtimes(&f, &mn, &mc);
+		}
+		sf.new_mtime_ns = mn;
+		sf.cur_mtime_ns = mc;
 		sf.last_sync = (int64_t)time(NULL);
 		st_folder(&f, &sf);
 	}
@@ -1384,9 +1444,6 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 {
 	struct account_ctx acc = { .a = a, .req = req, .quick = req->quick };
 	acc.full_listing = env_full_listing();
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME, &now);
-	acc.start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	unsigned errors_before = log_error_count();
 	int lock_fd = -1;
 	char *err = NULL;

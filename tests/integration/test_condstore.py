@@ -169,14 +169,13 @@ class CondstoreCases(harness.SyncTestCase):
             self.assertFalse(used, "CHANGEDSINCE sent though CONDSTORE is not advertised")
 
     def check_unchanged_folders_skipped(self):
-        """Once the local directories are old enough to trust, a run with no
-        changes selects nothing; a local or a server change is still seen."""
+        """Right after a sync, a run with no changes selects nothing (the
+        sync proves its own result settled, no waiting); a local or a server
+        change made at once after a sync is still seen."""
         rng = random.Random(self.SEED)
         self.start_state(rng, per_folder=5)
         args = ("-q",) if not self.EXTENSIONS else ()
-        time.sleep(1.2)
-        self.sync(*args)  # the directories are old enough now: mtimes recorded
-        time.sleep(1.2)
+        self.sync(*args)  # initial: downloads everything, records mtimes
         r = self.sync(*args, "-d", "imap")
         self.assertEqual(r.output.count("not selected"), len(FOLDERS), r)
         self.assertNotIn(" SELECT ", r.output)
@@ -185,15 +184,22 @@ class CondstoreCases(harness.SyncTestCase):
             # without CONDSTORE a normal run never trusts the server's STATUS
             r = self.sync()
             self.assertNotIn("not selected", r.output)
-        # a local flag change
-        m = [x for x in maildir_messages(self.mail, "INBOX") if x.uid][0]
-        set_local_flags(m, "FS")
+            self.sync(*args)
+        # local flag changes made immediately after a sync, within the same
+        # clock tick as its last look at the directory more often than not
+        for i, m in enumerate([x for x in maildir_messages(self.mail, "INBOX") if x.uid][:4]):
+            set_local_flags(m, "FS" if i % 2 == 0 else "S")
+            self.sync(*args)
+            with Imap(self.dc, self.user) as s:
+                got = s.messages("INBOX")[m.uid].flags
+            self.assertEqual("\\Flagged" in got, i % 2 == 0, "change %d missed: %s" % (i, got))
+        # a new local file right after a sync
+        add_local_message(self.mail, "Archive", simple_message("local arrival"))
         self.sync(*args)
         with Imap(self.dc, self.user) as s:
-            self.assertIn("\\Flagged", s.messages("INBOX")[m.uid].flags)
+            self.assertTrue(any(b"local arrival" in x.body for x in s.messages("Archive").values()),
+                            "new local mail not uploaded")
         # a server change (new mail): UIDNEXT and MESSAGES move
-        time.sleep(1.2)
-        self.sync(*args)
         with Imap(self.dc, self.user) as s:
             s.append("Archive", simple_message("late arrival"))
         self.sync(*args)
@@ -201,14 +207,50 @@ class CondstoreCases(harness.SyncTestCase):
         self.assertTrue(any(b"late arrival" in b for b in bodies), "new server mail missed")
         if self.EXTENSIONS:
             # a server flag change alone: only HIGHESTMODSEQ moves
-            time.sleep(1.2)
-            self.sync()
             with Imap(self.dc, self.user) as s:
                 uid = max(s.messages("INBOX"))
                 s.store("INBOX", uid, "+FLAGS", ["\\Answered"])
             self.sync()
             got = [x for x in maildir_messages(self.mail, "INBOX") if x.uid == uid]
             self.assertIn("R", got[0].flags)
+        # and once all that is synced, the next run again selects nothing
+        self.sync(*args)
+        r = self.sync(*args, "-d", "imap")
+        self.assertEqual(r.output.count("not selected"), len(FOLDERS), r)
+
+
+    def check_changes_during_sync_never_hidden(self):
+        """A mail reader renames a file while a sync runs, after the sync
+        listed the folder (it is busy downloading new server mail): that
+        rename is not part of what the sync did, so the next run must still
+        carry it to the server, not skip the folder as settled."""
+        import subprocess
+        rng = random.Random(self.SEED + 7)
+        self.start_state(rng, per_folder=10)
+        args = ("-q",) if not self.EXTENSIONS else ()
+        self.sync(*args)
+        for rnd in range(3):
+            with Imap(self.dc, self.user) as s:
+                for i in range(150):
+                    s.append("INBOX", simple_message("round %d mail %d" % (rnd, i), body="x" * 4000))
+            victim = [m for m in maildir_messages(self.mail, "INBOX") if m.uid][rnd]
+            want = "FS" if "F" not in victim.flags else "S"
+            p = subprocess.Popen([self.offlinefs, "-c", self.conf, "-o", "-u", "basic",
+                                  "-d", "maildir"] + list(args),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            renamed = False
+            for line in p.stderr:
+                if not renamed and b"Maildir[INBOX]: listed" in line:
+                    set_local_flags(victim, want)
+                    renamed = True
+            p.wait()
+            self.assertEqual(p.returncode, 0)
+            self.assertTrue(renamed, "no listing of INBOX seen in the -d maildir trace")
+            self.sync(*args)
+            with Imap(self.dc, self.user) as s:
+                got = to_letters(s.messages("INBOX")[victim.uid].flags)
+            self.assertEqual("F" in got, "F" in want,
+                             "round %d: rename during the sync never reached the server" % rnd)
 
 
 class TestCondstore(CondstoreCases):
@@ -219,6 +261,9 @@ class TestCondstore(CondstoreCases):
 
     def test_unchanged_folders_skipped(self):
         self.check_unchanged_folders_skipped()
+
+    def test_changes_during_sync_never_hidden(self):
+        self.check_changes_during_sync_never_hidden()
 
 
 class TestCondstoreNoExtensions(CondstoreCases):
@@ -234,6 +279,9 @@ class TestCondstoreNoExtensions(CondstoreCases):
 
     def test_unchanged_folders_skipped(self):
         self.check_unchanged_folders_skipped()
+
+    def test_changes_during_sync_never_hidden(self):
+        self.check_changes_during_sync_never_hidden()
 
 
 if __name__ == "__main__":
