@@ -20,6 +20,8 @@ struct maildir_repo {
 	char *root;       /* owned; without trailing '/' */
 	char sep, infosep;
 	bool fsync, need_sizes, create_root;
+	/* new/ (1) and cur/ (2) have renames not yet made durable (flush) */
+	unsigned unsynced_dirs;
 	maildir_change_fn *on_change;
 	void *change_ctx;
 	char host[256];
@@ -328,9 +330,34 @@ out:
 	return ret;
 }
 
+/* The bit of unsynced_dirs for "new/..." or "cur/..." */
+static unsigned dir_bit(const char *key_or_sub)
+{
+	return key_or_sub[0] == 'n' ? 1u : 2u;
+}
+
+static int maildir_flush(struct repo *r)
+{
+	struct maildir_repo *m = M(r);
+	static const char *const subs[] = { "new", "cur" };
+	int ret = REPO_OK;
+	for (int i = 0; i < 2 && m->dir; i++) {
+		if (!(m->unsynced_dirs & (1u << i)))
+			continue;
+		char *d = xasprintf("%s/%s", m->dir, subs[i]);
+		if (fsync_dir(d) < 0)
+			ret = FAIL(m, REPO_FOLDER_BAD, "%s: fsync: %s", subs[i], strerror(errno));
+		free(d);
+	}
+	m->unsynced_dirs = 0;
+	return ret;
+}
+
 static void maildir_close_folder(struct repo *r)
 {
 	struct maildir_repo *m = M(r);
+	if (m->unsynced_dirs && maildir_flush(r) != REPO_OK)
+		log_warn("%s", repo_error(r));
 	free(m->base.folder);
 	free(m->dir);
 	m->base.folder = m->dir = NULL;
@@ -701,8 +728,10 @@ static int maildir_store(struct repo *r, const char *body, size_t len, flagset_t
 			if (futimens(fd, ts) < 0)
 				goto write_failed;
 		}
+		/* the data must be on disk before the rename makes the name
+		 * visible: a crash must never leave an empty file under it */
 		what = "fsync";
-		if (m->fsync && fsync(fd) < 0)
+		if (m->fsync && fdatasync(fd) < 0)
 			goto write_failed;
 		what = "close"; /* NFS and quotas report late */
 		int c = close(fd);
@@ -719,16 +748,8 @@ static int maildir_store(struct repo *r, const char *body, size_t len, flagset_t
 			unlink(tmp);
 			goto next;
 		}
-		if (m->fsync) {
-			char *d = xasprintf("%s/%s", m->dir, sub);
-			int fr = fsync_dir(d);
-			free(d);
-			if (fr < 0) {
-				/* the file is in place; report, but it is stored */
-				log_warn("Maildir[%s]: %s: fsync: %s", FOLDER(m), sub,
-					 strerror(errno));
-			}
-		}
+		if (m->fsync)
+			m->unsynced_dirs |= dir_bit(sub); /* maildir_flush */
 		TRACE(m, "stored %s/%s (%zu bytes)", sub, name, len);
 		{
 			char *k = xasprintf("%s/%s", sub, name);
@@ -912,13 +933,8 @@ static int maildir_set_uid(struct repo *r, struct repo_msg *msg, uint32_t uid)
 		if (rc == 0) {
 			TRACE(m, "%s -> %s (U=%u)", key, newkey, uid);
 			changed(m, key, newkey);
-			if (m->fsync) {
-				char *d = xasprintf("%s/%.3s", m->dir, newkey);
-				if (fsync_dir(d) < 0)
-					log_warn("Maildir[%s]: %.3s: fsync: %s", FOLDER(m), newkey,
-						 strerror(errno));
-				free(d);
-			}
+			if (m->fsync)
+				m->unsynced_dirs |= dir_bit(newkey); /* maildir_flush */
 			free(key);
 			free(msg->key);
 			msg->key = newkey;
@@ -980,6 +996,7 @@ static const struct repo_ops maildir_ops = {
 	.store = maildir_store,
 	.set_flags = maildir_set_flags,
 	.delete_messages = maildir_delete_messages,
+	.flush = maildir_flush,
 	.set_uid = maildir_set_uid,
 	.read_body = maildir_read_body,
 	.storable_flags = maildir_storable_flags,

@@ -36,8 +36,11 @@
  *
  * Writes never replace an existing file (renameat2 RENAME_NOREPLACE, else
  * check then rename), so a name clash retries with the next seq. With
- * fsync, store and set_uid also fsync the directory they renamed into, so
- * a status row written after them never points at a lost rename.
+ * fsync, store fdatasyncs the file before its rename, and store and set_uid
+ * mark the directory they renamed into; flush (also run by close_folder
+ * and select_folder) fsyncs the marked directories once, so callers make
+ * a whole batch of renames durable with one or two fsyncs before writing
+ * the status rows that point at them.
  *
  * store: the file is created 0600 (mail is private; OfflineIMAP's 0666 &
  * ~umask gives 0644). time > 0 sets the file's mtime (and atime) to it, so

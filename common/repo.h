@@ -146,6 +146,13 @@ struct repo_ops {
 	/* Maildir only (NULL for IMAP): renames msg so that it carries uid and
 	 * this folder's FMD5; updates msg->uid and msg->key. */
 	int (*set_uid)(struct repo *r, struct repo_msg *msg, uint32_t uid);
+	/* Optional (NULL for IMAP): makes every store and set_uid of the
+	 * selected folder so far durable. Maildir with fsync on writes each
+	 * file's data durably before its rename, but fsyncs new/ and cur/ (the
+	 * renames) once here instead of once per message; callers flush before
+	 * they commit status rows that say the messages are there. Also done
+	 * by close_folder and select_folder. REPO_OK or REPO_FOLDER_BAD. */
+	int (*flush)(struct repo *r);
 	/* Maildir only (NULL for IMAP): reads the whole body of msg. *body_r
 	 * is malloc'd; *time_r is the file's mtime (used as the APPEND
 	 * INTERNALDATE, like OfflineIMAP). */
