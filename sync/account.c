@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,13 @@ char *account_metadata_dir(const struct config *cfg)
 	return config_expand_path(m && *m ? m : "~/.offlineimap");
 }
 
+int account_maxsyncaccounts(const struct config *cfg, int *n_r, char **error_r)
+{
+	struct reader gen = { .cfg = cfg, .section = "general", .error_r = error_r };
+	*n_r = (int)get_int(&gen, "maxsyncaccounts", 1, 1, INT_MAX);
+	return gen.failed ? -1 : 0;
+}
+
 int account_names(const struct config *cfg, const char *override, struct strlist *names_r,
 		  char **error_r)
 {
@@ -448,6 +456,7 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 		goto out;
 	}
 	a_r->maxsize = (uint64_t)get_int(&acc, "maxsize", 0, 0, INT64_MAX);
+	a_r->quick = (int)get_int(&acc, "quick", 0, INT_MIN, INT_MAX);
 	const char *local = get_str(&acc, "localrepository");
 	const char *remote = get_str(&acc, "remoterepository");
 	if (acc.failed)

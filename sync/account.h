@@ -78,6 +78,9 @@ struct account_settings {
 	bool fsync;
 	int socktimeout;        /* seconds, 0 = default */
 	uint64_t maxsize;       /* 0 = none */
+	int quick;              /* [Account] quick: in autorefresh mode, this many
+				 * quick syncs (sync_request.quick) between full
+				 * ones; 0 = never quick, negative = always */
 	struct repo_settings local, remote;
 	struct mount_settings mount; /* zero unless account_load_mount ran */
 };
@@ -99,6 +102,11 @@ void account_free(struct account_settings *a);
  * stops a one-shot sync (OfflineIMAP's -o ignores autorefresh too).
  * Returns 0, or -1 with *error_r (malloc'd). */
 int account_load_mount(const struct config *cfg, struct account_settings *a, char **error_r);
+
+/* [general] maxsyncaccounts: how many accounts are synced at the same time
+ * (default 1). Returns 0, or -1 with a one-line *error_r (malloc'd, naming
+ * file:line) for a value that is not a whole number >= 1. */
+int account_maxsyncaccounts(const struct config *cfg, int *n_r, char **error_r);
 
 /* Parses OfflineIMAP's Python list literal of folder names, without Python:
  * "['INBOX', \"Lists/foo\"]", a tuple "('a', 'b')" or "('a',)", an empty
