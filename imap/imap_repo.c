@@ -59,6 +59,16 @@ struct imap_repo {
 	struct strbuf buf;    /* reused for bodies (CRLF <-> LF) */
 	bool warned_plain, warned_expunge;
 	bool connecting;      /* inside imap_connect: errors name host:port */
+	/* STATUS of every folder from the LIST-STATUS that list_folders sent;
+	 * handed to the probe that follows (the engine lists, then probes),
+	 * dropped by any command that could change it (select, create). */
+	struct repo_probe listed_status;
+	bool have_listed_status;
+	/* QRESYNC (RFC 7162) enabled on this connection: list_changes gets
+	 * vanished UIDs from VANISHED (EARLIER) instead of UID SEARCH ALL.
+	 * ENABLE is only valid before any SELECT, so it is sent before the
+	 * first one (a no-op sync, which selects nothing, never pays it). */
+	bool qresync, enable_tried;
 };
 
 static struct imap_repo *IR(struct repo *r)
@@ -351,6 +361,7 @@ static void disconnect(struct imap_repo *ir, bool logout)
 	mailimap_free(ir->imap);
 	ir->imap = NULL;
 	ir->dead = false;
+	ir->qresync = ir->enable_tried = false;
 	strlist_free(&ir->caps);
 	xfree_ptr(&ir->base.folder);
 	imap_trace_reset(&ir->trace);
@@ -747,12 +758,23 @@ static bool mailbox_selectable(const struct mailimap_mailbox_list *mb)
 	return true;
 }
 
+static int list_with_status(struct imap_repo *ir, struct strlist *names_r);
+
+static void drop_listed_status(struct imap_repo *ir)
+{
+	repo_probe_free(&ir->listed_status);
+	ir->have_listed_status = false;
+}
+
 static int imap_list_folders(struct repo *r, struct strlist *names_r)
 {
 	struct imap_repo *ir = IR(r);
 	int code = need_conn(ir);
 	if (code)
 		return code;
+	drop_listed_status(ir);
+	if (has_cap(ir, "LIST-STATUS"))
+		return list_with_status(ir, names_r);
 	clist *list = NULL;
 	int rc = mailimap_list(ir->imap, "", "*", &list);
 	if (rc != MAILIMAP_NO_ERROR)
@@ -781,6 +803,7 @@ static int imap_create_folder(struct repo *r, const char *name)
 	int code = need_conn(ir);
 	if (code)
 		return code;
+	drop_listed_status(ir);
 	if (!folder_name_ok(name))
 		return repo_fail(r, REPO_FOLDER_BAD,
 				 "IMAP[%s]: cannot create \"%s\": not a 7-bit (modified UTF-7) name",
@@ -852,11 +875,20 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 	if (code)
 		return code;
 	xfree_ptr(&r->folder);
+	drop_listed_status(ir);
 	if (!folder_name_ok(name))
 		return repo_fail(r, REPO_FOLDER_BAD,
 				 "IMAP[%s][%s]: not a 7-bit (modified UTF-7) folder name", r->name, name);
 	uint64_t modseq = 0;
 	int rc;
+	if (!ir->enable_tried && has_cap(ir, "QRESYNC")) {
+		ir->enable_tried = true;
+		rc = simple_command(ir->imap, "ENABLE QRESYNC");
+		if (rc == MAILIMAP_NO_ERROR)
+			ir->qresync = true;
+		else if (rc != MAILIMAP_ERROR_CUSTOM_COMMAND && rc != MAILIMAP_ERROR_PROTOCOL)
+			return imap_fail(ir, rc, REPO_STORE_BAD, "ENABLE QRESYNC");
+	}
 	if (has_cap(ir, "CONDSTORE"))
 		rc = for_write ? mailimap_select_condstore(ir->imap, name, &modseq)
 			       : mailimap_examine_condstore(ir->imap, name, &modseq);
@@ -891,17 +923,13 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 	return REPO_OK;
 }
 
+/* Nothing is sent: the server keeps the folder selected until the next
+ * SELECT/EXAMINE (which deselects without expunging, like UNSELECT) or
+ * LOGOUT, and every command we send outside a folder is valid while one is
+ * selected. That saves a round trip per folder; need_folder() still
+ * refuses folder commands until the next select. */
 static void imap_close_folder(struct repo *r)
 {
-	struct imap_repo *ir = IR(r);
-	if (ir->base.folder && ir->imap && !ir->dead && has_cap(ir, "UNSELECT")) {
-		int rc = simple_command(ir->imap, "UNSELECT");
-		if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
-		    rc != MAILIMAP_ERROR_PROTOCOL)
-			ir->dead = true;
-		else if (rc == MAILIMAP_NO_ERROR)
-			ir->imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
-	}
 	xfree_ptr(&r->folder);
 }
 
@@ -2290,6 +2318,128 @@ static void probe_add(struct repo_probe *out, struct repo_probe_entry *e)
 	out->v[out->n++] = *e;
 }
 
+static const char *status_items(const struct imap_repo *ir)
+{
+	return has_cap(ir, "CONDSTORE") ? "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"
+					: "(UIDVALIDITY UIDNEXT MESSAGES)";
+}
+
+/* "* LIST (<flags>) <delimiter> <name>" -> the name (malloc'd), and
+ * whether it can be selected (no \Noselect or \NonExistent). Pure. */
+static char *parse_list_line(const char *line, bool *selectable_r)
+{
+	if (strncasecmp(line, "* LIST ", 7))
+		return NULL;
+	const char *p = line + 7;
+	if (*p++ != '(')
+		return NULL;
+	const char *close = strchr(p, ')');
+	if (!close)
+		return NULL;
+	bool selectable = true;
+	for (const char *f = p; f < close;) {
+		while (f < close && *f == ' ')
+			f++;
+		const char *b = f;
+		while (f < close && *f != ' ')
+			f++;
+		size_t n = (size_t)(f - b);
+		if ((n == 9 && !strncasecmp(b, "\\Noselect", 9)) ||
+		    (n == 12 && !strncasecmp(b, "\\NonExistent", 12)))
+			selectable = false;
+	}
+	p = close + 1;
+	while (*p == ' ')
+		p++;
+	if (!strncasecmp(p, "NIL", 3)) {
+		p += 3;
+	} else {
+		char *delim = parse_astring(&p);
+		if (!delim)
+			return NULL;
+		free(delim);
+	}
+	char *name = parse_astring(&p);
+	if (name && !*name) {
+		free(name);
+		return NULL;
+	}
+	*selectable_r = selectable;
+	return name;
+}
+
+/* list_folders with LIST-STATUS (RFC 5819): one command lists every folder
+ * and gives the STATUS of each, kept in ir->listed_status for the probe
+ * that follows. The server sends each folder's STATUS after its LIST. */
+static int list_with_status(struct imap_repo *ir, struct strlist *names_r)
+{
+	char *cmd = xasprintf("P0 LIST \"\" \"*\" RETURN (STATUS %s)\r\n", status_items(ir));
+	int rc = write_str(ir->imap, cmd);
+	free(cmd);
+	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	struct strbuf line = STRBUF_INIT;
+	struct repo_probe st = { .condstore = has_cap(ir, "CONDSTORE") };
+	struct strlist names = STRLIST_INIT;
+	bool refused = false;
+	while (rc == MAILIMAP_NO_ERROR) {
+		rc = read_raw_response(ir->imap, &line);
+		if (rc != MAILIMAP_NO_ERROR)
+			break;
+		const char *l = sb_str(&line);
+		if (!strncmp(l, "P0 ", 3)) {
+			refused = strncasecmp(l + 3, "OK", 2) != 0;
+			break;
+		}
+		if (!strncasecmp(l, "* BYE", 5)) {
+			rc = MAILIMAP_ERROR_STREAM;
+			break;
+		}
+		bool selectable = false;
+		char *name = parse_list_line(l, &selectable);
+		if (name) {
+			if (selectable && strlist_find(&names, name) < 0)
+				strlist_add(&names, name);
+			free(name);
+			continue;
+		}
+		struct repo_probe_entry e;
+		if (parse_status_line(l, &names, &e))
+			probe_add(&st, &e);
+	}
+	sb_free(&line);
+	if (rc != MAILIMAP_NO_ERROR) {
+		strlist_free(&names);
+		repo_probe_free(&st);
+		ir->dead = true;
+		return repo_fail(&ir->base, REPO_STORE_BAD, "IMAP[%s]: LIST-STATUS: connection lost",
+				 ir->base.name);
+	}
+	if (refused) {
+		/* a server that advertises LIST-STATUS but refuses it: plain LIST */
+		log_debug(LOG_DBG_IMAP, "IMAP[%s]: LIST-STATUS refused; plain LIST", ir->base.name);
+		strlist_free(&names);
+		repo_probe_free(&st);
+		clist *list = NULL;
+		rc = mailimap_list(ir->imap, "", "*", &list);
+		if (rc != MAILIMAP_NO_ERROR)
+			return imap_fail(ir, rc, REPO_STORE_BAD, "LIST \"\" \"*\"");
+		for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
+			struct mailimap_mailbox_list *mb = clist_content(it);
+			if (mb->mb_name && *mb->mb_name && mailbox_selectable(mb))
+				strlist_add(names_r, mb->mb_name);
+		}
+		mailimap_list_result_free(list);
+		return REPO_OK;
+	}
+	for (size_t i = 0; i < names.n; i++)
+		strlist_add(names_r, names.v[i]);
+	strlist_free(&names);
+	ir->listed_status = st;
+	ir->have_listed_status = true;
+	return REPO_OK;
+}
+
 static int imap_probe(struct repo *r, const struct strlist *names, struct repo_probe *out)
 {
 	struct imap_repo *ir = IR(r);
@@ -2300,10 +2450,23 @@ static int imap_probe(struct repo *r, const struct strlist *names, struct repo_p
 		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s]: probe with a folder selected",
 				 r->name);
 	out->condstore = has_cap(ir, "CONDSTORE");
+	if (ir->have_listed_status) {
+		/* list_folders just asked: no second round trip */
+		for (size_t i = 0; i < ir->listed_status.n; i++) {
+			struct repo_probe_entry *e = &ir->listed_status.v[i];
+			if (strlist_find(names, e->name) < 0)
+				continue;
+			struct repo_probe_entry c = { xstrdup(e->name), e->st };
+			probe_add(out, &c);
+		}
+		drop_listed_status(ir);
+		log_debug(LOG_DBG_IMAP, "IMAP[%s]: probe answered by the LIST-STATUS of the listing",
+			  r->name);
+		return REPO_OK;
+	}
 	if (!names->n)
 		return REPO_OK;
-	const char *items = out->condstore ? "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"
-					   : "(UIDVALIDITY UIDNEXT MESSAGES)";
+	const char *items = status_items(ir);
 	bool list_status = has_cap(ir, "LIST-STATUS");
 	/* Our own tags ("P<n>"), never one of libetpan's numeric ones. */
 	struct strbuf cmd = STRBUF_INIT;
@@ -2393,6 +2556,123 @@ static int fetch_meta(struct imap_repo *ir, const char *set, const char *tail,
 	return REPO_OK;
 }
 
+struct uid_range {
+	uint32_t first, last;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct uid_range *x = a, *y = b;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The UID ranges of every VANISHED response of the last command. */
+static void take_vanished(struct imap_repo *ir, struct uid_range **v_r, size_t *n_r)
+{
+	struct uid_range *v = NULL;
+	size_t n = 0, cap = 0;
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
+	     it; it = clist_next(it)) {
+		struct mailimap_extension_data *ed = clist_content(it);
+		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_QRESYNC ||
+		    ed->ext_type != MAILIMAP_QRESYNC_TYPE_VANISHED || !ed->ext_data)
+			continue;
+		struct mailimap_qresync_vanished *van = ed->ext_data;
+		if (!van->qr_known_uids || !van->qr_known_uids->set_list)
+			continue;
+		for (clistiter *si = clist_begin(van->qr_known_uids->set_list); si; si = clist_next(si)) {
+			struct mailimap_set_item *item = clist_content(si);
+			uint32_t a = item->set_first, b = item->set_last ? item->set_last : UINT32_MAX;
+			if (a > b) {
+				uint32_t t = a;
+				a = b;
+				b = t;
+			}
+			xgrow(&v, &cap, n + 1, sizeof(*v));
+			v[n++] = (struct uid_range){ a, b };
+		}
+	}
+	/* sorted and merged into disjoint ranges, for in_ranges */
+	size_t w = 0;
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_range);
+	for (size_t i = 0; i < n; i++) {
+		if (w && (v[w - 1].last == UINT32_MAX || v[i].first <= v[w - 1].last + 1)) {
+			if (v[i].last > v[w - 1].last)
+				v[w - 1].last = v[i].last;
+		} else {
+			v[w++] = v[i];
+		}
+	}
+	*v_r = v;
+	*n_r = w;
+}
+
+/* v: sorted, disjoint (take_vanished merges them). */
+static bool in_ranges(const struct uid_range *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid].last < uid)
+			lo = mid + 1;
+		else if (v[mid].first > uid)
+			hi = mid;
+		else
+			return true;
+	}
+	return false;
+}
+
+/* list_changes with QRESYNC: one UID FETCH ... (CHANGEDSINCE m VANISHED)
+ * gives the changed messages and, as VANISHED (EARLIER), the UIDs expunged
+ * since m (a server may name more UIDs than that, never one that still
+ * exists). The count of present messages is EXISTS as the server last
+ * announced it; if messages the rows do not know exist beyond the changed
+ * ones, the caller's count check sends it to a full listing. */
+static int list_changes_qresync(struct imap_repo *ir, uint64_t since, const uint32_t *known,
+				size_t n_known, struct repo_msg_list *changed, uint32_t **gone_r,
+				size_t *n_gone_r, size_t *present_r)
+{
+	char tail[80];
+	snprintf(tail, sizeof(tail), " (CHANGEDSINCE %llu VANISHED)", (unsigned long long)since);
+	struct repo_msg_list ch = { 0 };
+	int code = fetch_meta(ir, "1:*", tail, &ch);
+	if (code) {
+		repo_msg_list_free(&ch);
+		return code;
+	}
+	struct uid_range *van = NULL;
+	size_t n_van = 0;
+	take_vanished(ir, &van, &n_van);
+	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	size_t exists = si ? si->sel_exists : 0;
+
+	if (ch.n)
+		qsort(ch.v, ch.n, sizeof(*ch.v), cmp_msg_val_uid);
+	for (size_t i = 0; i < ch.n; i++) {
+		/* expunged while we fetched (VANISHED without EARLIER), or repeated */
+		if (in_ranges(van, n_van, ch.v[i].uid) ||
+		    (changed->n && changed->v[changed->n - 1].uid == ch.v[i].uid)) {
+			free(ch.v[i].key);
+			continue;
+		}
+		repo_msg_list_add(changed, &ch.v[i]);
+	}
+	free(ch.v);
+	uint32_t *gone = xmalloc((n_known ? n_known : 1) * sizeof(*gone));
+	size_t n_gone = 0;
+	for (size_t i = 0; i < n_known; i++)
+		if (in_ranges(van, n_van, known[i]))
+			gone[n_gone++] = known[i];
+	free(van);
+	*gone_r = gone;
+	*n_gone_r = n_gone;
+	*present_r = exists;
+	return REPO_OK;
+}
+
 static int imap_list_changes(struct repo *r, uint64_t since, const uint32_t *known, size_t n_known,
 			     struct repo_msg_list *changed, uint32_t **gone_r, size_t *n_gone_r,
 			     size_t *present_r)
@@ -2407,6 +2687,9 @@ static int imap_list_changes(struct repo *r, uint64_t since, const uint32_t *kno
 	if (!has_cap(ir, "CONDSTORE"))
 		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: CHANGEDSINCE without CONDSTORE",
 				 r->name, r->folder);
+	if (ir->qresync)
+		return list_changes_qresync(ir, since, known, n_known, changed, gone_r, n_gone_r,
+					    present_r);
 	/* 1. what changed (flags, new mail) since the last sync */
 	struct repo_msg_list ch = { 0 };
 	char tail[64];
@@ -2503,6 +2786,7 @@ static void imap_free(struct repo **rp)
 		free(ir->keywords[i]);
 	sb_free(&ir->buf);
 	strlist_free(&ir->caps);
+	drop_listed_status(ir);
 	repo_base_free(&ir->base);
 	free(ir);
 	*rp = NULL;
