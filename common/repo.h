@@ -153,6 +153,23 @@ struct repo_ops {
 	 * they commit status rows that say the messages are there. Also done
 	 * by close_folder and select_folder. REPO_OK or REPO_FOLDER_BAD. */
 	int (*flush)(struct repo *r);
+	/* Maildir only (NULL for IMAP): like store, for a body already written
+	 * (LF text) to tmp/<tmp_name> of the selected folder, e.g. a big
+	 * message fetched piece by piece (fetch_pieces): the file is synced
+	 * (with fsync on), dated, and renamed into new/ or cur/ under a name
+	 * carrying uid; on failure it is left in tmp/ for the caller to
+	 * remove. Same results as store. */
+	int (*store_file)(struct repo *r, const char *tmp_name, flagset_t flags, int64_t time,
+			  uint32_t uid, uint32_t *uid_r, char **key_r);
+	/* IMAP only (NULL for Maildir): fetches one message's body in pieces
+	 * of at most piece bytes (BODY.PEEK[]<offset.piece>), handing each to
+	 * cb as LF text, so memory stays bounded whatever the message's size
+	 * (fetch holds whole bodies). *complete_r is false, with REPO_OK and
+	 * possibly some pieces already delivered, when the message vanished
+	 * meanwhile. cb returning -1 stops it (REPO_FOLDER_BAD). */
+	int (*fetch_pieces)(struct repo *r, const struct repo_msg *msg, size_t piece,
+			    int (*cb)(void *ctx, const char *data, size_t len), void *ctx,
+			    bool *complete_r);
 	/* Maildir only (NULL for IMAP): reads the whole body of msg. *body_r
 	 * is malloc'd; *time_r is the file's mtime (used as the APPEND
 	 * INTERNALDATE, like OfflineIMAP). */

@@ -34,7 +34,7 @@
 #include "imap/uidset.h"
 
 #define DEFAULT_TIMEOUT 120
-#define DEFAULT_BATCH_BYTES (8u << 20)
+#define DEFAULT_BATCH_BYTES (2u << 20)
 #define FETCH_BATCH_UIDS 1000
 #define LITERAL_PLUS_MAX (100u << 10) /* like mbsync: bigger uploads wait for '+' */
 #define TRACE_MAX_LINE 300
@@ -1249,25 +1249,68 @@ static int misses_report(struct imap_repo *ir, const struct fetch_misses *fm)
 	return code;
 }
 
-/* One UID FETCH over uids[0..n) of the sorted batch v[0..n). Bodies go to
- * cb as they are taken from the response; requested UIDs that got none are
- * added to fm, except those the server may simply have expunged meanwhile
- * (absent from a response whose tagged reply is OK, or NO [EXPUNGEISSUED]):
- * those are skipped silently as the contract says. Returns REPO_OK, or the
- * connection's or the callback's failure. */
-static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, const char *set,
-		       unsigned char *state, repo_body_cb *cb, void *ctx, struct fetch_misses *fm)
+/* A UID FETCH sent and not yet (fully) handled: the batch it covers and
+ * what its reply said. */
+struct fetch_cmd {
+	struct repo_msg **v;  /* the sorted batch slice */
+	unsigned char *state; /* enum fetch_state per v[i] */
+	size_t n;
+	char *set;
+	int rc;               /* libetpan result of the reply */
+	clist *fl;            /* its FETCH responses, detached */
+	bool expunged;        /* NO [EXPUNGEISSUED] */
+	char *refused;        /* why the server failed it, or NULL */
+};
+
+static int fetch_send(struct imap_repo *ir, struct fetch_cmd *fc)
 {
-	char *cmd = xasprintf("UID FETCH %s (UID BODY.PEEK[])", set);
-	int rc = simple_command(ir->imap, cmd);
-	free(cmd);
+	int r = mailimap_send_current_tag(ir->imap);
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(ir->imap, "UID FETCH ");
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(ir->imap, fc->set);
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(ir->imap, " (UID BODY.PEEK[])\r\n");
+	if (r == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+		r = MAILIMAP_ERROR_STREAM;
+	return r == MAILIMAP_NO_ERROR
+		       ? REPO_OK
+		       : imap_fail(ir, r, REPO_FOLDER_BAD, "UID FETCH %s", fc->set);
+}
+
+/* Reads the reply of the command fetch_send() wrote; everything taken
+ * from the response info now, before another command replaces it. */
+static int fetch_recv(struct imap_repo *ir, struct fetch_cmd *fc)
+{
+	bool ok = false;
+	int rc = read_tagged(ir->imap, &ok);
+	if (rc == MAILIMAP_NO_ERROR && !ok)
+		rc = MAILIMAP_ERROR_CUSTOM_COMMAND;
+	fc->rc = rc;
 	/* NO and BAD still leave the untagged data that came before them in
 	 * the response info: the bodies of a partial failure are delivered. */
 	if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
 	    rc != MAILIMAP_ERROR_PROTOCOL)
-		return imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", set);
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", fc->set);
+	fc->fl = take_fetch_list(ir);
+	fc->expunged = rc == MAILIMAP_ERROR_CUSTOM_COMMAND && expunge_issued(ir);
+	fc->refused = rc != MAILIMAP_NO_ERROR ? failure_reason(ir, rc) : NULL;
+	return REPO_OK;
+}
+
+/* Hands the bodies of a received reply to cb as they are taken from it;
+ * requested UIDs that got none are added to fm, except those the server
+ * may simply have expunged meanwhile (absent from a response whose tagged
+ * reply is OK, or NO [EXPUNGEISSUED]): those are skipped silently as the
+ * contract says. Returns REPO_OK, or the callback's failure. */
+static int fetch_deliver(struct imap_repo *ir, struct fetch_cmd *fc, repo_body_cb *cb, void *ctx,
+			 struct fetch_misses *fm)
+{
+	struct repo_msg **v = fc->v;
+	unsigned char *state = fc->state;
+	size_t n = fc->n;
 	int code = REPO_OK;
-	clist *fl = take_fetch_list(ir);
+	clist *fl = fc->fl;
 	clistiter *it;
 	while (fl && (it = clist_begin(fl)) != NULL) {
 		struct mailimap_msg_att *ma = clist_content(it);
@@ -1299,11 +1342,12 @@ static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, cons
 			mailimap_msg_att_free(ma);
 	}
 	free_fetch_list(fl);
+	fc->fl = NULL;
 	if (code != REPO_OK)
 		return code;
 
-	bool expunged = rc == MAILIMAP_ERROR_CUSTOM_COMMAND && expunge_issued(ir);
-	char *refused = rc != MAILIMAP_NO_ERROR ? failure_reason(ir, rc) : NULL;
+	const char *refused = fc->refused;
+	bool expunged = fc->expunged;
 	for (size_t k = 0; k < n; k++) {
 		switch ((enum fetch_state)state[k]) {
 		case FETCH_DONE: break;
@@ -1324,8 +1368,36 @@ static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, cons
 			break;
 		}
 	}
-	free(refused);
 	return REPO_OK;
+}
+
+static void fetch_cmd_clear(struct fetch_cmd *fc)
+{
+	free_fetch_list(fc->fl);
+	free(fc->set);
+	free(fc->refused);
+	memset(fc, 0, sizeof(*fc));
+}
+
+/* Sends the UID FETCH for the messages from *pos on: as many as fit
+ * batch_bytes of summed RFC822.SIZE (one bigger message goes alone), at
+ * most FETCH_BATCH_UIDS, in a UID set that fits a command line. */
+static int fetch_next(struct imap_repo *ir, struct repo_msg **v, const uint32_t *uids,
+		      unsigned char *state, size_t m, size_t *pos, struct strbuf *set,
+		      struct fetch_cmd *fc)
+{
+	size_t i = *pos, j = i;
+	uint64_t sum = 0;
+	while (j < m && j - i < FETCH_BATCH_UIDS && (j == i || sum + v[j]->size <= ir->batch_bytes))
+		sum += v[j++]->size;
+	sb_reset(set);
+	size_t used = uidset_next_chunk(uids + i, j - i, UIDSET_CHUNK_MAX, set);
+	*fc = (struct fetch_cmd){ .v = v + i, .state = state + i, .n = used, .set = sb_detach(set) };
+	*pos = i + used;
+	int code = fetch_send(ir, fc);
+	if (code != REPO_OK)
+		fetch_cmd_clear(fc);
+	return code;
 }
 
 static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, repo_body_cb *cb,
@@ -1345,27 +1417,53 @@ static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, re
 	unsigned char *state = xcalloc(m ? m : 1, sizeof(*state)); /* enum fetch_state */
 	struct fetch_misses fm = { 0 };
 	struct strbuf set = STRBUF_INIT;
+	for (size_t k = 0; k < m; k++)
+		uids[k] = v[k]->uid;
 
-	/* Batches: summed RFC822.SIZE <= batch_bytes (one bigger message goes
-	 * alone) and at most FETCH_BATCH_UIDS; each batch is one or more
-	 * UID FETCH commands whose sets fit a command line. A chunk the server
-	 * refuses does not stop the others: its UIDs are reported at the end
+	/* Batches: fetch_next. One command is kept in flight: the next is
+	 * sent as soon as a reply is in, so the server reads and sends it
+	 * while we write the files of the previous one, and memory holds one
+	 * parsed reply at a time (libetpan parses a whole reply before
+	 * returning it). A command the server refuses
+	 * does not stop the others: its UIDs are reported at the end
 	 * (REPO_MSG_BAD) and fetched again by the next sync. */
-	for (size_t i = 0; i < m && code == REPO_OK;) {
-		size_t j = i;
-		uint64_t sum = 0;
-		while (j < m && j - i < FETCH_BATCH_UIDS &&
-		       (j == i || sum + v[j]->size <= ir->batch_bytes))
-			sum += v[j++]->size;
-		for (size_t k = i; k < j; k++)
-			uids[k] = v[k]->uid;
-		for (size_t k = i; k < j && code == REPO_OK;) {
-			sb_reset(&set);
-			size_t used = uidset_next_chunk(uids + k, j - k, UIDSET_CHUNK_MAX, &set);
-			code = fetch_chunk(ir, v + k, used, sb_str(&set), state + k, cb, ctx, &fm);
-			k += used;
+	struct fetch_cmd cur = { 0 }, next = { 0 };
+	size_t pos = 0;
+	bool have_next = false;
+	if (m && (code = fetch_next(ir, v, uids, state, m, &pos, &set, &next)) == REPO_OK)
+		have_next = true;
+	while (have_next) {
+		cur = next;
+		next = (struct fetch_cmd){ 0 };
+		have_next = false;
+		if ((code = fetch_recv(ir, &cur)) != REPO_OK) {
+			fetch_cmd_clear(&cur);
+			break;
 		}
-		i = j;
+		/* the following command goes out before these bodies are written */
+		if (pos < m) {
+			if ((code = fetch_next(ir, v, uids, state, m, &pos, &set, &next)) != REPO_OK) {
+				fetch_cmd_clear(&cur);
+				break;
+			}
+			have_next = true;
+		}
+		code = fetch_deliver(ir, &cur, cb, ctx, &fm);
+		fetch_cmd_clear(&cur);
+		if (code != REPO_OK) {
+			if (have_next) {
+				/* keep the connection in step: read and drop the reply */
+				char *keep = ir->base.error ? xstrdup(ir->base.error) : NULL;
+				if (fetch_recv(ir, &next) != REPO_OK)
+					ir->dead = true;
+				fetch_cmd_clear(&next);
+				if (keep) {
+					free(ir->base.error);
+					ir->base.error = keep;
+				}
+			}
+			break;
+		}
 	}
 	if (code == REPO_OK && fm.n > 0)
 		code = misses_report(ir, &fm);
@@ -1378,6 +1476,125 @@ static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, re
 	if (ir->buf.cap > (1u << 20))
 		sb_free(&ir->buf);
 	return code;
+}
+
+/* The body bytes of "BODY[]<origin>" for uid in a FETCH reply, or false. */
+static bool find_piece(clist *fl, uint32_t uid, const char **data_r, size_t *len_r)
+{
+	for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		uint32_t got_uid = 0;
+		const char *data = NULL;
+		size_t len = 0;
+		bool have = false;
+		for (clistiter *j = ma->att_list ? clist_begin(ma->att_list) : NULL; j;
+		     j = clist_next(j)) {
+			struct mailimap_msg_att_item *item = clist_content(j);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			struct mailimap_msg_att_static *st = item->att_data.att_static;
+			if (st->att_type == MAILIMAP_MSG_ATT_UID) {
+				got_uid = st->att_data.att_uid;
+			} else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION) {
+				const struct mailimap_msg_att_body_section *bs =
+					st->att_data.att_body_section;
+				if (bs && !bs->sec_section && bs->sec_body_part) {
+					data = bs->sec_body_part;
+					len = bs->sec_length;
+					have = true;
+				}
+			}
+		}
+		if (have && got_uid == uid) {
+			*data_r = data;
+			*len_r = len;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int imap_fetch_pieces(struct repo *r, const struct repo_msg *msg, size_t piece,
+			     int (*cb)(void *ctx, const char *data, size_t len), void *ctx,
+			     bool *complete_r)
+{
+	struct imap_repo *ir = IR(r);
+	*complete_r = false;
+	int code = need_folder(ir);
+	if (code)
+		return code;
+	if (piece == 0 || piece > UINT32_MAX / 2)
+		piece = 1u << 20;
+	uint64_t off = 0;
+	bool cr_pending = false; /* a piece ended in CR: is it half of a CRLF? */
+	for (;;) {
+		char *cmd = xasprintf("UID FETCH %u (UID BODY.PEEK[]<%llu.%zu>)", msg->uid,
+				      (unsigned long long)off, piece);
+		int rc = simple_command(ir->imap, cmd);
+		if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
+		    rc != MAILIMAP_ERROR_PROTOCOL) {
+			code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+			free(cmd);
+			return code;
+		}
+		clist *fl = take_fetch_list(ir);
+		const char *data = NULL;
+		size_t len = 0;
+		bool found = find_piece(fl, msg->uid, &data, &len);
+		if (!found) {
+			/* gone meanwhile (an OK without it, or NO [EXPUNGEISSUED]) */
+			bool vanished = rc == MAILIMAP_NO_ERROR ||
+					(rc == MAILIMAP_ERROR_CUSTOM_COMMAND && expunge_issued(ir));
+			if (!vanished) {
+				char *why = failure_reason(ir, rc);
+				code = repo_fail(r, REPO_MSG_BAD, "IMAP[%s][%s]: UID %u: %s: %s", r->name,
+						 r->folder, msg->uid, cmd, why);
+				free(why);
+			}
+			free_fetch_list(fl);
+			free(cmd);
+			return vanished ? REPO_OK : code;
+		}
+		free(cmd);
+		size_t got = len;
+		struct strbuf *out = &ir->buf;
+		sb_reset(out);
+		if (cr_pending) {
+			if (len && data[0] == '\n') {
+				data++;
+				len--;
+				sb_addc(out, '\n');
+			} else {
+				sb_addc(out, '\r');
+			}
+			cr_pending = false;
+		}
+		bool last = got < piece;
+		if (!last && len && data[len - 1] == '\r') {
+			cr_pending = true;
+			len--;
+		}
+		struct strbuf conv = STRBUF_INIT;
+		crlf_to_lf(&conv, data, len);
+		sb_add(out, conv.buf, conv.len);
+		sb_free(&conv);
+		free_fetch_list(fl);
+		int stop = out->len ? cb(ctx, out->buf, out->len) : 0;
+		if (stop != 0) {
+			if (!ir->base.error)
+				repo_fail(r, REPO_FOLDER_BAD,
+					  "IMAP[%s][%s]: UID %u: fetch stopped by the caller", r->name,
+					  r->folder, msg->uid);
+			return REPO_FOLDER_BAD;
+		}
+		off += got;
+		if (last)
+			break;
+	}
+	*complete_r = true;
+	if (ir->buf.cap > (1u << 20))
+		sb_free(&ir->buf);
+	return REPO_OK;
 }
 
 /* ---- store (APPEND) ----------------------------------------------------- */
@@ -2801,6 +3018,7 @@ static const struct repo_ops imap_ops = {
 	.select_folder = imap_select_folder,
 	.list_messages = imap_list_messages,
 	.fetch = imap_fetch,
+	.fetch_pieces = imap_fetch_pieces,
 	.store = imap_store,
 	.set_flags = imap_set_flags,
 	.delete_messages = imap_delete_messages,

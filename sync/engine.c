@@ -1,6 +1,7 @@
 #include "sync/engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,18 +238,106 @@ static int download_one(void *ctx, const struct repo_msg *msg, const char *body,
 	return st_put(f, msg->uid, msg->flags) ? 0 : -1;
 }
 
+/* Bodies from this size on are fetched in pieces straight into a file in
+ * the folder's tmp/ (fetch_pieces + store_file), so memory stays bounded
+ * whatever a message's size; smaller ones come many per UID FETCH. */
+#define STREAM_MIN (1u << 20)
+#define STREAM_PIECE (1u << 20)
+
+struct piece_file {
+	int fd;
+	int err; /* errno of a failed write */
+};
+
+static int write_piece(void *ctx, const char *data, size_t len)
+{
+	struct piece_file *pf = ctx;
+	while (len > 0) {
+		ssize_t n = write(pf->fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pf->err = n < 0 ? errno : EIO;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One big message: pieces -> tmp/offlinefs-fetch.XXXXXX -> store_file. */
+static void download_streamed(struct folder_ctx *f, struct repo_msg *msg)
+{
+	struct repo *rr = f->c->remote, *lr = f->c->local;
+	char *dir = maildir_folder_dir(lr, f->local_name);
+	char *path = xasprintf("%s/tmp/offlinefs-fetch.XXXXXX", dir);
+	free(dir);
+	struct piece_file pf = { .fd = mkostemp(path, O_CLOEXEC) };
+	if (pf.fd < 0) {
+		log_error("Folder %s: UID %u: %s: %s", f->remote_name, msg->uid, path, strerror(errno));
+		f->msg_errors++;
+		free(path);
+		return;
+	}
+	bool complete = false;
+	int rc = rr->ops->fetch_pieces(rr, msg, STREAM_PIECE, write_piece, &pf, &complete);
+	close(pf.fd);
+	if (rc != REPO_OK) {
+		if (pf.err) {
+			log_error("Folder %s: UID %u: %s: write: %s", f->remote_name, msg->uid, path,
+				  strerror(pf.err));
+			f->failed = true; /* disk full or broken: stop the folder */
+		} else {
+			repo_call_ok(f, rr, rc);
+		}
+	} else if (complete) {
+		const char *base = strrchr(path, '/') + 1;
+		char *key = NULL;
+		uint32_t uid = 0;
+		rc = lr->ops->store_file(lr, base, msg->flags, msg->time, msg->uid, &uid, &key);
+		free(key);
+		if (rc == REPO_OK) {
+			log_debug(LOG_DBG_SYNC, "Copied message UID %u %s[%s] -> %s[%s] in pieces",
+				  msg->uid, rr->ops->type_name, f->remote_name, lr->ops->type_name,
+				  f->local_name);
+			f->copied_down++;
+			st_put(f, msg->uid, msg->flags);
+		} else {
+			log_error("%s", repo_error(lr));
+			if (rc == REPO_MSG_BAD)
+				f->msg_errors++;
+			else
+				f->failed = true;
+		}
+	}
+	unlink(path); /* nothing left there after a successful store_file */
+	free(path);
+}
+
 static void run_downloads(struct folder_ctx *f, struct repo_msg_list *remote, const struct plan *p)
 {
 	if (!p->n_download)
 		return;
+	struct repo *r = f->c->remote, *lr = f->c->local;
+	bool can_stream = r->ops->fetch_pieces && lr->ops->store_file;
 	struct repo_msg **msgs = xmalloc(p->n_download * sizeof(*msgs));
-	for (size_t i = 0; i < p->n_download; i++)
-		msgs[i] = &remote->v[p->download[i]];
-	struct repo *r = f->c->remote;
-	int rc = r->ops->fetch(r, msgs, p->n_download, download_one, f);
+	struct repo_msg **big = xmalloc(p->n_download * sizeof(*big));
+	size_t n = 0, n_big = 0;
+	for (size_t i = 0; i < p->n_download; i++) {
+		struct repo_msg *m = &remote->v[p->download[i]];
+		if (can_stream && m->size >= STREAM_MIN)
+			big[n_big++] = m;
+		else
+			msgs[n++] = m;
+	}
+	int rc = n ? r->ops->fetch(r, msgs, n, download_one, f) : REPO_OK;
 	if (rc != REPO_OK && !f->failed)
 		repo_call_ok(f, r, rc);
+	for (size_t i = 0; i < n_big && !f->failed; i++)
+		download_streamed(f, big[i]);
 	free(msgs);
+	free(big);
 }
 
 /* --- uploads ----------------------------------------------------------- */
