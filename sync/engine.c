@@ -40,11 +40,6 @@ struct conn {
 	struct status_db *status;
 };
 
-struct deferred_settle {
-	char *remote, *local;
-	int64_t folder_id;
-};
-
 struct account_ctx {
 	const struct account_settings *a;
 	const struct sync_request *req;
@@ -62,10 +57,6 @@ struct account_ctx {
 	bool probed;              /* probe holds the server's answer */
 	bool quick;               /* -q or [Account] quick: trust MESSAGES+UIDNEXT without CONDSTORE */
 	bool full_listing;        /* OFFLINEFS_FULL_LISTING=1: never CHANGEDSINCE (tests) */
-	/* folders whose settled mtimes are recorded at the end (settle_check) */
-	pthread_mutex_t settle_lock;
-	struct deferred_settle *settle;
-	size_t n_settle, cap_settle;
 };
 
 struct folder_ctx {
@@ -843,48 +834,41 @@ static bool local_mtimes(struct conn *c, const char *local_name, int64_t *new_r,
 	return ok;
 }
 
-/* Directory mtimes that prove the local folder is still exactly what the
- * status rows say, read after a completed folder sync; without that proof
- * the folder row keeps 0s ("dirty": the next run lists the folder).
+/* Whether the local folder is exactly what the status rows say, and the
+ * directory mtimes that let the next run know that without listing it.
  *
- * Two things must hold. (1) A change made after we read the mtime must
+ * local_matches_rows: a listing (one readdir per directory, no stat or
+ * open per file) equals the rows: every UID once, same flags, nothing
+ * else. *new_r / *cur_r: the new/ and cur/ mtimes read just before that
+ * listing when they can be trusted, else 0 ("unknown": the next run lists
+ * the folder again). An mtime can be trusted when any later change must
  * give a different one. Timestamps come from the kernel's coarse clock (a
  * tick, a few ms), so a change in the same tick as the last one we saw
  * would carry the same mtime; but if the coarse clock read just *before*
  * the stat is already past the mtime, every later change is stamped with
  * at least that clock value, hence differs. File systems that keep whole
  * seconds (tv_nsec 0) need the mtime to be a second older than the clock.
- * (2) The state at the time of the stat must be the one the rows describe:
- * a listing taken after the stat that matches the rows exactly (every UID
- * once, same flags, nothing else) proves it, because a state that differed
- * at the stat and matches later was changed after the stat, which (1)
- * makes visible. The listing is one readdir per directory, no stat or open
- * per file.
- *
- * A folder the sync itself just changed usually fails (1) for a few ms:
- * it is answered SETTLE_TOO_RECENT and checked again once at the end of
- * the account sync (settle_deferred), after a single wait of one tick for
- * all such folders, instead of one wait per folder (mbsync sleeps a whole
- * second when it sees a recent directory change). */
-enum settle { SETTLE_DIRTY, SETTLE_TOO_RECENT, SETTLE_OK };
-
+ * And the state at the stat is the listed one: a state that differed at
+ * the stat and matches the later listing was changed after the stat,
+ * which the mtime then shows. A folder this run just changed usually has
+ * an mtime in the current tick: 0 is recorded, and the next run pays one
+ * listing for it (not a SELECT: see sync_folder), rather than this run
+ * sleeping a tick (mbsync sleeps a second for the same reason). */
 static int cmp_msg_by_uid(const void *a, const void *b);
 
-static enum settle settle_check(struct conn *c, const char *remote_name, const char *local_name,
-				int64_t folder_id, int64_t *new_r, int64_t *cur_r)
+static bool local_matches_rows(struct conn *c, const char *remote_name, const char *local_name,
+			       int64_t folder_id, int64_t *new_r, int64_t *cur_r)
 {
+	*new_r = *cur_r = 0;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	int64_t clock_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	int64_t mn = 0, mc = 0;
 	if (!local_mtimes(c, local_name, &mn, &mc))
-		return SETTLE_DIRTY;
-	if (mn % 1000000000 == 0 || mc % 1000000000 == 0) { /* whole-second timestamps */
-		if (mn + 1000000000 >= clock_ns || mc + 1000000000 >= clock_ns)
-			return SETTLE_DIRTY;
-	} else if (mn >= clock_ns || mc >= clock_ns) {
-		return SETTLE_TOO_RECENT;
-	}
+		return false;
+	bool trusted = mn % 1000000000 == 0 || mc % 1000000000 == 0 /* whole seconds */
+			       ? mn + 1000000000 < clock_ns && mc + 1000000000 < clock_ns
+			       : mn < clock_ns && mc < clock_ns;
 
 	struct status_rec *rows = NULL;
 	size_t n_rows = 0;
@@ -892,7 +876,7 @@ static enum settle settle_check(struct conn *c, const char *remote_name, const c
 	if (status_load(c->status, folder_id, &rows, &n_rows, &err) < 0) {
 		log_debug(LOG_DBG_SYNC, "Folder %s: %s", remote_name, err);
 		free(err);
-		return SETTLE_DIRTY;
+		return false;
 	}
 	struct repo_msg_list local = { 0 };
 	bool same = c->local->ops->list_messages(c->local, &local) == REPO_OK && local.n == n_rows;
@@ -902,67 +886,28 @@ static enum settle settle_check(struct conn *c, const char *remote_name, const c
 		same = local.v[i].uid == rows[i].uid && local.v[i].flags == rows[i].flags;
 	repo_msg_list_free(&local);
 	free(rows);
-	if (!same) {
-		log_debug(LOG_DBG_SYNC, "Folder %s: local folder differs from the status after the "
-			  "sync (changed meanwhile); it is listed again next time", remote_name);
-		return SETTLE_DIRTY;
+	if (same && trusted) {
+		*new_r = mn;
+		*cur_r = mc;
 	}
-	*new_r = mn;
-	*cur_r = mc;
-	return SETTLE_OK;
+	return same;
 }
 
-/* Remembers a folder for settle_deferred(); called by workers. */
-static void defer_settle(struct account_ctx *acc, const struct folder_ctx *f)
+/* Records new local mtimes in the folder row (see local_matches_rows). */
+static void record_mtimes(struct conn *c, const char *remote_name, int64_t mn, int64_t mc)
 {
-	pthread_mutex_lock(&acc->settle_lock);
-	struct deferred_settle d = { xstrdup(f->remote_name), xstrdup(f->local_name), f->folder_id };
-	xgrow(&acc->settle, &acc->cap_settle, acc->n_settle + 1, sizeof(*acc->settle));
-	acc->settle[acc->n_settle++] = d;
-	pthread_mutex_unlock(&acc->settle_lock);
-}
-
-/* Records the mtimes of the folders whose sync ended too recently to
- * trust them (see settle_check), after one wait of a clock tick. */
-static void settle_deferred(struct account_ctx *acc)
-{
-	struct conn *c = &acc->main;
-	if (acc->n_settle) {
-		struct timespec tick;
-		clock_getres(CLOCK_REALTIME_COARSE, &tick);
-		tick.tv_nsec += 500000; /* and a little: the tick must have passed */
-		nanosleep(&tick, NULL);
+	struct status_folder sf;
+	char *err = NULL;
+	if (status_folder_get(c->status, remote_name, &sf, &err) > 0) {
+		sf.new_mtime_ns = mn;
+		sf.cur_mtime_ns = mc;
+		if (status_begin(c->status, &err) < 0 || status_folder_update(c->status, &sf, &err) < 0 ||
+		    status_commit(c->status, &err) < 0)
+			status_rollback(c->status);
 	}
-	for (size_t i = 0; i < acc->n_settle; i++) {
-		struct deferred_settle *d = &acc->settle[i];
-		struct repo_folder_status lst;
-		struct status_folder sf = { 0 };
-		int64_t mn = 0, mc = 0;
-		char *err = NULL;
-		enum settle st = SETTLE_DIRTY;
-		if (c->local->ops->select_folder(c->local, d->local, false, &lst) == REPO_OK)
-			st = settle_check(c, d->remote, d->local, d->folder_id, &mn, &mc);
-		log_debug(LOG_DBG_SYNC, "Folder %s: local side %s", d->remote,
-			  st == SETTLE_OK ? "settled" : st == SETTLE_TOO_RECENT ? "changed within the last clock tick" : "not settled");
-		if (st == SETTLE_OK &&
-		    status_folder_get(c->status, d->remote, &sf, &err) > 0 && sf.id == d->folder_id) {
-			sf.new_mtime_ns = mn;
-			sf.cur_mtime_ns = mc;
-			if (status_begin(c->status, &err) < 0 ||
-			    status_folder_update(c->status, &sf, &err) < 0 ||
-			    status_commit(c->status, &err) < 0) {
-				status_rollback(c->status);
-				log_debug(LOG_DBG_SYNC, "Folder %s: %s", d->remote, err);
-			}
-		}
-		free(err);
-		c->local->ops->close_folder(c->local);
-		free(d->remote);
-		free(d->local);
-	}
-	free(acc->settle);
-	acc->settle = NULL;
-	acc->n_settle = acc->cap_settle = 0;
+	if (err)
+		log_debug(LOG_DBG_SYNC, "Folder %s: %s", remote_name, err);
+	free(err);
 }
 
 static int cmp_msg_by_uid(const void *a, const void *b)
@@ -1099,15 +1044,31 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	}
 	f.folder_id = sf.id;
 
-	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity &&
-	    sf.new_mtime_ns && sf.cur_mtime_ns) {
+	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity) {
 		const struct repo_probe_entry *pe = probe_find(acc, remote_name);
 		int64_t mn = 0, mc = 0;
-		if (pe && remote_unchanged(acc, pe, &sf) && local_mtimes(c, local_name, &mn, &mc) &&
-		    mn == sf.new_mtime_ns && mc == sf.cur_mtime_ns && !has_names(c, local_name)) {
-			log_info("Folder %s: nothing to do (unchanged on both sides since the last "
-				 "sync; not selected)", remote_name);
-			goto out;
+		if (pe && remote_unchanged(acc, pe, &sf) && !has_names(c, local_name)) {
+			bool unchanged = sf.new_mtime_ns && sf.cur_mtime_ns &&
+					 local_mtimes(c, local_name, &mn, &mc) &&
+					 mn == sf.new_mtime_ns && mc == sf.cur_mtime_ns;
+			if (!unchanged) {
+				/* the directories changed (or their mtimes were too
+				 * fresh to record): a listing, still no SELECT */
+				struct repo_folder_status lst;
+				if (c->local->ops->select_folder(c->local, local_name, false, &lst) ==
+					    REPO_OK &&
+				    local_matches_rows(c, remote_name, local_name, sf.id, &mn, &mc)) {
+					unchanged = true;
+					if (mn && (mn != sf.new_mtime_ns || mc != sf.cur_mtime_ns))
+						record_mtimes(c, remote_name, mn, mc);
+				}
+				c->local->ops->close_folder(c->local);
+			}
+			if (unchanged) {
+				log_info("Folder %s: nothing to do (unchanged on both sides since the "
+					 "last sync; not selected)", remote_name);
+				goto out;
+			}
 		}
 	}
 
@@ -1236,16 +1197,16 @@ list_local:
 			ok = st_forget(&f, plan.status_forget[i]);
 	}
 	if (!f.failed) {
-		sf.uidnext = rst.uidnext;
+		/* a message that failed alone must be retried: no shortcut (a 0
+		 * UIDNEXT never matches the probe, so even -q selects the folder) */
+		sf.uidnext = f.msg_errors ? 0 : rst.uidnext;
 		sf.messages = rst.exists;
-		/* a message that failed alone must be retried: no shortcut */
 		sf.highestmodseq = f.msg_errors ? 0 : rst.highestmodseq;
 		int64_t mn = 0, mc = 0;
 		if (!f.msg_errors && !acc->local_root_missing) {
 			st_flush(&f); /* the rows the listing is compared with */
-			if (!f.failed && settle_check(c, remote_name, local_name, f.folder_id, &mn,
-						      &mc) == SETTLE_TOO_RECENT)
-				defer_settle(acc, &f);
+			if (!f.failed)
+				local_matches_rows(c, remote_name, local_name, f.folder_id, &mn, &mc);
 		}
 		sf.new_mtime_ns = mn;
 		sf.cur_mtime_ns = mc;
@@ -1602,7 +1563,6 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 {
 	struct account_ctx acc = { .a = a, .req = req, .quick = req->quick };
 	acc.full_listing = env_full_listing();
-	pthread_mutex_init(&acc.settle_lock, NULL);
 	unsigned errors_before = log_error_count();
 	int lock_fd = -1;
 	char *err = NULL;
@@ -1639,7 +1599,6 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			log_warn("Account %s: no folder to sync (check -f)", a->name);
 		probe_folders(&acc, &pairs);
 		run_folders(&acc, &pairs);
-		settle_deferred(&acc);
 	}
 	pair_free(&pairs);
 	repo_probe_free(&acc.probe);
@@ -1650,7 +1609,6 @@ out:
 		account_unlock(&lock_fd);
 	free(acc.db_path);
 	free(acct_dir);
-	pthread_mutex_destroy(&acc.settle_lock);
 	if (log_error_count() != errors_before || acc.folder_errors)
 		return SYNC_EXIT_ERRORS;
 	if (acc.validity_skips)
