@@ -36,6 +36,7 @@
 #define DEFAULT_TIMEOUT 120
 #define DEFAULT_BATCH_BYTES (2u << 20)
 #define FETCH_BATCH_UIDS 1000
+#define LIST_CHUNK 5000u /* messages per listing FETCH of a big folder */
 #define LITERAL_PLUS_MAX (100u << 10) /* like mbsync: bigger uploads wait for '+' */
 #define TRACE_MAX_LINE 300
 #define SERVER_TEXT_MAX 200
@@ -1098,6 +1099,8 @@ static void add_listed_messages(struct imap_repo *ir, clist *fl, struct repo_msg
 	free_fetch_list(fl);
 }
 
+static int cmp_msg_val_uid(const void *a, const void *b);
+
 static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
 {
 	struct imap_repo *ir = IR(r);
@@ -1108,12 +1111,56 @@ static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
 	 * (libetpan wraps one above 32 bits to 0, a server may lie), and an
 	 * empty listing taken from it would read as "every message deleted".
 	 * An empty folder answers OK without data, for the same one round trip. */
-	static const char cmd[] = "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)";
-	int rc = simple_command(ir->imap, cmd);
-	clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
-	if (rc != MAILIMAP_NO_ERROR)
-		return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
-	add_listed_messages(ir, fl, list);
+	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	uint32_t exists = si ? si->sel_exists : 0;
+	uint32_t chunk = LIST_CHUNK;
+	const char *test_chunk = getenv("OFFLINEFS_LIST_CHUNK"); /* tests: small slices */
+	if (test_chunk && atoi(test_chunk) > 0)
+		chunk = (uint32_t)atoi(test_chunk);
+	if (exists <= chunk || exists / chunk > 2000u) {
+		static const char cmd[] = "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)";
+		int rc = simple_command(ir->imap, cmd);
+		clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
+		if (rc != MAILIMAP_NO_ERROR)
+			return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+		add_listed_messages(ir, fl, list);
+		return REPO_OK;
+	}
+	/* A big folder in slices by sequence number, so that libetpan's parsed
+	 * copy of a reply (several hundred bytes per message) stays small.
+	 * Sequence numbers cannot shift between the slices: a server must not
+	 * send EXPUNGE while no command is in progress nor during a FETCH
+	 * (RFC 3501 7.4.1), and only FETCHes are sent. The last slice ends in
+	 * "*", so mail that arrived since SELECT is listed too. */
+	size_t first_new = list->n;
+	for (uint32_t start = 1; start <= exists; start += chunk) {
+		char *cmd = start + chunk > exists
+				    ? xasprintf("FETCH %u:* (UID FLAGS RFC822.SIZE INTERNALDATE)", start)
+				    : xasprintf("FETCH %u:%u (UID FLAGS RFC822.SIZE INTERNALDATE)", start,
+						start + chunk - 1);
+		int rc = simple_command(ir->imap, cmd);
+		clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
+		if (rc != MAILIMAP_NO_ERROR) {
+			code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+			free(cmd);
+			return code;
+		}
+		free(cmd);
+		add_listed_messages(ir, fl, list);
+	}
+	/* a message answered twice (n:* reaching back) is listed once */
+	struct repo_msg *v = list->v + first_new;
+	size_t n = list->n - first_new, w = 0;
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_msg_val_uid);
+	for (size_t i = 0; i < n; i++) {
+		if (w && v[w - 1].uid == v[i].uid) {
+			free(v[i].key);
+			continue;
+		}
+		v[w++] = v[i];
+	}
+	list->n = first_new + w;
 	return REPO_OK;
 }
 

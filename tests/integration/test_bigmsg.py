@@ -83,6 +83,29 @@ class TestBigMessages(harness.SyncTestCase):
         self.assertLess(peak_kib, (size >> 10) - 2048,
                         "peak RSS %d KiB syncing a %d KiB message" % (peak_kib, size >> 10))
 
+    def test_big_folder_listed_in_slices(self):
+        """A folder with more messages than one listing slice (5,000; 7 here
+        through OFFLINEFS_LIST_CHUNK) is listed by sequence-number slices,
+        the last one ending in '*': the result is the whole folder, with
+        sparse UIDs, flags, and mail that arrives between syncs."""
+        self.load_corpus(messages=40, folders="INBOX")
+        with Imap(self.dc, self.user) as s:
+            uids = sorted(s.messages("INBOX"))
+            for u in uids[3:30:4]:
+                s.expunge("INBOX", u)
+            for u in uids[1:40:5]:
+                s.store("INBOX", u, "+FLAGS", ["\\Flagged"])
+        env = {"OFFLINEFS_LIST_CHUNK": "7", "OFFLINEFS_FULL_LISTING": "1"}
+        r = self.sync("-d", "imap", env=env)
+        self.assertIn("FETCH 1:7 (UID FLAGS", r.output)
+        self.assertRegex(r.output, r"FETCH \d+:\* \(UID FLAGS")
+        self.assert_synced("INBOX")
+        with Imap(self.dc, self.user) as s:
+            s.append("INBOX", simple_message("late"))
+            s.expunge("INBOX", sorted(s.messages("INBOX"))[0])
+        self.sync(env=env)
+        self.assert_synced("INBOX")
+
 
 if __name__ == "__main__":
     harness.main()
