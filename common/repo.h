@@ -95,6 +95,14 @@ static inline void repo_probe_free(struct repo_probe *p)
  * returns REPO_FOLDER_BAD with the callback's reason). */
 typedef int repo_body_cb(void *ctx, const struct repo_msg *msg, const char *body, size_t len);
 
+/* One message for store_many: LF text, flags, INTERNALDATE (0 = none). */
+struct repo_upload {
+	const char *body;
+	size_t len;
+	flagset_t flags;
+	int64_t time;
+};
+
 struct repo;
 
 struct repo_ops {
@@ -132,6 +140,18 @@ struct repo_ops {
 	 *   when it could not be learned. key_r is NULL-able. */
 	int (*store)(struct repo *r, const char *body, size_t len, flagset_t flags, int64_t time,
 		     uint32_t uid, uint32_t *uid_r, char **key_r);
+	/* Optional (NULL for Maildir): stores ups[0..n) in the selected
+	 * folder like n calls of store, each getting codes_r[i] (REPO_OK or the
+	 * message's failure) and uids_r[i] (0 = not learned). IMAP with
+	 * MULTIAPPEND, UIDPLUS and LITERAL+ sends them as one APPEND (the
+	 * server stores all or none; one refused message makes it retry them
+	 * one by one to learn which); otherwise one APPEND each. A message's
+	 * own failure (REPO_MSG_BAD) is logged here, as only one error text is
+	 * kept. Returns REPO_OK, or the connection's or folder's failure (not
+	 * logged), which is then also the code of every message whose outcome
+	 * is unknown. */
+	int (*store_many)(struct repo *r, const struct repo_upload *ups, size_t n, uint32_t *uids_r,
+			  int *codes_r);
 	/* Gives every msgs[i] the flag set new_flags[i]. IMAP groups the
 	 * changes into one UID STORE per flag and direction; Maildir renames
 	 * each file once (and moves it between new/ and cur/ by S). On return

@@ -1839,6 +1839,135 @@ static int imap_store(struct repo *r, const char *body, size_t len, flagset_t fl
 	return REPO_OK;
 }
 
+/* Every UID of APPENDUID's set, in order, into uids[0..n); false when the
+ * reply has none or not exactly n. */
+static bool appenduid_all(struct imap_repo *ir, uint32_t *uids, size_t n)
+{
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
+	     it; it = clist_next(it)) {
+		struct mailimap_extension_data *ed = clist_content(it);
+		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_UIDPLUS ||
+		    ed->ext_type != MAILIMAP_UIDPLUS_RESP_CODE_APND || !ed->ext_data)
+			continue;
+		struct mailimap_uidplus_resp_code_apnd *apnd = ed->ext_data;
+		if (!apnd->uid_set || !apnd->uid_set->set_list)
+			continue;
+		size_t k = 0;
+		for (clistiter *si = clist_begin(apnd->uid_set->set_list); si; si = clist_next(si)) {
+			struct mailimap_set_item *item = clist_content(si);
+			uint32_t a = item->set_first, b = item->set_last ? item->set_last : a;
+			if (a == 0 || b < a)
+				return false;
+			for (uint64_t u = a; u <= b; u++) {
+				if (k == n)
+					return false;
+				uids[k++] = (uint32_t)u;
+			}
+		}
+		return k == n;
+	}
+	return false;
+}
+
+/* MULTIAPPEND batch limits: every literal non-synchronizing (LITERAL+). */
+#define MULTIAPPEND_MAX_MSGS 100
+
+static int imap_store_many(struct repo *r, const struct repo_upload *ups, size_t n, uint32_t *uids_r,
+			   int *codes_r)
+{
+	struct imap_repo *ir = IR(r);
+	for (size_t i = 0; i < n; i++) {
+		uids_r[i] = 0;
+		codes_r[i] = REPO_OK;
+	}
+	int code = need_folder(ir);
+	bool multi = !code && n > 1 && n <= MULTIAPPEND_MAX_MSGS && has_cap(ir, "MULTIAPPEND") &&
+		     has_cap(ir, "UIDPLUS") && has_cap(ir, "LITERAL+");
+	for (size_t i = 0; multi && i < n; i++)
+		multi = ups[i].len + ups[i].len / 8 < LITERAL_PLUS_MAX; /* CRLF adds up to 1/8 here */
+	if (multi) {
+		/* tag APPEND "mbox" (flags) "date" {n+}\r\n<msg> (flags) ... {n+}\r\n<msg>\r\n */
+		struct strbuf cmd = STRBUF_INIT, fs = STRBUF_INIT;
+		sb_adds(&cmd, "APPEND ");
+		add_quoted(&cmd, r->folder);
+		for (size_t i = 0; i < n; i++) {
+			sb_reset(&fs);
+			imap_flags_format(ups[i].flags, kw(ir), &fs);
+			char date[64] = "";
+			format_internaldate(ups[i].time, date, sizeof(date));
+			if (fs.len)
+				sb_addf(&cmd, " (%s)", sb_str(&fs));
+			if (*date)
+				sb_addf(&cmd, " \"%s\"", date);
+			sb_reset(&ir->buf);
+			lf_to_crlf(&ir->buf, ups[i].body, ups[i].len);
+			sb_addf(&cmd, " {%zu+}\r\n", ir->buf.len);
+			sb_add(&cmd, ir->buf.buf, ir->buf.len);
+		}
+		sb_adds(&cmd, "\r\n");
+		sb_free(&fs);
+		int rc = mailimap_send_current_tag(ir->imap);
+		if (rc == MAILIMAP_NO_ERROR)
+			rc = mailstream_write(ir->imap->imap_stream, cmd.buf, cmd.len) < 0
+				     ? MAILIMAP_ERROR_STREAM
+				     : MAILIMAP_NO_ERROR;
+		if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+			rc = MAILIMAP_ERROR_STREAM;
+		bool ok = false;
+		if (rc == MAILIMAP_NO_ERROR)
+			rc = read_tagged(ir->imap, &ok);
+		sb_free(&cmd);
+		if (ir->buf.cap > (1u << 20))
+			sb_free(&ir->buf);
+		if (rc != MAILIMAP_NO_ERROR) {
+			code = imap_fail(ir, rc, REPO_STORE_BAD, "APPEND of %zu messages", n);
+			if (code == REPO_MSG_BAD)
+				code = REPO_STORE_BAD; /* outcome unknown: never "just this one" */
+			for (size_t i = 0; i < n; i++)
+				codes_r[i] = code;
+			return code;
+		}
+		if (ok) {
+			if (!appenduid_all(ir, uids_r, n)) {
+				log_warn("IMAP[%s][%s]: APPEND of %zu messages: no usable APPENDUID; "
+					 "UIDs unknown", r->name, r->folder, n);
+				for (size_t i = 0; i < n; i++)
+					uids_r[i] = 0;
+			}
+			return REPO_OK;
+		}
+		/* refused as a whole (nothing stored): one by one, to learn which */
+		struct mailimap_response_info *ri = ir->imap->imap_response_info;
+		if (ri && ri->rsp_trycreate) {
+			code = imap_fail(ir, MAILIMAP_ERROR_APPEND, REPO_FOLDER_BAD, "APPEND of %zu messages",
+					 n);
+			for (size_t i = 0; i < n; i++)
+				codes_r[i] = code;
+			return code;
+		}
+		log_debug(LOG_DBG_IMAP, "IMAP[%s][%s]: APPEND of %zu messages refused; one by one",
+			  r->name, r->folder, n);
+	}
+	if (code) {
+		for (size_t i = 0; i < n; i++)
+			codes_r[i] = code;
+		return code;
+	}
+	for (size_t i = 0; i < n; i++) {
+		codes_r[i] = imap_store(r, ups[i].body, ups[i].len, ups[i].flags, ups[i].time, 0,
+					&uids_r[i], NULL);
+		if (codes_r[i] == REPO_STORE_BAD || codes_r[i] == REPO_FOLDER_BAD) {
+			for (size_t k = i + 1; k < n; k++)
+				codes_r[k] = codes_r[i];
+			return codes_r[i];
+		}
+		if (codes_r[i] != REPO_OK)
+			log_error("%s", repo_error(r)); /* the next store replaces the text */
+	}
+	return REPO_OK;
+}
+
 /* ---- flags, delete ------------------------------------------------------ */
 
 struct uid_idx {
@@ -3067,6 +3196,7 @@ static const struct repo_ops imap_ops = {
 	.fetch = imap_fetch,
 	.fetch_pieces = imap_fetch_pieces,
 	.store = imap_store,
+	.store_many = imap_store_many,
 	.set_flags = imap_set_flags,
 	.delete_messages = imap_delete_messages,
 	.set_uid = NULL,

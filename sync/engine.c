@@ -424,10 +424,167 @@ static uint32_t *known_uids(const struct folder_ctx *f, const struct repo_msg_li
 	return v;
 }
 
-static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
+/* After the server took message m (uid, or 0 when it did not say):
+ * the local file gets its UID, or the fallbacks for a missing UID. */
+static void uploaded(struct folder_ctx *f, struct repo_msg_list *local, struct repo_msg *m,
+		     uint32_t uid, const char *body, size_t len)
 {
 	struct repo *lr = f->c->local, *rr = f->c->remote;
 	bool keep = f->acc->req->keep_local_names;
+	f->copied_up++;
+	if (uid == 0 && keep) {
+		/* A mail reader is looking: the file must not vanish
+		 * into quarantine. Find the copy by its content. */
+		size_t n_known;
+		uint32_t *known = known_uids(f, local, &n_known);
+		int rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
+		free(known);
+		if (!repo_call_ok(f, rr, rc) || rc != REPO_OK || uid == 0) {
+			if (!f->failed)
+				log_error("Folder %s: uploaded %s but the server did not "
+					  "report its UID and it could not be found; it was "
+					  "left in place and may be uploaded again",
+					  f->remote_name, m->key ? m->key : "message");
+			return;
+		}
+	}
+	if (uid == 0) {
+		quarantine_upload(f, m, body, len);
+		return;
+	}
+	if (keep) {
+		log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s] (name kept)",
+			  m->key ? m->key : "", uid, rr->ops->type_name, f->remote_name);
+		m->uid = uid;
+		record_upload_name(f, m, uid);
+		return;
+	}
+	int rc = lr->ops->set_uid(lr, m, uid);
+	if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
+		return;
+	log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s]", m->key ? m->key : "", uid,
+		  rr->ops->type_name, f->remote_name);
+	st_put(f, uid, m->flags);
+}
+
+/* Uploads waiting to be sent together (store_many). */
+#define UPLOAD_BATCH_MSGS 64
+#define UPLOAD_BATCH_BYTES (1u << 20)
+
+struct upload_batch {
+	struct repo_msg *m[UPLOAD_BATCH_MSGS];
+	char *base[UPLOAD_BATCH_MSGS];
+	struct repo_upload up[UPLOAD_BATCH_MSGS];
+	size_t n, bytes;
+};
+
+static bool marks_write(struct folder_ctx *f, struct upload_batch *b, bool mark)
+{
+	struct status_db *db = f->c->status;
+	char *err = NULL;
+	int rc = status_begin(db, &err);
+	for (size_t i = 0; rc == 0 && i < b->n; i++)
+		rc = mark ? status_upload_mark(db, f->folder_id, b->base[i], &err)
+			  : status_upload_clear(db, f->folder_id, b->base[i], &err);
+	if (rc == 0)
+		rc = status_commit(db, &err);
+	if (rc < 0)
+		status_rollback(db);
+	return st_ok(f, rc, err);
+}
+
+/* Sends the batch: each base is marked in flight (committed) first, and
+ * cleared only once the rows of what landed are committed, so a reply
+ * lost with the connection leaves the mark for the next run to resolve
+ * (find_in_flight) instead of uploading the message twice. */
+static void flush_uploads(struct folder_ctx *f, struct repo_msg_list *local, struct upload_batch *b)
+{
+	if (!b->n)
+		return;
+	struct repo *rr = f->c->remote;
+	uint32_t uids[UPLOAD_BATCH_MSGS];
+	int codes[UPLOAD_BATCH_MSGS];
+	if (marks_write(f, b, true)) {
+		int rc = rr->ops->store_many(rr, b->up, b->n, uids, codes);
+		for (size_t i = 0; i < b->n; i++) {
+			if (codes[i] == REPO_OK)
+				uploaded(f, local, b->m[i], uids[i], b->up[i].body, b->up[i].len);
+			else if (codes[i] == REPO_MSG_BAD)
+				f->msg_errors++; /* logged by store_many; tried again next run */
+		}
+		if (rc != REPO_OK)
+			repo_call_ok(f, rr, rc);
+		/* the marks of messages whose outcome is known go once their
+		 * rows are in; unknown outcomes (connection lost) keep theirs */
+		if (rc == REPO_OK && st_flush(f))
+			marks_write(f, b, false);
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		free((char *)b->up[i].body);
+		free(b->base[i]);
+	}
+	b->n = b->bytes = 0;
+}
+
+/* Before planning: local messages without a UID that an earlier run
+ * marked in flight (flush_uploads) and whose reply it lost. If the server
+ * has one (same bytes, under a UID that neither the rows nor the Maildir
+ * know), the file gets that UID now, so the planner sees the message on
+ * both sides instead of uploading it again and downloading the server's
+ * copy. Returns false when the folder failed. */
+static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
+{
+	struct strlist marked = STRLIST_INIT;
+	char *err = NULL;
+	if (!st_ok(f, status_upload_load(f->c->status, f->folder_id, &marked, &err), err))
+		return false;
+	struct repo *lr = f->c->local, *rr = f->c->remote;
+	for (size_t i = 0; i < local->n && marked.n && !f->failed; i++) {
+		struct repo_msg *m = &local->v[i];
+		if (m->uid)
+			continue;
+		char *base = key_base(m->key);
+		bool is_marked = strlist_find(&marked, base) >= 0;
+		char *body = NULL;
+		size_t len = 0;
+		int64_t mtime = 0;
+		uint32_t uid = 0;
+		if (is_marked && lr->ops->read_body(lr, m, &body, &len, &mtime) == REPO_OK) {
+			size_t n_known;
+			uint32_t *known = known_uids(f, local, &n_known);
+			int rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
+			free(known);
+			if (!repo_call_ok(f, rr, rc) || rc != REPO_OK)
+				uid = 0;
+		}
+		free(body);
+		if (uid && f->acc->req->keep_local_names) {
+			/* the mount: the reader's name stays (see uploaded()) */
+			m->uid = uid;
+			record_upload_name(f, m, uid);
+			log_info("Folder %s: %s was uploaded by an interrupted run (UID %u); not sent "
+				 "again", f->remote_name, base, uid);
+		} else if (uid && lr->ops->set_uid(lr, m, uid) == REPO_OK) {
+			log_info("Folder %s: %s was uploaded by an interrupted run (UID %u); not sent "
+				 "again", f->remote_name, base, uid);
+		} else if (uid) {
+			log_error("%s", repo_error(lr));
+			f->msg_errors++;
+		}
+		if (is_marked && !f->failed && (uid == 0 || m->uid == uid))
+			st_ok(f, status_upload_clear(f->c->status, f->folder_id, base, &err), err);
+		free(base);
+	}
+	strlist_free(&marked);
+	return !f->failed;
+}
+
+static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
+{
+	if (!p->n_upload)
+		return;
+	struct repo *lr = f->c->local;
+	struct upload_batch *b = xcalloc(1, sizeof(*b));
 	for (size_t i = 0; i < p->n_upload && !f->failed; i++) {
 		struct repo_msg *m = &local->v[p->upload[i]];
 		char *body = NULL;
@@ -436,50 +593,27 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 		int rc = lr->ops->read_body(lr, m, &body, &len, &mtime);
 		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 			continue;
-		uint32_t uid = 0;
-		rc = rr->ops->store(rr, body, len, m->flags, mtime, 0, &uid, NULL);
-		if (!repo_call_ok(f, rr, rc) || rc != REPO_OK) {
+		char *base = key_base(m->key);
+		if (b->n && (b->n == UPLOAD_BATCH_MSGS || b->bytes + len > UPLOAD_BATCH_BYTES))
+			flush_uploads(f, local, b);
+		if (f->failed) {
+			free(base);
 			free(body);
-			continue;
+			break;
 		}
-		f->copied_up++;
-		if (uid == 0 && keep) {
-			/* A mail reader is looking: the file must not vanish
-			 * into quarantine. Find the copy by its content. */
-			size_t n_known;
-			uint32_t *known = known_uids(f, local, &n_known);
-			rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
-			free(known);
-			if (!repo_call_ok(f, rr, rc) || rc != REPO_OK || uid == 0) {
-				if (!f->failed)
-					log_error("Folder %s: uploaded %s but the server did not "
-						  "report its UID and it could not be found; it was "
-						  "left in place and may be uploaded again",
-						  f->remote_name, m->key ? m->key : "message");
-				free(body);
-				continue;
-			}
-		}
-		if (uid == 0) {
-			quarantine_upload(f, m, body, len);
-			free(body);
-			continue;
-		}
-		free(body);
-		if (keep) {
-			log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s] (name kept)",
-				  m->key ? m->key : "", uid, rr->ops->type_name, f->remote_name);
-			m->uid = uid;
-			record_upload_name(f, m, uid);
-			continue;
-		}
-		rc = lr->ops->set_uid(lr, m, uid);
-		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
-			continue;
-		log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s]", m->key ? m->key : "",
-			  uid, rr->ops->type_name, f->remote_name);
-		st_put(f, uid, m->flags);
+		b->m[b->n] = m;
+		b->base[b->n] = base;
+		b->up[b->n] = (struct repo_upload){ body, len, m->flags, mtime };
+		b->n++;
+		b->bytes += len;
 	}
+	if (!f->failed)
+		flush_uploads(f, local, b);
+	for (size_t i = 0; i < b->n; i++) { /* left by a failure */
+		free((char *)b->up[i].body);
+		free(b->base[i]);
+	}
+	free(b);
 }
 
 /* --- flags ------------------------------------------------------------- */
@@ -1135,6 +1269,8 @@ list_local:
 	f.rows = rows;
 	f.n_rows = n_rows;
 	if (!acc->local_root_missing && !apply_names(&f, &local))
+		goto out;
+	if (!dry && !acc->local_root_missing && sf.id && !resolve_in_flight(&f, &local))
 		goto out;
 
 	struct plan_options popt = {

@@ -869,6 +869,41 @@ class HostileTest(unittest.TestCase):
         self.srv.hooks["SEARCH"] = raw(b"* SEARCH\r\n{tag} OK search done\r\n")
         self._assert_no_duplicate_growth(path)
 
+    def test_append_reply_lost_no_duplicate(self):
+        """The server stores the upload, then the connection dies before its
+        reply: the next run must find that copy (the upload was marked in
+        flight) and give the local file its UID, not upload it again."""
+        snap, path = self._one_local_new()
+
+        def hook(s, tag, args):
+            s.server.mailboxes["INBOX"].add(Msg(args["data"], args["flags"]))
+            s.close()
+            return True
+        self.srv.hooks["APPEND"] = hook
+        self.run_failing(r"\[INBOX\]")
+        self.assertTrue(os.path.exists(path), "local message lost")
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
+        del self.srv.hooks["APPEND"]
+        r = self.sync_ok()
+        self.assertIn("uploaded by an interrupted run (UID 4)", r.out + r.err)
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4], "uploaded twice")
+        self.assertEqual(sorted(self.local()), [1, 2, 3, 4])
+        self.assertEqual(sorted(self.status_rows()), [1, 2, 3, 4])
+        self.sync_ok()
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
+
+    def test_append_lost_before_stored_uploads_again(self):
+        """The connection dies before the server stored the upload: the mark
+        left in flight finds nothing, so the next run uploads it (once)."""
+        snap, path = self._one_local_new()
+        self.srv.hooks["APPEND"] = lambda s, tag, args: s.close() or True
+        self.run_failing(r"\[INBOX\]")
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3])
+        del self.srv.hooks["APPEND"]
+        self.sync_ok()
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
+        self.assert_in_sync()
+
     def test_append_bye(self):
         snap, path = self._one_local_new()
         self.srv.hooks["APPEND"] = raw_then_close(b"* BYE shutting down\r\n")
