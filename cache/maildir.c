@@ -777,6 +777,74 @@ static int maildir_store(struct repo *r, const char *body, size_t len, flagset_t
 	return FAIL(m, REPO_FOLDER_BAD, "store: no free file name after %d attempts", NAME_ATTEMPTS);
 }
 
+static int maildir_store_file(struct repo *r, const char *tmp_name, flagset_t flags,
+			      int64_t time, uint32_t uid, uint32_t *uid_r, char **key_r)
+{
+	struct maildir_repo *m = M(r);
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: store: no folder selected");
+	if (!*tmp_name || strchr(tmp_name, '/') || tmp_name[0] == '.')
+		return FAIL(m, REPO_MSG_BAD, "tmp/%s: not a file name in tmp/", tmp_name);
+	char *tmp = xasprintf("%s/tmp/%s", m->dir, tmp_name);
+	int fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	const char *what = "open";
+	if (fd < 0)
+		goto failed;
+	if (time > 0) {
+		struct timespec ts[2] = { { time, 0 }, { time, 0 } };
+		what = "utime";
+		if (futimens(fd, ts) < 0)
+			goto failed;
+	}
+	what = "fsync";
+	if (m->fsync && fdatasync(fd) < 0)
+		goto failed;
+	what = "close";
+	int c = close(fd);
+	fd = -1;
+	if (c < 0)
+		goto failed;
+	const char *sub = maildir_subdir_for(flags);
+	for (int attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
+		char *name = new_name(m, uid, flags);
+		char *dst = xasprintf("%s/%s/%s", m->dir, sub, name);
+		int rc = rename_noreplace(tmp, dst);
+		int err = errno;
+		free(dst);
+		if (rc == 0) {
+			if (m->fsync)
+				m->unsynced_dirs |= dir_bit(sub); /* maildir_flush */
+			char *k = xasprintf("%s/%s", sub, name);
+			TRACE(m, "stored %s (from tmp/%s)", k, tmp_name);
+			changed(m, NULL, k);
+			if (uid_r)
+				*uid_r = uid;
+			if (key_r)
+				*key_r = k;
+			else
+				free(k);
+			free(name);
+			free(tmp);
+			return REPO_OK;
+		}
+		free(name);
+		if (err != EEXIST) {
+			int code = FAIL(m, REPO_FOLDER_BAD, "tmp/%s: rename to %s/: %s", tmp_name, sub,
+					strerror(err));
+			free(tmp);
+			return code;
+		}
+	}
+	free(tmp);
+	return FAIL(m, REPO_FOLDER_BAD, "store: no free file name after %d attempts", NAME_ATTEMPTS);
+failed:;
+	int err = errno;
+	if (fd >= 0)
+		close(fd);
+	free(tmp);
+	return FAIL(m, write_error_code(err), "tmp/%s: %s: %s", tmp_name, what, strerror(err));
+}
+
 /* Renames msg (whose file may have been renamed by a reader) to carry
  * flags nf, moving it to cur/ or new/ by S. */
 static int set_one_flags(struct maildir_repo *m, struct repo_msg *msg, flagset_t nf)
@@ -997,6 +1065,7 @@ static const struct repo_ops maildir_ops = {
 	.set_flags = maildir_set_flags,
 	.delete_messages = maildir_delete_messages,
 	.flush = maildir_flush,
+	.store_file = maildir_store_file,
 	.set_uid = maildir_set_uid,
 	.read_body = maildir_read_body,
 	.storable_flags = maildir_storable_flags,

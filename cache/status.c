@@ -26,6 +26,9 @@ enum stmt_id {
 	ST_PUT,
 	ST_PUT_IGNORE,
 	ST_REMOVE,
+	ST_UPLOAD_MARK,
+	ST_UPLOAD_CLEAR,
+	ST_UPLOAD_LOAD,
 	ST_COUNT
 };
 
@@ -48,6 +51,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PUT] = "INSERT OR REPLACE INTO messages (folder_id, uid, flags) VALUES (?1, ?2, ?3)",
 	[ST_PUT_IGNORE] = "INSERT OR IGNORE INTO messages (folder_id, uid, flags) VALUES (?1, ?2, ?3)",
 	[ST_REMOVE] = "DELETE FROM messages WHERE folder_id = ?1 AND uid = ?2",
+	[ST_UPLOAD_MARK] = "INSERT OR IGNORE INTO uploads (folder_id, base) VALUES (?1, ?2)",
+	[ST_UPLOAD_CLEAR] = "DELETE FROM uploads WHERE folder_id = ?1 AND base = ?2",
+	[ST_UPLOAD_LOAD] = "SELECT base FROM uploads WHERE folder_id = ?1 ORDER BY base",
 };
 
 static const char schema_sql[] =
@@ -293,6 +299,28 @@ static int ensure_outbox_schema(struct status_db *db, char **error_r)
 	return exec(db, "COMMIT", "commit outbox schema", error_r);
 }
 
+/* Uploads sent but not yet known to have landed (status.h,
+ * status_upload_mark): created like folder_state in any DB lacking it. */
+static const char uploads_schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS uploads (folder_id INTEGER NOT NULL, base TEXT NOT NULL,"
+	" PRIMARY KEY (folder_id, base)) WITHOUT ROWID;";
+
+static int ensure_uploads_schema(struct status_db *db, char **error_r)
+{
+	int have = count_schema_objects(db, "type = 'table' AND name = 'uploads'", error_r);
+	if (have < 0)
+		return -1;
+	if (have == 1)
+		return 0;
+	if (exec(db, "BEGIN IMMEDIATE", "begin", error_r) < 0)
+		return -1;
+	if (exec(db, uploads_schema_sql, "create uploads table", error_r) < 0) {
+		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return exec(db, "COMMIT", "commit uploads table", error_r);
+}
+
 static int ensure_folder_state_schema(struct status_db *db, char **error_r)
 {
 	int have = count_schema_objects(db, "type = 'table' AND name = 'folder_state'", error_r);
@@ -373,7 +401,8 @@ int status_open(const char *path, bool readonly, bool fsync, struct status_db **
 		if (exec(db, "COMMIT", "commit schema", error_r) < 0)
 			goto err_close;
 	}
-	if (ensure_outbox_schema(db, error_r) < 0 || ensure_folder_state_schema(db, error_r) < 0)
+	if (ensure_outbox_schema(db, error_r) < 0 || ensure_folder_state_schema(db, error_r) < 0 ||
+	    ensure_uploads_schema(db, error_r) < 0)
 		goto err_close;
 	log_debug(LOG_DBG_SYNC, "status: opened %s%s", path,
 		  readonly ? (exists ? " (read-only copy in memory)" : " (missing: empty, in memory)")
@@ -757,4 +786,43 @@ int status_import_offlineimap(struct status_db *db, int64_t folder_id, const cha
 out:
 	sqlite3_close(oi);
 	return ret;
+}
+
+/* --- uploads in flight --- */
+
+static int upload_step(struct status_db *db, enum stmt_id id, int64_t folder_id, const char *base,
+		       char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(db, id, error_r);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, folder_id);
+	sqlite3_bind_text(st, 2, base, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, error_r, "uploads");
+}
+
+int status_upload_mark(struct status_db *db, int64_t folder_id, const char *base, char **error_r)
+{
+	return upload_step(db, ST_UPLOAD_MARK, folder_id, base, error_r);
+}
+
+int status_upload_clear(struct status_db *db, int64_t folder_id, const char *base, char **error_r)
+{
+	return upload_step(db, ST_UPLOAD_CLEAR, folder_id, base, error_r);
+}
+
+int status_upload_load(struct status_db *db, int64_t folder_id, struct strlist *bases_r,
+		       char **error_r)
+{
+	sqlite3_stmt *st = stmt_get(db, ST_UPLOAD_LOAD, error_r);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, folder_id);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		strlist_add(bases_r, (const char *)sqlite3_column_text(st, 0));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_fail(db, error_r, "read uploads");
 }

@@ -25,6 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/xalloc.h"
+
 #include "common/flags.h"
 
 struct status_db;
@@ -72,6 +74,18 @@ int status_folder_clear(struct status_db *db, int64_t folder_id, char **error_r)
 /* All rows of the folder, sorted by uid. *recs_r is malloc'd. */
 int status_load(struct status_db *db, int64_t folder_id, struct status_rec **recs_r, size_t *n_r,
 		char **error_r);
+
+/* Uploads in flight, by the local file's base name (the part before
+ * ":2,"): marked (and committed) before an APPEND is sent, cleared once its
+ * outcome is known. A base still marked at the next run may be on the
+ * server already although the file has no UID (the connection died before
+ * the reply): the engine looks for it there before uploading it again, so a
+ * lost reply never duplicates a message. Inside or outside a transaction. */
+int status_upload_mark(struct status_db *db, int64_t folder_id, const char *base, char **error_r);
+int status_upload_clear(struct status_db *db, int64_t folder_id, const char *base, char **error_r);
+/* Appends the marked bases of the folder, sorted, to bases_r. */
+int status_upload_load(struct status_db *db, int64_t folder_id, struct strlist *bases_r,
+		       char **error_r);
 
 /* BEGIN IMMEDIATE. Transactions do not nest: a second begin is an error.
  * After a failed commit call status_rollback(). */

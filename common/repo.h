@@ -95,6 +95,14 @@ static inline void repo_probe_free(struct repo_probe *p)
  * returns REPO_FOLDER_BAD with the callback's reason). */
 typedef int repo_body_cb(void *ctx, const struct repo_msg *msg, const char *body, size_t len);
 
+/* One message for store_many: LF text, flags, INTERNALDATE (0 = none). */
+struct repo_upload {
+	const char *body;
+	size_t len;
+	flagset_t flags;
+	int64_t time;
+};
+
 struct repo;
 
 struct repo_ops {
@@ -132,6 +140,18 @@ struct repo_ops {
 	 *   when it could not be learned. key_r is NULL-able. */
 	int (*store)(struct repo *r, const char *body, size_t len, flagset_t flags, int64_t time,
 		     uint32_t uid, uint32_t *uid_r, char **key_r);
+	/* Optional (NULL for Maildir): stores ups[0..n) in the selected
+	 * folder like n calls of store, each getting codes_r[i] (REPO_OK or the
+	 * message's failure) and uids_r[i] (0 = not learned). IMAP with
+	 * MULTIAPPEND, UIDPLUS and LITERAL+ sends them as one APPEND (the
+	 * server stores all or none; one refused message makes it retry them
+	 * one by one to learn which); otherwise one APPEND each. A message's
+	 * own failure (REPO_MSG_BAD) is logged here, as only one error text is
+	 * kept. Returns REPO_OK, or the connection's or folder's failure (not
+	 * logged), which is then also the code of every message whose outcome
+	 * is unknown. */
+	int (*store_many)(struct repo *r, const struct repo_upload *ups, size_t n, uint32_t *uids_r,
+			  int *codes_r);
 	/* Gives every msgs[i] the flag set new_flags[i]. IMAP groups the
 	 * changes into one UID STORE per flag and direction; Maildir renames
 	 * each file once (and moves it between new/ and cur/ by S). On return
@@ -153,6 +173,23 @@ struct repo_ops {
 	 * they commit status rows that say the messages are there. Also done
 	 * by close_folder and select_folder. REPO_OK or REPO_FOLDER_BAD. */
 	int (*flush)(struct repo *r);
+	/* Maildir only (NULL for IMAP): like store, for a body already written
+	 * (LF text) to tmp/<tmp_name> of the selected folder, e.g. a big
+	 * message fetched piece by piece (fetch_pieces): the file is synced
+	 * (with fsync on), dated, and renamed into new/ or cur/ under a name
+	 * carrying uid; on failure it is left in tmp/ for the caller to
+	 * remove. Same results as store. */
+	int (*store_file)(struct repo *r, const char *tmp_name, flagset_t flags, int64_t time,
+			  uint32_t uid, uint32_t *uid_r, char **key_r);
+	/* IMAP only (NULL for Maildir): fetches one message's body in pieces
+	 * of at most piece bytes (BODY.PEEK[]<offset.piece>), handing each to
+	 * cb as LF text, so memory stays bounded whatever the message's size
+	 * (fetch holds whole bodies). *complete_r is false, with REPO_OK and
+	 * possibly some pieces already delivered, when the message vanished
+	 * meanwhile. cb returning -1 stops it (REPO_FOLDER_BAD). */
+	int (*fetch_pieces)(struct repo *r, const struct repo_msg *msg, size_t piece,
+			    int (*cb)(void *ctx, const char *data, size_t len), void *ctx,
+			    bool *complete_r);
 	/* Maildir only (NULL for IMAP): reads the whole body of msg. *body_r
 	 * is malloc'd; *time_r is the file's mtime (used as the APPEND
 	 * INTERNALDATE, like OfflineIMAP). */

@@ -34,8 +34,9 @@
 #include "imap/uidset.h"
 
 #define DEFAULT_TIMEOUT 120
-#define DEFAULT_BATCH_BYTES (8u << 20)
+#define DEFAULT_BATCH_BYTES (2u << 20)
 #define FETCH_BATCH_UIDS 1000
+#define LIST_CHUNK 5000u /* messages per listing FETCH of a big folder */
 #define LITERAL_PLUS_MAX (100u << 10) /* like mbsync: bigger uploads wait for '+' */
 #define TRACE_MAX_LINE 300
 #define SERVER_TEXT_MAX 200
@@ -59,6 +60,16 @@ struct imap_repo {
 	struct strbuf buf;    /* reused for bodies (CRLF <-> LF) */
 	bool warned_plain, warned_expunge;
 	bool connecting;      /* inside imap_connect: errors name host:port */
+	/* STATUS of every folder from the LIST-STATUS that list_folders sent;
+	 * handed to the probe that follows (the engine lists, then probes),
+	 * dropped by any command that could change it (select, create). */
+	struct repo_probe listed_status;
+	bool have_listed_status;
+	/* QRESYNC (RFC 7162) enabled on this connection: list_changes gets
+	 * vanished UIDs from VANISHED (EARLIER) instead of UID SEARCH ALL.
+	 * ENABLE is only valid before any SELECT, so it is sent before the
+	 * first one (a no-op sync, which selects nothing, never pays it). */
+	bool qresync, enable_tried;
 };
 
 static struct imap_repo *IR(struct repo *r)
@@ -351,6 +362,7 @@ static void disconnect(struct imap_repo *ir, bool logout)
 	mailimap_free(ir->imap);
 	ir->imap = NULL;
 	ir->dead = false;
+	ir->qresync = ir->enable_tried = false;
 	strlist_free(&ir->caps);
 	xfree_ptr(&ir->base.folder);
 	imap_trace_reset(&ir->trace);
@@ -747,12 +759,23 @@ static bool mailbox_selectable(const struct mailimap_mailbox_list *mb)
 	return true;
 }
 
+static int list_with_status(struct imap_repo *ir, struct strlist *names_r);
+
+static void drop_listed_status(struct imap_repo *ir)
+{
+	repo_probe_free(&ir->listed_status);
+	ir->have_listed_status = false;
+}
+
 static int imap_list_folders(struct repo *r, struct strlist *names_r)
 {
 	struct imap_repo *ir = IR(r);
 	int code = need_conn(ir);
 	if (code)
 		return code;
+	drop_listed_status(ir);
+	if (has_cap(ir, "LIST-STATUS"))
+		return list_with_status(ir, names_r);
 	clist *list = NULL;
 	int rc = mailimap_list(ir->imap, "", "*", &list);
 	if (rc != MAILIMAP_NO_ERROR)
@@ -781,6 +804,7 @@ static int imap_create_folder(struct repo *r, const char *name)
 	int code = need_conn(ir);
 	if (code)
 		return code;
+	drop_listed_status(ir);
 	if (!folder_name_ok(name))
 		return repo_fail(r, REPO_FOLDER_BAD,
 				 "IMAP[%s]: cannot create \"%s\": not a 7-bit (modified UTF-7) name",
@@ -852,11 +876,20 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 	if (code)
 		return code;
 	xfree_ptr(&r->folder);
+	drop_listed_status(ir);
 	if (!folder_name_ok(name))
 		return repo_fail(r, REPO_FOLDER_BAD,
 				 "IMAP[%s][%s]: not a 7-bit (modified UTF-7) folder name", r->name, name);
 	uint64_t modseq = 0;
 	int rc;
+	if (!ir->enable_tried && has_cap(ir, "QRESYNC")) {
+		ir->enable_tried = true;
+		rc = simple_command(ir->imap, "ENABLE QRESYNC");
+		if (rc == MAILIMAP_NO_ERROR)
+			ir->qresync = true;
+		else if (rc != MAILIMAP_ERROR_CUSTOM_COMMAND && rc != MAILIMAP_ERROR_PROTOCOL)
+			return imap_fail(ir, rc, REPO_STORE_BAD, "ENABLE QRESYNC");
+	}
 	if (has_cap(ir, "CONDSTORE"))
 		rc = for_write ? mailimap_select_condstore(ir->imap, name, &modseq)
 			       : mailimap_examine_condstore(ir->imap, name, &modseq);
@@ -891,17 +924,13 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 	return REPO_OK;
 }
 
+/* Nothing is sent: the server keeps the folder selected until the next
+ * SELECT/EXAMINE (which deselects without expunging, like UNSELECT) or
+ * LOGOUT, and every command we send outside a folder is valid while one is
+ * selected. That saves a round trip per folder; need_folder() still
+ * refuses folder commands until the next select. */
 static void imap_close_folder(struct repo *r)
 {
-	struct imap_repo *ir = IR(r);
-	if (ir->base.folder && ir->imap && !ir->dead && has_cap(ir, "UNSELECT")) {
-		int rc = simple_command(ir->imap, "UNSELECT");
-		if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
-		    rc != MAILIMAP_ERROR_PROTOCOL)
-			ir->dead = true;
-		else if (rc == MAILIMAP_NO_ERROR)
-			ir->imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
-	}
 	xfree_ptr(&r->folder);
 }
 
@@ -1070,6 +1099,8 @@ static void add_listed_messages(struct imap_repo *ir, clist *fl, struct repo_msg
 	free_fetch_list(fl);
 }
 
+static int cmp_msg_val_uid(const void *a, const void *b);
+
 static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
 {
 	struct imap_repo *ir = IR(r);
@@ -1080,12 +1111,56 @@ static int imap_list_messages(struct repo *r, struct repo_msg_list *list)
 	 * (libetpan wraps one above 32 bits to 0, a server may lie), and an
 	 * empty listing taken from it would read as "every message deleted".
 	 * An empty folder answers OK without data, for the same one round trip. */
-	static const char cmd[] = "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)";
-	int rc = simple_command(ir->imap, cmd);
-	clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
-	if (rc != MAILIMAP_NO_ERROR)
-		return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
-	add_listed_messages(ir, fl, list);
+	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	uint32_t exists = si ? si->sel_exists : 0;
+	uint32_t chunk = LIST_CHUNK;
+	const char *test_chunk = getenv("OFFLINEFS_LIST_CHUNK"); /* tests: small slices */
+	if (test_chunk && atoi(test_chunk) > 0)
+		chunk = (uint32_t)atoi(test_chunk);
+	if (exists <= chunk || exists / chunk > 2000u) {
+		static const char cmd[] = "UID FETCH 1:* (UID FLAGS RFC822.SIZE INTERNALDATE)";
+		int rc = simple_command(ir->imap, cmd);
+		clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
+		if (rc != MAILIMAP_NO_ERROR)
+			return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+		add_listed_messages(ir, fl, list);
+		return REPO_OK;
+	}
+	/* A big folder in slices by sequence number, so that libetpan's parsed
+	 * copy of a reply (several hundred bytes per message) stays small.
+	 * Sequence numbers cannot shift between the slices: a server must not
+	 * send EXPUNGE while no command is in progress nor during a FETCH
+	 * (RFC 3501 7.4.1), and only FETCHes are sent. The last slice ends in
+	 * "*", so mail that arrived since SELECT is listed too. */
+	size_t first_new = list->n;
+	for (uint32_t start = 1; start <= exists; start += chunk) {
+		char *cmd = start + chunk > exists
+				    ? xasprintf("FETCH %u:* (UID FLAGS RFC822.SIZE INTERNALDATE)", start)
+				    : xasprintf("FETCH %u:%u (UID FLAGS RFC822.SIZE INTERNALDATE)", start,
+						start + chunk - 1);
+		int rc = simple_command(ir->imap, cmd);
+		clist *fl = rc == MAILIMAP_NO_ERROR ? take_fetch_list(ir) : NULL;
+		if (rc != MAILIMAP_NO_ERROR) {
+			code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+			free(cmd);
+			return code;
+		}
+		free(cmd);
+		add_listed_messages(ir, fl, list);
+	}
+	/* a message answered twice (n:* reaching back) is listed once */
+	struct repo_msg *v = list->v + first_new;
+	size_t n = list->n - first_new, w = 0;
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_msg_val_uid);
+	for (size_t i = 0; i < n; i++) {
+		if (w && v[w - 1].uid == v[i].uid) {
+			free(v[i].key);
+			continue;
+		}
+		v[w++] = v[i];
+	}
+	list->n = first_new + w;
 	return REPO_OK;
 }
 
@@ -1221,25 +1296,68 @@ static int misses_report(struct imap_repo *ir, const struct fetch_misses *fm)
 	return code;
 }
 
-/* One UID FETCH over uids[0..n) of the sorted batch v[0..n). Bodies go to
- * cb as they are taken from the response; requested UIDs that got none are
- * added to fm, except those the server may simply have expunged meanwhile
- * (absent from a response whose tagged reply is OK, or NO [EXPUNGEISSUED]):
- * those are skipped silently as the contract says. Returns REPO_OK, or the
- * connection's or the callback's failure. */
-static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, const char *set,
-		       unsigned char *state, repo_body_cb *cb, void *ctx, struct fetch_misses *fm)
+/* A UID FETCH sent and not yet (fully) handled: the batch it covers and
+ * what its reply said. */
+struct fetch_cmd {
+	struct repo_msg **v;  /* the sorted batch slice */
+	unsigned char *state; /* enum fetch_state per v[i] */
+	size_t n;
+	char *set;
+	int rc;               /* libetpan result of the reply */
+	clist *fl;            /* its FETCH responses, detached */
+	bool expunged;        /* NO [EXPUNGEISSUED] */
+	char *refused;        /* why the server failed it, or NULL */
+};
+
+static int fetch_send(struct imap_repo *ir, struct fetch_cmd *fc)
 {
-	char *cmd = xasprintf("UID FETCH %s (UID BODY.PEEK[])", set);
-	int rc = simple_command(ir->imap, cmd);
-	free(cmd);
+	int r = mailimap_send_current_tag(ir->imap);
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(ir->imap, "UID FETCH ");
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(ir->imap, fc->set);
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(ir->imap, " (UID BODY.PEEK[])\r\n");
+	if (r == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+		r = MAILIMAP_ERROR_STREAM;
+	return r == MAILIMAP_NO_ERROR
+		       ? REPO_OK
+		       : imap_fail(ir, r, REPO_FOLDER_BAD, "UID FETCH %s", fc->set);
+}
+
+/* Reads the reply of the command fetch_send() wrote; everything taken
+ * from the response info now, before another command replaces it. */
+static int fetch_recv(struct imap_repo *ir, struct fetch_cmd *fc)
+{
+	bool ok = false;
+	int rc = read_tagged(ir->imap, &ok);
+	if (rc == MAILIMAP_NO_ERROR && !ok)
+		rc = MAILIMAP_ERROR_CUSTOM_COMMAND;
+	fc->rc = rc;
 	/* NO and BAD still leave the untagged data that came before them in
 	 * the response info: the bodies of a partial failure are delivered. */
 	if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
 	    rc != MAILIMAP_ERROR_PROTOCOL)
-		return imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", set);
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "UID FETCH %s", fc->set);
+	fc->fl = take_fetch_list(ir);
+	fc->expunged = rc == MAILIMAP_ERROR_CUSTOM_COMMAND && expunge_issued(ir);
+	fc->refused = rc != MAILIMAP_NO_ERROR ? failure_reason(ir, rc) : NULL;
+	return REPO_OK;
+}
+
+/* Hands the bodies of a received reply to cb as they are taken from it;
+ * requested UIDs that got none are added to fm, except those the server
+ * may simply have expunged meanwhile (absent from a response whose tagged
+ * reply is OK, or NO [EXPUNGEISSUED]): those are skipped silently as the
+ * contract says. Returns REPO_OK, or the callback's failure. */
+static int fetch_deliver(struct imap_repo *ir, struct fetch_cmd *fc, repo_body_cb *cb, void *ctx,
+			 struct fetch_misses *fm)
+{
+	struct repo_msg **v = fc->v;
+	unsigned char *state = fc->state;
+	size_t n = fc->n;
 	int code = REPO_OK;
-	clist *fl = take_fetch_list(ir);
+	clist *fl = fc->fl;
 	clistiter *it;
 	while (fl && (it = clist_begin(fl)) != NULL) {
 		struct mailimap_msg_att *ma = clist_content(it);
@@ -1271,11 +1389,12 @@ static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, cons
 			mailimap_msg_att_free(ma);
 	}
 	free_fetch_list(fl);
+	fc->fl = NULL;
 	if (code != REPO_OK)
 		return code;
 
-	bool expunged = rc == MAILIMAP_ERROR_CUSTOM_COMMAND && expunge_issued(ir);
-	char *refused = rc != MAILIMAP_NO_ERROR ? failure_reason(ir, rc) : NULL;
+	const char *refused = fc->refused;
+	bool expunged = fc->expunged;
 	for (size_t k = 0; k < n; k++) {
 		switch ((enum fetch_state)state[k]) {
 		case FETCH_DONE: break;
@@ -1296,8 +1415,36 @@ static int fetch_chunk(struct imap_repo *ir, struct repo_msg **v, size_t n, cons
 			break;
 		}
 	}
-	free(refused);
 	return REPO_OK;
+}
+
+static void fetch_cmd_clear(struct fetch_cmd *fc)
+{
+	free_fetch_list(fc->fl);
+	free(fc->set);
+	free(fc->refused);
+	memset(fc, 0, sizeof(*fc));
+}
+
+/* Sends the UID FETCH for the messages from *pos on: as many as fit
+ * batch_bytes of summed RFC822.SIZE (one bigger message goes alone), at
+ * most FETCH_BATCH_UIDS, in a UID set that fits a command line. */
+static int fetch_next(struct imap_repo *ir, struct repo_msg **v, const uint32_t *uids,
+		      unsigned char *state, size_t m, size_t *pos, struct strbuf *set,
+		      struct fetch_cmd *fc)
+{
+	size_t i = *pos, j = i;
+	uint64_t sum = 0;
+	while (j < m && j - i < FETCH_BATCH_UIDS && (j == i || sum + v[j]->size <= ir->batch_bytes))
+		sum += v[j++]->size;
+	sb_reset(set);
+	size_t used = uidset_next_chunk(uids + i, j - i, UIDSET_CHUNK_MAX, set);
+	*fc = (struct fetch_cmd){ .v = v + i, .state = state + i, .n = used, .set = sb_detach(set) };
+	*pos = i + used;
+	int code = fetch_send(ir, fc);
+	if (code != REPO_OK)
+		fetch_cmd_clear(fc);
+	return code;
 }
 
 static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, repo_body_cb *cb,
@@ -1317,27 +1464,53 @@ static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, re
 	unsigned char *state = xcalloc(m ? m : 1, sizeof(*state)); /* enum fetch_state */
 	struct fetch_misses fm = { 0 };
 	struct strbuf set = STRBUF_INIT;
+	for (size_t k = 0; k < m; k++)
+		uids[k] = v[k]->uid;
 
-	/* Batches: summed RFC822.SIZE <= batch_bytes (one bigger message goes
-	 * alone) and at most FETCH_BATCH_UIDS; each batch is one or more
-	 * UID FETCH commands whose sets fit a command line. A chunk the server
-	 * refuses does not stop the others: its UIDs are reported at the end
+	/* Batches: fetch_next. One command is kept in flight: the next is
+	 * sent as soon as a reply is in, so the server reads and sends it
+	 * while we write the files of the previous one, and memory holds one
+	 * parsed reply at a time (libetpan parses a whole reply before
+	 * returning it). A command the server refuses
+	 * does not stop the others: its UIDs are reported at the end
 	 * (REPO_MSG_BAD) and fetched again by the next sync. */
-	for (size_t i = 0; i < m && code == REPO_OK;) {
-		size_t j = i;
-		uint64_t sum = 0;
-		while (j < m && j - i < FETCH_BATCH_UIDS &&
-		       (j == i || sum + v[j]->size <= ir->batch_bytes))
-			sum += v[j++]->size;
-		for (size_t k = i; k < j; k++)
-			uids[k] = v[k]->uid;
-		for (size_t k = i; k < j && code == REPO_OK;) {
-			sb_reset(&set);
-			size_t used = uidset_next_chunk(uids + k, j - k, UIDSET_CHUNK_MAX, &set);
-			code = fetch_chunk(ir, v + k, used, sb_str(&set), state + k, cb, ctx, &fm);
-			k += used;
+	struct fetch_cmd cur = { 0 }, next = { 0 };
+	size_t pos = 0;
+	bool have_next = false;
+	if (m && (code = fetch_next(ir, v, uids, state, m, &pos, &set, &next)) == REPO_OK)
+		have_next = true;
+	while (have_next) {
+		cur = next;
+		next = (struct fetch_cmd){ 0 };
+		have_next = false;
+		if ((code = fetch_recv(ir, &cur)) != REPO_OK) {
+			fetch_cmd_clear(&cur);
+			break;
 		}
-		i = j;
+		/* the following command goes out before these bodies are written */
+		if (pos < m) {
+			if ((code = fetch_next(ir, v, uids, state, m, &pos, &set, &next)) != REPO_OK) {
+				fetch_cmd_clear(&cur);
+				break;
+			}
+			have_next = true;
+		}
+		code = fetch_deliver(ir, &cur, cb, ctx, &fm);
+		fetch_cmd_clear(&cur);
+		if (code != REPO_OK) {
+			if (have_next) {
+				/* keep the connection in step: read and drop the reply */
+				char *keep = ir->base.error ? xstrdup(ir->base.error) : NULL;
+				if (fetch_recv(ir, &next) != REPO_OK)
+					ir->dead = true;
+				fetch_cmd_clear(&next);
+				if (keep) {
+					free(ir->base.error);
+					ir->base.error = keep;
+				}
+			}
+			break;
+		}
 	}
 	if (code == REPO_OK && fm.n > 0)
 		code = misses_report(ir, &fm);
@@ -1350,6 +1523,125 @@ static int imap_fetch(struct repo *r, struct repo_msg *const *msgs, size_t n, re
 	if (ir->buf.cap > (1u << 20))
 		sb_free(&ir->buf);
 	return code;
+}
+
+/* The body bytes of "BODY[]<origin>" for uid in a FETCH reply, or false. */
+static bool find_piece(clist *fl, uint32_t uid, const char **data_r, size_t *len_r)
+{
+	for (clistiter *it = fl ? clist_begin(fl) : NULL; it; it = clist_next(it)) {
+		struct mailimap_msg_att *ma = clist_content(it);
+		uint32_t got_uid = 0;
+		const char *data = NULL;
+		size_t len = 0;
+		bool have = false;
+		for (clistiter *j = ma->att_list ? clist_begin(ma->att_list) : NULL; j;
+		     j = clist_next(j)) {
+			struct mailimap_msg_att_item *item = clist_content(j);
+			if (item->att_type != MAILIMAP_MSG_ATT_ITEM_STATIC)
+				continue;
+			struct mailimap_msg_att_static *st = item->att_data.att_static;
+			if (st->att_type == MAILIMAP_MSG_ATT_UID) {
+				got_uid = st->att_data.att_uid;
+			} else if (st->att_type == MAILIMAP_MSG_ATT_BODY_SECTION) {
+				const struct mailimap_msg_att_body_section *bs =
+					st->att_data.att_body_section;
+				if (bs && !bs->sec_section && bs->sec_body_part) {
+					data = bs->sec_body_part;
+					len = bs->sec_length;
+					have = true;
+				}
+			}
+		}
+		if (have && got_uid == uid) {
+			*data_r = data;
+			*len_r = len;
+			return true;
+		}
+	}
+	return false;
+}
+
+static int imap_fetch_pieces(struct repo *r, const struct repo_msg *msg, size_t piece,
+			     int (*cb)(void *ctx, const char *data, size_t len), void *ctx,
+			     bool *complete_r)
+{
+	struct imap_repo *ir = IR(r);
+	*complete_r = false;
+	int code = need_folder(ir);
+	if (code)
+		return code;
+	if (piece == 0 || piece > UINT32_MAX / 2)
+		piece = 1u << 20;
+	uint64_t off = 0;
+	bool cr_pending = false; /* a piece ended in CR: is it half of a CRLF? */
+	for (;;) {
+		char *cmd = xasprintf("UID FETCH %u (UID BODY.PEEK[]<%llu.%zu>)", msg->uid,
+				      (unsigned long long)off, piece);
+		int rc = simple_command(ir->imap, cmd);
+		if (rc != MAILIMAP_NO_ERROR && rc != MAILIMAP_ERROR_CUSTOM_COMMAND &&
+		    rc != MAILIMAP_ERROR_PROTOCOL) {
+			code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
+			free(cmd);
+			return code;
+		}
+		clist *fl = take_fetch_list(ir);
+		const char *data = NULL;
+		size_t len = 0;
+		bool found = find_piece(fl, msg->uid, &data, &len);
+		if (!found) {
+			/* gone meanwhile (an OK without it, or NO [EXPUNGEISSUED]) */
+			bool vanished = rc == MAILIMAP_NO_ERROR ||
+					(rc == MAILIMAP_ERROR_CUSTOM_COMMAND && expunge_issued(ir));
+			if (!vanished) {
+				char *why = failure_reason(ir, rc);
+				code = repo_fail(r, REPO_MSG_BAD, "IMAP[%s][%s]: UID %u: %s: %s", r->name,
+						 r->folder, msg->uid, cmd, why);
+				free(why);
+			}
+			free_fetch_list(fl);
+			free(cmd);
+			return vanished ? REPO_OK : code;
+		}
+		free(cmd);
+		size_t got = len;
+		struct strbuf *out = &ir->buf;
+		sb_reset(out);
+		if (cr_pending) {
+			if (len && data[0] == '\n') {
+				data++;
+				len--;
+				sb_addc(out, '\n');
+			} else {
+				sb_addc(out, '\r');
+			}
+			cr_pending = false;
+		}
+		bool last = got < piece;
+		if (!last && len && data[len - 1] == '\r') {
+			cr_pending = true;
+			len--;
+		}
+		struct strbuf conv = STRBUF_INIT;
+		crlf_to_lf(&conv, data, len);
+		sb_add(out, conv.buf, conv.len);
+		sb_free(&conv);
+		free_fetch_list(fl);
+		int stop = out->len ? cb(ctx, out->buf, out->len) : 0;
+		if (stop != 0) {
+			if (!ir->base.error)
+				repo_fail(r, REPO_FOLDER_BAD,
+					  "IMAP[%s][%s]: UID %u: fetch stopped by the caller", r->name,
+					  r->folder, msg->uid);
+			return REPO_FOLDER_BAD;
+		}
+		off += got;
+		if (last)
+			break;
+	}
+	*complete_r = true;
+	if (ir->buf.cap > (1u << 20))
+		sb_free(&ir->buf);
+	return REPO_OK;
 }
 
 /* ---- store (APPEND) ----------------------------------------------------- */
@@ -1544,6 +1836,135 @@ static int imap_store(struct repo *r, const char *body, size_t len, flagset_t fl
 	}
 	if (uid_r)
 		*uid_r = got;
+	return REPO_OK;
+}
+
+/* Every UID of APPENDUID's set, in order, into uids[0..n); false when the
+ * reply has none or not exactly n. */
+static bool appenduid_all(struct imap_repo *ir, uint32_t *uids, size_t n)
+{
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
+	     it; it = clist_next(it)) {
+		struct mailimap_extension_data *ed = clist_content(it);
+		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_UIDPLUS ||
+		    ed->ext_type != MAILIMAP_UIDPLUS_RESP_CODE_APND || !ed->ext_data)
+			continue;
+		struct mailimap_uidplus_resp_code_apnd *apnd = ed->ext_data;
+		if (!apnd->uid_set || !apnd->uid_set->set_list)
+			continue;
+		size_t k = 0;
+		for (clistiter *si = clist_begin(apnd->uid_set->set_list); si; si = clist_next(si)) {
+			struct mailimap_set_item *item = clist_content(si);
+			uint32_t a = item->set_first, b = item->set_last ? item->set_last : a;
+			if (a == 0 || b < a)
+				return false;
+			for (uint64_t u = a; u <= b; u++) {
+				if (k == n)
+					return false;
+				uids[k++] = (uint32_t)u;
+			}
+		}
+		return k == n;
+	}
+	return false;
+}
+
+/* MULTIAPPEND batch limits: every literal non-synchronizing (LITERAL+). */
+#define MULTIAPPEND_MAX_MSGS 100
+
+static int imap_store_many(struct repo *r, const struct repo_upload *ups, size_t n, uint32_t *uids_r,
+			   int *codes_r)
+{
+	struct imap_repo *ir = IR(r);
+	for (size_t i = 0; i < n; i++) {
+		uids_r[i] = 0;
+		codes_r[i] = REPO_OK;
+	}
+	int code = need_folder(ir);
+	bool multi = !code && n > 1 && n <= MULTIAPPEND_MAX_MSGS && has_cap(ir, "MULTIAPPEND") &&
+		     has_cap(ir, "UIDPLUS") && has_cap(ir, "LITERAL+");
+	for (size_t i = 0; multi && i < n; i++)
+		multi = ups[i].len + ups[i].len / 8 < LITERAL_PLUS_MAX; /* CRLF adds up to 1/8 here */
+	if (multi) {
+		/* tag APPEND "mbox" (flags) "date" {n+}\r\n<msg> (flags) ... {n+}\r\n<msg>\r\n */
+		struct strbuf cmd = STRBUF_INIT, fs = STRBUF_INIT;
+		sb_adds(&cmd, "APPEND ");
+		add_quoted(&cmd, r->folder);
+		for (size_t i = 0; i < n; i++) {
+			sb_reset(&fs);
+			imap_flags_format(ups[i].flags, kw(ir), &fs);
+			char date[64] = "";
+			format_internaldate(ups[i].time, date, sizeof(date));
+			if (fs.len)
+				sb_addf(&cmd, " (%s)", sb_str(&fs));
+			if (*date)
+				sb_addf(&cmd, " \"%s\"", date);
+			sb_reset(&ir->buf);
+			lf_to_crlf(&ir->buf, ups[i].body, ups[i].len);
+			sb_addf(&cmd, " {%zu+}\r\n", ir->buf.len);
+			sb_add(&cmd, ir->buf.buf, ir->buf.len);
+		}
+		sb_adds(&cmd, "\r\n");
+		sb_free(&fs);
+		int rc = mailimap_send_current_tag(ir->imap);
+		if (rc == MAILIMAP_NO_ERROR)
+			rc = mailstream_write(ir->imap->imap_stream, cmd.buf, cmd.len) < 0
+				     ? MAILIMAP_ERROR_STREAM
+				     : MAILIMAP_NO_ERROR;
+		if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+			rc = MAILIMAP_ERROR_STREAM;
+		bool ok = false;
+		if (rc == MAILIMAP_NO_ERROR)
+			rc = read_tagged(ir->imap, &ok);
+		sb_free(&cmd);
+		if (ir->buf.cap > (1u << 20))
+			sb_free(&ir->buf);
+		if (rc != MAILIMAP_NO_ERROR) {
+			code = imap_fail(ir, rc, REPO_STORE_BAD, "APPEND of %zu messages", n);
+			if (code == REPO_MSG_BAD)
+				code = REPO_STORE_BAD; /* outcome unknown: never "just this one" */
+			for (size_t i = 0; i < n; i++)
+				codes_r[i] = code;
+			return code;
+		}
+		if (ok) {
+			if (!appenduid_all(ir, uids_r, n)) {
+				log_warn("IMAP[%s][%s]: APPEND of %zu messages: no usable APPENDUID; "
+					 "UIDs unknown", r->name, r->folder, n);
+				for (size_t i = 0; i < n; i++)
+					uids_r[i] = 0;
+			}
+			return REPO_OK;
+		}
+		/* refused as a whole (nothing stored): one by one, to learn which */
+		struct mailimap_response_info *ri = ir->imap->imap_response_info;
+		if (ri && ri->rsp_trycreate) {
+			code = imap_fail(ir, MAILIMAP_ERROR_APPEND, REPO_FOLDER_BAD, "APPEND of %zu messages",
+					 n);
+			for (size_t i = 0; i < n; i++)
+				codes_r[i] = code;
+			return code;
+		}
+		log_debug(LOG_DBG_IMAP, "IMAP[%s][%s]: APPEND of %zu messages refused; one by one",
+			  r->name, r->folder, n);
+	}
+	if (code) {
+		for (size_t i = 0; i < n; i++)
+			codes_r[i] = code;
+		return code;
+	}
+	for (size_t i = 0; i < n; i++) {
+		codes_r[i] = imap_store(r, ups[i].body, ups[i].len, ups[i].flags, ups[i].time, 0,
+					&uids_r[i], NULL);
+		if (codes_r[i] == REPO_STORE_BAD || codes_r[i] == REPO_FOLDER_BAD) {
+			for (size_t k = i + 1; k < n; k++)
+				codes_r[k] = codes_r[i];
+			return codes_r[i];
+		}
+		if (codes_r[i] != REPO_OK)
+			log_error("%s", repo_error(r)); /* the next store replaces the text */
+	}
 	return REPO_OK;
 }
 
@@ -2290,6 +2711,128 @@ static void probe_add(struct repo_probe *out, struct repo_probe_entry *e)
 	out->v[out->n++] = *e;
 }
 
+static const char *status_items(const struct imap_repo *ir)
+{
+	return has_cap(ir, "CONDSTORE") ? "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"
+					: "(UIDVALIDITY UIDNEXT MESSAGES)";
+}
+
+/* "* LIST (<flags>) <delimiter> <name>" -> the name (malloc'd), and
+ * whether it can be selected (no \Noselect or \NonExistent). Pure. */
+static char *parse_list_line(const char *line, bool *selectable_r)
+{
+	if (strncasecmp(line, "* LIST ", 7))
+		return NULL;
+	const char *p = line + 7;
+	if (*p++ != '(')
+		return NULL;
+	const char *close = strchr(p, ')');
+	if (!close)
+		return NULL;
+	bool selectable = true;
+	for (const char *f = p; f < close;) {
+		while (f < close && *f == ' ')
+			f++;
+		const char *b = f;
+		while (f < close && *f != ' ')
+			f++;
+		size_t n = (size_t)(f - b);
+		if ((n == 9 && !strncasecmp(b, "\\Noselect", 9)) ||
+		    (n == 12 && !strncasecmp(b, "\\NonExistent", 12)))
+			selectable = false;
+	}
+	p = close + 1;
+	while (*p == ' ')
+		p++;
+	if (!strncasecmp(p, "NIL", 3)) {
+		p += 3;
+	} else {
+		char *delim = parse_astring(&p);
+		if (!delim)
+			return NULL;
+		free(delim);
+	}
+	char *name = parse_astring(&p);
+	if (name && !*name) {
+		free(name);
+		return NULL;
+	}
+	*selectable_r = selectable;
+	return name;
+}
+
+/* list_folders with LIST-STATUS (RFC 5819): one command lists every folder
+ * and gives the STATUS of each, kept in ir->listed_status for the probe
+ * that follows. The server sends each folder's STATUS after its LIST. */
+static int list_with_status(struct imap_repo *ir, struct strlist *names_r)
+{
+	char *cmd = xasprintf("P0 LIST \"\" \"*\" RETURN (STATUS %s)\r\n", status_items(ir));
+	int rc = write_str(ir->imap, cmd);
+	free(cmd);
+	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	struct strbuf line = STRBUF_INIT;
+	struct repo_probe st = { .condstore = has_cap(ir, "CONDSTORE") };
+	struct strlist names = STRLIST_INIT;
+	bool refused = false;
+	while (rc == MAILIMAP_NO_ERROR) {
+		rc = read_raw_response(ir->imap, &line);
+		if (rc != MAILIMAP_NO_ERROR)
+			break;
+		const char *l = sb_str(&line);
+		if (!strncmp(l, "P0 ", 3)) {
+			refused = strncasecmp(l + 3, "OK", 2) != 0;
+			break;
+		}
+		if (!strncasecmp(l, "* BYE", 5)) {
+			rc = MAILIMAP_ERROR_STREAM;
+			break;
+		}
+		bool selectable = false;
+		char *name = parse_list_line(l, &selectable);
+		if (name) {
+			if (selectable && strlist_find(&names, name) < 0)
+				strlist_add(&names, name);
+			free(name);
+			continue;
+		}
+		struct repo_probe_entry e;
+		if (parse_status_line(l, &names, &e))
+			probe_add(&st, &e);
+	}
+	sb_free(&line);
+	if (rc != MAILIMAP_NO_ERROR) {
+		strlist_free(&names);
+		repo_probe_free(&st);
+		ir->dead = true;
+		return repo_fail(&ir->base, REPO_STORE_BAD, "IMAP[%s]: LIST-STATUS: connection lost",
+				 ir->base.name);
+	}
+	if (refused) {
+		/* a server that advertises LIST-STATUS but refuses it: plain LIST */
+		log_debug(LOG_DBG_IMAP, "IMAP[%s]: LIST-STATUS refused; plain LIST", ir->base.name);
+		strlist_free(&names);
+		repo_probe_free(&st);
+		clist *list = NULL;
+		rc = mailimap_list(ir->imap, "", "*", &list);
+		if (rc != MAILIMAP_NO_ERROR)
+			return imap_fail(ir, rc, REPO_STORE_BAD, "LIST \"\" \"*\"");
+		for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
+			struct mailimap_mailbox_list *mb = clist_content(it);
+			if (mb->mb_name && *mb->mb_name && mailbox_selectable(mb))
+				strlist_add(names_r, mb->mb_name);
+		}
+		mailimap_list_result_free(list);
+		return REPO_OK;
+	}
+	for (size_t i = 0; i < names.n; i++)
+		strlist_add(names_r, names.v[i]);
+	strlist_free(&names);
+	ir->listed_status = st;
+	ir->have_listed_status = true;
+	return REPO_OK;
+}
+
 static int imap_probe(struct repo *r, const struct strlist *names, struct repo_probe *out)
 {
 	struct imap_repo *ir = IR(r);
@@ -2300,10 +2843,23 @@ static int imap_probe(struct repo *r, const struct strlist *names, struct repo_p
 		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s]: probe with a folder selected",
 				 r->name);
 	out->condstore = has_cap(ir, "CONDSTORE");
+	if (ir->have_listed_status) {
+		/* list_folders just asked: no second round trip */
+		for (size_t i = 0; i < ir->listed_status.n; i++) {
+			struct repo_probe_entry *e = &ir->listed_status.v[i];
+			if (strlist_find(names, e->name) < 0)
+				continue;
+			struct repo_probe_entry c = { xstrdup(e->name), e->st };
+			probe_add(out, &c);
+		}
+		drop_listed_status(ir);
+		log_debug(LOG_DBG_IMAP, "IMAP[%s]: probe answered by the LIST-STATUS of the listing",
+			  r->name);
+		return REPO_OK;
+	}
 	if (!names->n)
 		return REPO_OK;
-	const char *items = out->condstore ? "(UIDVALIDITY UIDNEXT MESSAGES HIGHESTMODSEQ)"
-					   : "(UIDVALIDITY UIDNEXT MESSAGES)";
+	const char *items = status_items(ir);
 	bool list_status = has_cap(ir, "LIST-STATUS");
 	/* Our own tags ("P<n>"), never one of libetpan's numeric ones. */
 	struct strbuf cmd = STRBUF_INIT;
@@ -2393,6 +2949,123 @@ static int fetch_meta(struct imap_repo *ir, const char *set, const char *tail,
 	return REPO_OK;
 }
 
+struct uid_range {
+	uint32_t first, last;
+};
+
+static int cmp_range(const void *a, const void *b)
+{
+	const struct uid_range *x = a, *y = b;
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
+/* The UID ranges of every VANISHED response of the last command. */
+static void take_vanished(struct imap_repo *ir, struct uid_range **v_r, size_t *n_r)
+{
+	struct uid_range *v = NULL;
+	size_t n = 0, cap = 0;
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
+	     it; it = clist_next(it)) {
+		struct mailimap_extension_data *ed = clist_content(it);
+		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_QRESYNC ||
+		    ed->ext_type != MAILIMAP_QRESYNC_TYPE_VANISHED || !ed->ext_data)
+			continue;
+		struct mailimap_qresync_vanished *van = ed->ext_data;
+		if (!van->qr_known_uids || !van->qr_known_uids->set_list)
+			continue;
+		for (clistiter *si = clist_begin(van->qr_known_uids->set_list); si; si = clist_next(si)) {
+			struct mailimap_set_item *item = clist_content(si);
+			uint32_t a = item->set_first, b = item->set_last ? item->set_last : UINT32_MAX;
+			if (a > b) {
+				uint32_t t = a;
+				a = b;
+				b = t;
+			}
+			xgrow(&v, &cap, n + 1, sizeof(*v));
+			v[n++] = (struct uid_range){ a, b };
+		}
+	}
+	/* sorted and merged into disjoint ranges, for in_ranges */
+	size_t w = 0;
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_range);
+	for (size_t i = 0; i < n; i++) {
+		if (w && (v[w - 1].last == UINT32_MAX || v[i].first <= v[w - 1].last + 1)) {
+			if (v[i].last > v[w - 1].last)
+				v[w - 1].last = v[i].last;
+		} else {
+			v[w++] = v[i];
+		}
+	}
+	*v_r = v;
+	*n_r = w;
+}
+
+/* v: sorted, disjoint (take_vanished merges them). */
+static bool in_ranges(const struct uid_range *v, size_t n, uint32_t uid)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (v[mid].last < uid)
+			lo = mid + 1;
+		else if (v[mid].first > uid)
+			hi = mid;
+		else
+			return true;
+	}
+	return false;
+}
+
+/* list_changes with QRESYNC: one UID FETCH ... (CHANGEDSINCE m VANISHED)
+ * gives the changed messages and, as VANISHED (EARLIER), the UIDs expunged
+ * since m (a server may name more UIDs than that, never one that still
+ * exists). The count of present messages is EXISTS as the server last
+ * announced it; if messages the rows do not know exist beyond the changed
+ * ones, the caller's count check sends it to a full listing. */
+static int list_changes_qresync(struct imap_repo *ir, uint64_t since, const uint32_t *known,
+				size_t n_known, struct repo_msg_list *changed, uint32_t **gone_r,
+				size_t *n_gone_r, size_t *present_r)
+{
+	char tail[80];
+	snprintf(tail, sizeof(tail), " (CHANGEDSINCE %llu VANISHED)", (unsigned long long)since);
+	struct repo_msg_list ch = { 0 };
+	int code = fetch_meta(ir, "1:*", tail, &ch);
+	if (code) {
+		repo_msg_list_free(&ch);
+		return code;
+	}
+	struct uid_range *van = NULL;
+	size_t n_van = 0;
+	take_vanished(ir, &van, &n_van);
+	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	size_t exists = si ? si->sel_exists : 0;
+
+	if (ch.n)
+		qsort(ch.v, ch.n, sizeof(*ch.v), cmp_msg_val_uid);
+	for (size_t i = 0; i < ch.n; i++) {
+		/* expunged while we fetched (VANISHED without EARLIER), or repeated */
+		if (in_ranges(van, n_van, ch.v[i].uid) ||
+		    (changed->n && changed->v[changed->n - 1].uid == ch.v[i].uid)) {
+			free(ch.v[i].key);
+			continue;
+		}
+		repo_msg_list_add(changed, &ch.v[i]);
+	}
+	free(ch.v);
+	uint32_t *gone = xmalloc((n_known ? n_known : 1) * sizeof(*gone));
+	size_t n_gone = 0;
+	for (size_t i = 0; i < n_known; i++)
+		if (in_ranges(van, n_van, known[i]))
+			gone[n_gone++] = known[i];
+	free(van);
+	*gone_r = gone;
+	*n_gone_r = n_gone;
+	*present_r = exists;
+	return REPO_OK;
+}
+
 static int imap_list_changes(struct repo *r, uint64_t since, const uint32_t *known, size_t n_known,
 			     struct repo_msg_list *changed, uint32_t **gone_r, size_t *n_gone_r,
 			     size_t *present_r)
@@ -2407,6 +3080,9 @@ static int imap_list_changes(struct repo *r, uint64_t since, const uint32_t *kno
 	if (!has_cap(ir, "CONDSTORE"))
 		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: CHANGEDSINCE without CONDSTORE",
 				 r->name, r->folder);
+	if (ir->qresync)
+		return list_changes_qresync(ir, since, known, n_known, changed, gone_r, n_gone_r,
+					    present_r);
 	/* 1. what changed (flags, new mail) since the last sync */
 	struct repo_msg_list ch = { 0 };
 	char tail[64];
@@ -2503,6 +3179,7 @@ static void imap_free(struct repo **rp)
 		free(ir->keywords[i]);
 	sb_free(&ir->buf);
 	strlist_free(&ir->caps);
+	drop_listed_status(ir);
 	repo_base_free(&ir->base);
 	free(ir);
 	*rp = NULL;
@@ -2517,7 +3194,9 @@ static const struct repo_ops imap_ops = {
 	.select_folder = imap_select_folder,
 	.list_messages = imap_list_messages,
 	.fetch = imap_fetch,
+	.fetch_pieces = imap_fetch_pieces,
 	.store = imap_store,
+	.store_many = imap_store_many,
 	.set_flags = imap_set_flags,
 	.delete_messages = imap_delete_messages,
 	.set_uid = NULL,

@@ -1,6 +1,7 @@
 #include "sync/engine.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,11 +40,6 @@ struct conn {
 	struct status_db *status;
 };
 
-struct deferred_settle {
-	char *remote, *local;
-	int64_t folder_id;
-};
-
 struct account_ctx {
 	const struct account_settings *a;
 	const struct sync_request *req;
@@ -61,10 +57,6 @@ struct account_ctx {
 	bool probed;              /* probe holds the server's answer */
 	bool quick;               /* -q or [Account] quick: trust MESSAGES+UIDNEXT without CONDSTORE */
 	bool full_listing;        /* OFFLINEFS_FULL_LISTING=1: never CHANGEDSINCE (tests) */
-	/* folders whose settled mtimes are recorded at the end (settle_check) */
-	pthread_mutex_t settle_lock;
-	struct deferred_settle *settle;
-	size_t n_settle, cap_settle;
 };
 
 struct folder_ctx {
@@ -237,18 +229,106 @@ static int download_one(void *ctx, const struct repo_msg *msg, const char *body,
 	return st_put(f, msg->uid, msg->flags) ? 0 : -1;
 }
 
+/* Bodies from this size on are fetched in pieces straight into a file in
+ * the folder's tmp/ (fetch_pieces + store_file), so memory stays bounded
+ * whatever a message's size; smaller ones come many per UID FETCH. */
+#define STREAM_MIN (1u << 20)
+#define STREAM_PIECE (1u << 20)
+
+struct piece_file {
+	int fd;
+	int err; /* errno of a failed write */
+};
+
+static int write_piece(void *ctx, const char *data, size_t len)
+{
+	struct piece_file *pf = ctx;
+	while (len > 0) {
+		ssize_t n = write(pf->fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			pf->err = n < 0 ? errno : EIO;
+			return -1;
+		}
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* One big message: pieces -> tmp/offlinefs-fetch.XXXXXX -> store_file. */
+static void download_streamed(struct folder_ctx *f, struct repo_msg *msg)
+{
+	struct repo *rr = f->c->remote, *lr = f->c->local;
+	char *dir = maildir_folder_dir(lr, f->local_name);
+	char *path = xasprintf("%s/tmp/offlinefs-fetch.XXXXXX", dir);
+	free(dir);
+	struct piece_file pf = { .fd = mkostemp(path, O_CLOEXEC) };
+	if (pf.fd < 0) {
+		log_error("Folder %s: UID %u: %s: %s", f->remote_name, msg->uid, path, strerror(errno));
+		f->msg_errors++;
+		free(path);
+		return;
+	}
+	bool complete = false;
+	int rc = rr->ops->fetch_pieces(rr, msg, STREAM_PIECE, write_piece, &pf, &complete);
+	close(pf.fd);
+	if (rc != REPO_OK) {
+		if (pf.err) {
+			log_error("Folder %s: UID %u: %s: write: %s", f->remote_name, msg->uid, path,
+				  strerror(pf.err));
+			f->failed = true; /* disk full or broken: stop the folder */
+		} else {
+			repo_call_ok(f, rr, rc);
+		}
+	} else if (complete) {
+		const char *base = strrchr(path, '/') + 1;
+		char *key = NULL;
+		uint32_t uid = 0;
+		rc = lr->ops->store_file(lr, base, msg->flags, msg->time, msg->uid, &uid, &key);
+		free(key);
+		if (rc == REPO_OK) {
+			log_debug(LOG_DBG_SYNC, "Copied message UID %u %s[%s] -> %s[%s] in pieces",
+				  msg->uid, rr->ops->type_name, f->remote_name, lr->ops->type_name,
+				  f->local_name);
+			f->copied_down++;
+			st_put(f, msg->uid, msg->flags);
+		} else {
+			log_error("%s", repo_error(lr));
+			if (rc == REPO_MSG_BAD)
+				f->msg_errors++;
+			else
+				f->failed = true;
+		}
+	}
+	unlink(path); /* nothing left there after a successful store_file */
+	free(path);
+}
+
 static void run_downloads(struct folder_ctx *f, struct repo_msg_list *remote, const struct plan *p)
 {
 	if (!p->n_download)
 		return;
+	struct repo *r = f->c->remote, *lr = f->c->local;
+	bool can_stream = r->ops->fetch_pieces && lr->ops->store_file;
 	struct repo_msg **msgs = xmalloc(p->n_download * sizeof(*msgs));
-	for (size_t i = 0; i < p->n_download; i++)
-		msgs[i] = &remote->v[p->download[i]];
-	struct repo *r = f->c->remote;
-	int rc = r->ops->fetch(r, msgs, p->n_download, download_one, f);
+	struct repo_msg **big = xmalloc(p->n_download * sizeof(*big));
+	size_t n = 0, n_big = 0;
+	for (size_t i = 0; i < p->n_download; i++) {
+		struct repo_msg *m = &remote->v[p->download[i]];
+		if (can_stream && m->size >= STREAM_MIN)
+			big[n_big++] = m;
+		else
+			msgs[n++] = m;
+	}
+	int rc = n ? r->ops->fetch(r, msgs, n, download_one, f) : REPO_OK;
 	if (rc != REPO_OK && !f->failed)
 		repo_call_ok(f, r, rc);
+	for (size_t i = 0; i < n_big && !f->failed; i++)
+		download_streamed(f, big[i]);
 	free(msgs);
+	free(big);
 }
 
 /* --- uploads ----------------------------------------------------------- */
@@ -344,10 +424,167 @@ static uint32_t *known_uids(const struct folder_ctx *f, const struct repo_msg_li
 	return v;
 }
 
-static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
+/* After the server took message m (uid, or 0 when it did not say):
+ * the local file gets its UID, or the fallbacks for a missing UID. */
+static void uploaded(struct folder_ctx *f, struct repo_msg_list *local, struct repo_msg *m,
+		     uint32_t uid, const char *body, size_t len)
 {
 	struct repo *lr = f->c->local, *rr = f->c->remote;
 	bool keep = f->acc->req->keep_local_names;
+	f->copied_up++;
+	if (uid == 0 && keep) {
+		/* A mail reader is looking: the file must not vanish
+		 * into quarantine. Find the copy by its content. */
+		size_t n_known;
+		uint32_t *known = known_uids(f, local, &n_known);
+		int rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
+		free(known);
+		if (!repo_call_ok(f, rr, rc) || rc != REPO_OK || uid == 0) {
+			if (!f->failed)
+				log_error("Folder %s: uploaded %s but the server did not "
+					  "report its UID and it could not be found; it was "
+					  "left in place and may be uploaded again",
+					  f->remote_name, m->key ? m->key : "message");
+			return;
+		}
+	}
+	if (uid == 0) {
+		quarantine_upload(f, m, body, len);
+		return;
+	}
+	if (keep) {
+		log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s] (name kept)",
+			  m->key ? m->key : "", uid, rr->ops->type_name, f->remote_name);
+		m->uid = uid;
+		record_upload_name(f, m, uid);
+		return;
+	}
+	int rc = lr->ops->set_uid(lr, m, uid);
+	if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
+		return;
+	log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s]", m->key ? m->key : "", uid,
+		  rr->ops->type_name, f->remote_name);
+	st_put(f, uid, m->flags);
+}
+
+/* Uploads waiting to be sent together (store_many). */
+#define UPLOAD_BATCH_MSGS 64
+#define UPLOAD_BATCH_BYTES (1u << 20)
+
+struct upload_batch {
+	struct repo_msg *m[UPLOAD_BATCH_MSGS];
+	char *base[UPLOAD_BATCH_MSGS];
+	struct repo_upload up[UPLOAD_BATCH_MSGS];
+	size_t n, bytes;
+};
+
+static bool marks_write(struct folder_ctx *f, struct upload_batch *b, bool mark)
+{
+	struct status_db *db = f->c->status;
+	char *err = NULL;
+	int rc = status_begin(db, &err);
+	for (size_t i = 0; rc == 0 && i < b->n; i++)
+		rc = mark ? status_upload_mark(db, f->folder_id, b->base[i], &err)
+			  : status_upload_clear(db, f->folder_id, b->base[i], &err);
+	if (rc == 0)
+		rc = status_commit(db, &err);
+	if (rc < 0)
+		status_rollback(db);
+	return st_ok(f, rc, err);
+}
+
+/* Sends the batch: each base is marked in flight (committed) first, and
+ * cleared only once the rows of what landed are committed, so a reply
+ * lost with the connection leaves the mark for the next run to resolve
+ * (find_in_flight) instead of uploading the message twice. */
+static void flush_uploads(struct folder_ctx *f, struct repo_msg_list *local, struct upload_batch *b)
+{
+	if (!b->n)
+		return;
+	struct repo *rr = f->c->remote;
+	uint32_t uids[UPLOAD_BATCH_MSGS];
+	int codes[UPLOAD_BATCH_MSGS];
+	if (marks_write(f, b, true)) {
+		int rc = rr->ops->store_many(rr, b->up, b->n, uids, codes);
+		for (size_t i = 0; i < b->n; i++) {
+			if (codes[i] == REPO_OK)
+				uploaded(f, local, b->m[i], uids[i], b->up[i].body, b->up[i].len);
+			else if (codes[i] == REPO_MSG_BAD)
+				f->msg_errors++; /* logged by store_many; tried again next run */
+		}
+		if (rc != REPO_OK)
+			repo_call_ok(f, rr, rc);
+		/* the marks of messages whose outcome is known go once their
+		 * rows are in; unknown outcomes (connection lost) keep theirs */
+		if (rc == REPO_OK && st_flush(f))
+			marks_write(f, b, false);
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		free((char *)b->up[i].body);
+		free(b->base[i]);
+	}
+	b->n = b->bytes = 0;
+}
+
+/* Before planning: local messages without a UID that an earlier run
+ * marked in flight (flush_uploads) and whose reply it lost. If the server
+ * has one (same bytes, under a UID that neither the rows nor the Maildir
+ * know), the file gets that UID now, so the planner sees the message on
+ * both sides instead of uploading it again and downloading the server's
+ * copy. Returns false when the folder failed. */
+static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
+{
+	struct strlist marked = STRLIST_INIT;
+	char *err = NULL;
+	if (!st_ok(f, status_upload_load(f->c->status, f->folder_id, &marked, &err), err))
+		return false;
+	struct repo *lr = f->c->local, *rr = f->c->remote;
+	for (size_t i = 0; i < local->n && marked.n && !f->failed; i++) {
+		struct repo_msg *m = &local->v[i];
+		if (m->uid)
+			continue;
+		char *base = key_base(m->key);
+		bool is_marked = strlist_find(&marked, base) >= 0;
+		char *body = NULL;
+		size_t len = 0;
+		int64_t mtime = 0;
+		uint32_t uid = 0;
+		if (is_marked && lr->ops->read_body(lr, m, &body, &len, &mtime) == REPO_OK) {
+			size_t n_known;
+			uint32_t *known = known_uids(f, local, &n_known);
+			int rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
+			free(known);
+			if (!repo_call_ok(f, rr, rc) || rc != REPO_OK)
+				uid = 0;
+		}
+		free(body);
+		if (uid && f->acc->req->keep_local_names) {
+			/* the mount: the reader's name stays (see uploaded()) */
+			m->uid = uid;
+			record_upload_name(f, m, uid);
+			log_info("Folder %s: %s was uploaded by an interrupted run (UID %u); not sent "
+				 "again", f->remote_name, base, uid);
+		} else if (uid && lr->ops->set_uid(lr, m, uid) == REPO_OK) {
+			log_info("Folder %s: %s was uploaded by an interrupted run (UID %u); not sent "
+				 "again", f->remote_name, base, uid);
+		} else if (uid) {
+			log_error("%s", repo_error(lr));
+			f->msg_errors++;
+		}
+		if (is_marked && !f->failed && (uid == 0 || m->uid == uid))
+			st_ok(f, status_upload_clear(f->c->status, f->folder_id, base, &err), err);
+		free(base);
+	}
+	strlist_free(&marked);
+	return !f->failed;
+}
+
+static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
+{
+	if (!p->n_upload)
+		return;
+	struct repo *lr = f->c->local;
+	struct upload_batch *b = xcalloc(1, sizeof(*b));
 	for (size_t i = 0; i < p->n_upload && !f->failed; i++) {
 		struct repo_msg *m = &local->v[p->upload[i]];
 		char *body = NULL;
@@ -356,50 +593,27 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 		int rc = lr->ops->read_body(lr, m, &body, &len, &mtime);
 		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 			continue;
-		uint32_t uid = 0;
-		rc = rr->ops->store(rr, body, len, m->flags, mtime, 0, &uid, NULL);
-		if (!repo_call_ok(f, rr, rc) || rc != REPO_OK) {
+		char *base = key_base(m->key);
+		if (b->n && (b->n == UPLOAD_BATCH_MSGS || b->bytes + len > UPLOAD_BATCH_BYTES))
+			flush_uploads(f, local, b);
+		if (f->failed) {
+			free(base);
 			free(body);
-			continue;
+			break;
 		}
-		f->copied_up++;
-		if (uid == 0 && keep) {
-			/* A mail reader is looking: the file must not vanish
-			 * into quarantine. Find the copy by its content. */
-			size_t n_known;
-			uint32_t *known = known_uids(f, local, &n_known);
-			rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
-			free(known);
-			if (!repo_call_ok(f, rr, rc) || rc != REPO_OK || uid == 0) {
-				if (!f->failed)
-					log_error("Folder %s: uploaded %s but the server did not "
-						  "report its UID and it could not be found; it was "
-						  "left in place and may be uploaded again",
-						  f->remote_name, m->key ? m->key : "message");
-				free(body);
-				continue;
-			}
-		}
-		if (uid == 0) {
-			quarantine_upload(f, m, body, len);
-			free(body);
-			continue;
-		}
-		free(body);
-		if (keep) {
-			log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s] (name kept)",
-				  m->key ? m->key : "", uid, rr->ops->type_name, f->remote_name);
-			m->uid = uid;
-			record_upload_name(f, m, uid);
-			continue;
-		}
-		rc = lr->ops->set_uid(lr, m, uid);
-		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
-			continue;
-		log_debug(LOG_DBG_SYNC, "Uploaded %s as UID %u to %s[%s]", m->key ? m->key : "",
-			  uid, rr->ops->type_name, f->remote_name);
-		st_put(f, uid, m->flags);
+		b->m[b->n] = m;
+		b->base[b->n] = base;
+		b->up[b->n] = (struct repo_upload){ body, len, m->flags, mtime };
+		b->n++;
+		b->bytes += len;
 	}
+	if (!f->failed)
+		flush_uploads(f, local, b);
+	for (size_t i = 0; i < b->n; i++) { /* left by a failure */
+		free((char *)b->up[i].body);
+		free(b->base[i]);
+	}
+	free(b);
 }
 
 /* --- flags ------------------------------------------------------------- */
@@ -754,48 +968,41 @@ static bool local_mtimes(struct conn *c, const char *local_name, int64_t *new_r,
 	return ok;
 }
 
-/* Directory mtimes that prove the local folder is still exactly what the
- * status rows say, read after a completed folder sync; without that proof
- * the folder row keeps 0s ("dirty": the next run lists the folder).
+/* Whether the local folder is exactly what the status rows say, and the
+ * directory mtimes that let the next run know that without listing it.
  *
- * Two things must hold. (1) A change made after we read the mtime must
+ * local_matches_rows: a listing (one readdir per directory, no stat or
+ * open per file) equals the rows: every UID once, same flags, nothing
+ * else. *new_r / *cur_r: the new/ and cur/ mtimes read just before that
+ * listing when they can be trusted, else 0 ("unknown": the next run lists
+ * the folder again). An mtime can be trusted when any later change must
  * give a different one. Timestamps come from the kernel's coarse clock (a
  * tick, a few ms), so a change in the same tick as the last one we saw
  * would carry the same mtime; but if the coarse clock read just *before*
  * the stat is already past the mtime, every later change is stamped with
  * at least that clock value, hence differs. File systems that keep whole
  * seconds (tv_nsec 0) need the mtime to be a second older than the clock.
- * (2) The state at the time of the stat must be the one the rows describe:
- * a listing taken after the stat that matches the rows exactly (every UID
- * once, same flags, nothing else) proves it, because a state that differed
- * at the stat and matches later was changed after the stat, which (1)
- * makes visible. The listing is one readdir per directory, no stat or open
- * per file.
- *
- * A folder the sync itself just changed usually fails (1) for a few ms:
- * it is answered SETTLE_TOO_RECENT and checked again once at the end of
- * the account sync (settle_deferred), after a single wait of one tick for
- * all such folders, instead of one wait per folder (mbsync sleeps a whole
- * second when it sees a recent directory change). */
-enum settle { SETTLE_DIRTY, SETTLE_TOO_RECENT, SETTLE_OK };
-
+ * And the state at the stat is the listed one: a state that differed at
+ * the stat and matches the later listing was changed after the stat,
+ * which the mtime then shows. A folder this run just changed usually has
+ * an mtime in the current tick: 0 is recorded, and the next run pays one
+ * listing for it (not a SELECT: see sync_folder), rather than this run
+ * sleeping a tick (mbsync sleeps a second for the same reason). */
 static int cmp_msg_by_uid(const void *a, const void *b);
 
-static enum settle settle_check(struct conn *c, const char *remote_name, const char *local_name,
-				int64_t folder_id, int64_t *new_r, int64_t *cur_r)
+static bool local_matches_rows(struct conn *c, const char *remote_name, const char *local_name,
+			       int64_t folder_id, int64_t *new_r, int64_t *cur_r)
 {
+	*new_r = *cur_r = 0;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);
 	int64_t clock_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	int64_t mn = 0, mc = 0;
 	if (!local_mtimes(c, local_name, &mn, &mc))
-		return SETTLE_DIRTY;
-	if (mn % 1000000000 == 0 || mc % 1000000000 == 0) { /* whole-second timestamps */
-		if (mn + 1000000000 >= clock_ns || mc + 1000000000 >= clock_ns)
-			return SETTLE_DIRTY;
-	} else if (mn >= clock_ns || mc >= clock_ns) {
-		return SETTLE_TOO_RECENT;
-	}
+		return false;
+	bool trusted = mn % 1000000000 == 0 || mc % 1000000000 == 0 /* whole seconds */
+			       ? mn + 1000000000 < clock_ns && mc + 1000000000 < clock_ns
+			       : mn < clock_ns && mc < clock_ns;
 
 	struct status_rec *rows = NULL;
 	size_t n_rows = 0;
@@ -803,7 +1010,7 @@ static enum settle settle_check(struct conn *c, const char *remote_name, const c
 	if (status_load(c->status, folder_id, &rows, &n_rows, &err) < 0) {
 		log_debug(LOG_DBG_SYNC, "Folder %s: %s", remote_name, err);
 		free(err);
-		return SETTLE_DIRTY;
+		return false;
 	}
 	struct repo_msg_list local = { 0 };
 	bool same = c->local->ops->list_messages(c->local, &local) == REPO_OK && local.n == n_rows;
@@ -813,67 +1020,28 @@ static enum settle settle_check(struct conn *c, const char *remote_name, const c
 		same = local.v[i].uid == rows[i].uid && local.v[i].flags == rows[i].flags;
 	repo_msg_list_free(&local);
 	free(rows);
-	if (!same) {
-		log_debug(LOG_DBG_SYNC, "Folder %s: local folder differs from the status after the "
-			  "sync (changed meanwhile); it is listed again next time", remote_name);
-		return SETTLE_DIRTY;
+	if (same && trusted) {
+		*new_r = mn;
+		*cur_r = mc;
 	}
-	*new_r = mn;
-	*cur_r = mc;
-	return SETTLE_OK;
+	return same;
 }
 
-/* Remembers a folder for settle_deferred(); called by workers. */
-static void defer_settle(struct account_ctx *acc, const struct folder_ctx *f)
+/* Records new local mtimes in the folder row (see local_matches_rows). */
+static void record_mtimes(struct conn *c, const char *remote_name, int64_t mn, int64_t mc)
 {
-	pthread_mutex_lock(&acc->settle_lock);
-	struct deferred_settle d = { xstrdup(f->remote_name), xstrdup(f->local_name), f->folder_id };
-	xgrow(&acc->settle, &acc->cap_settle, acc->n_settle + 1, sizeof(*acc->settle));
-	acc->settle[acc->n_settle++] = d;
-	pthread_mutex_unlock(&acc->settle_lock);
-}
-
-/* Records the mtimes of the folders whose sync ended too recently to
- * trust them (see settle_check), after one wait of a clock tick. */
-static void settle_deferred(struct account_ctx *acc)
-{
-	struct conn *c = &acc->main;
-	if (acc->n_settle) {
-		struct timespec tick;
-		clock_getres(CLOCK_REALTIME_COARSE, &tick);
-		tick.tv_nsec += 500000; /* and a little: the tick must have passed */
-		nanosleep(&tick, NULL);
+	struct status_folder sf;
+	char *err = NULL;
+	if (status_folder_get(c->status, remote_name, &sf, &err) > 0) {
+		sf.new_mtime_ns = mn;
+		sf.cur_mtime_ns = mc;
+		if (status_begin(c->status, &err) < 0 || status_folder_update(c->status, &sf, &err) < 0 ||
+		    status_commit(c->status, &err) < 0)
+			status_rollback(c->status);
 	}
-	for (size_t i = 0; i < acc->n_settle; i++) {
-		struct deferred_settle *d = &acc->settle[i];
-		struct repo_folder_status lst;
-		struct status_folder sf = { 0 };
-		int64_t mn = 0, mc = 0;
-		char *err = NULL;
-		enum settle st = SETTLE_DIRTY;
-		if (c->local->ops->select_folder(c->local, d->local, false, &lst) == REPO_OK)
-			st = settle_check(c, d->remote, d->local, d->folder_id, &mn, &mc);
-		log_debug(LOG_DBG_SYNC, "Folder %s: local side %s", d->remote,
-			  st == SETTLE_OK ? "settled" : st == SETTLE_TOO_RECENT ? "changed within the last clock tick" : "not settled");
-		if (st == SETTLE_OK &&
-		    status_folder_get(c->status, d->remote, &sf, &err) > 0 && sf.id == d->folder_id) {
-			sf.new_mtime_ns = mn;
-			sf.cur_mtime_ns = mc;
-			if (status_begin(c->status, &err) < 0 ||
-			    status_folder_update(c->status, &sf, &err) < 0 ||
-			    status_commit(c->status, &err) < 0) {
-				status_rollback(c->status);
-				log_debug(LOG_DBG_SYNC, "Folder %s: %s", d->remote, err);
-			}
-		}
-		free(err);
-		c->local->ops->close_folder(c->local);
-		free(d->remote);
-		free(d->local);
-	}
-	free(acc->settle);
-	acc->settle = NULL;
-	acc->n_settle = acc->cap_settle = 0;
+	if (err)
+		log_debug(LOG_DBG_SYNC, "Folder %s: %s", remote_name, err);
+	free(err);
 }
 
 static int cmp_msg_by_uid(const void *a, const void *b)
@@ -1010,15 +1178,31 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	}
 	f.folder_id = sf.id;
 
-	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity &&
-	    sf.new_mtime_ns && sf.cur_mtime_ns) {
+	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity) {
 		const struct repo_probe_entry *pe = probe_find(acc, remote_name);
 		int64_t mn = 0, mc = 0;
-		if (pe && remote_unchanged(acc, pe, &sf) && local_mtimes(c, local_name, &mn, &mc) &&
-		    mn == sf.new_mtime_ns && mc == sf.cur_mtime_ns && !has_names(c, local_name)) {
-			log_info("Folder %s: nothing to do (unchanged on both sides since the last "
-				 "sync; not selected)", remote_name);
-			goto out;
+		if (pe && remote_unchanged(acc, pe, &sf) && !has_names(c, local_name)) {
+			bool unchanged = sf.new_mtime_ns && sf.cur_mtime_ns &&
+					 local_mtimes(c, local_name, &mn, &mc) &&
+					 mn == sf.new_mtime_ns && mc == sf.cur_mtime_ns;
+			if (!unchanged) {
+				/* the directories changed (or their mtimes were too
+				 * fresh to record): a listing, still no SELECT */
+				struct repo_folder_status lst;
+				if (c->local->ops->select_folder(c->local, local_name, false, &lst) ==
+					    REPO_OK &&
+				    local_matches_rows(c, remote_name, local_name, sf.id, &mn, &mc)) {
+					unchanged = true;
+					if (mn && (mn != sf.new_mtime_ns || mc != sf.cur_mtime_ns))
+						record_mtimes(c, remote_name, mn, mc);
+				}
+				c->local->ops->close_folder(c->local);
+			}
+			if (unchanged) {
+				log_info("Folder %s: nothing to do (unchanged on both sides since the "
+					 "last sync; not selected)", remote_name);
+				goto out;
+			}
 		}
 	}
 
@@ -1086,6 +1270,8 @@ list_local:
 	f.n_rows = n_rows;
 	if (!acc->local_root_missing && !apply_names(&f, &local))
 		goto out;
+	if (!dry && !acc->local_root_missing && sf.id && !resolve_in_flight(&f, &local))
+		goto out;
 
 	struct plan_options popt = {
 		.remote_readonly = a->remote.readonly,
@@ -1147,16 +1333,16 @@ list_local:
 			ok = st_forget(&f, plan.status_forget[i]);
 	}
 	if (!f.failed) {
-		sf.uidnext = rst.uidnext;
+		/* a message that failed alone must be retried: no shortcut (a 0
+		 * UIDNEXT never matches the probe, so even -q selects the folder) */
+		sf.uidnext = f.msg_errors ? 0 : rst.uidnext;
 		sf.messages = rst.exists;
-		/* a message that failed alone must be retried: no shortcut */
 		sf.highestmodseq = f.msg_errors ? 0 : rst.highestmodseq;
 		int64_t mn = 0, mc = 0;
 		if (!f.msg_errors && !acc->local_root_missing) {
 			st_flush(&f); /* the rows the listing is compared with */
-			if (!f.failed && settle_check(c, remote_name, local_name, f.folder_id, &mn,
-						      &mc) == SETTLE_TOO_RECENT)
-				defer_settle(acc, &f);
+			if (!f.failed)
+				local_matches_rows(c, remote_name, local_name, f.folder_id, &mn, &mc);
 		}
 		sf.new_mtime_ns = mn;
 		sf.cur_mtime_ns = mc;
@@ -1513,7 +1699,6 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 {
 	struct account_ctx acc = { .a = a, .req = req, .quick = req->quick };
 	acc.full_listing = env_full_listing();
-	pthread_mutex_init(&acc.settle_lock, NULL);
 	unsigned errors_before = log_error_count();
 	int lock_fd = -1;
 	char *err = NULL;
@@ -1550,7 +1735,6 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			log_warn("Account %s: no folder to sync (check -f)", a->name);
 		probe_folders(&acc, &pairs);
 		run_folders(&acc, &pairs);
-		settle_deferred(&acc);
 	}
 	pair_free(&pairs);
 	repo_probe_free(&acc.probe);
@@ -1561,7 +1745,6 @@ out:
 		account_unlock(&lock_fd);
 	free(acc.db_path);
 	free(acct_dir);
-	pthread_mutex_destroy(&acc.settle_lock);
 	if (log_error_count() != errors_before || acc.folder_errors)
 		return SYNC_EXIT_ERRORS;
 	if (acc.validity_skips)

@@ -11,7 +11,7 @@
 #   demo   build + dovecot + openssl + python3
 #   test   demo + offlineimap3 (compatibility test) + sqlite3 + mutt and tmux
 #          (the real mail reader driven by the mount tests)
-#   bench  test + isync (mbsync) + GNU time (peak RSS) for bench/
+#   bench  test + isync (mbsync) for bench/ (GNU time, for peak RSS, is in test)
 # Needs root for installing; uses sudo when not root and sudo exists.
 set -euo pipefail
 
@@ -19,8 +19,8 @@ what=${1:-test}
 build_pkgs=(gcc libc6-dev meson ninja-build pkg-config python3
             libssl-dev libsqlite3-dev libetpan-dev libiniparser-dev libfuse3-dev fuse3)
 demo_pkgs=("${build_pkgs[@]}" dovecot-core dovecot-imapd openssl passwd)
-test_pkgs=("${demo_pkgs[@]}" offlineimap3 sqlite3 mutt tmux)
-bench_pkgs=("${test_pkgs[@]}" isync time)
+test_pkgs=("${demo_pkgs[@]}" offlineimap3 sqlite3 mutt tmux time)
+bench_pkgs=("${test_pkgs[@]}" isync)
 case $what in
 	build) pkgs=("${build_pkgs[@]}") ;;
 	demo) pkgs=("${demo_pkgs[@]}") ;;

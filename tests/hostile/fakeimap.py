@@ -425,6 +425,11 @@ class Session:
                 out.append(b"RFC822.SIZE %d" % len(m.body))
             elif name == b"INTERNALDATE":
                 out.append(b"INTERNALDATE " + quote(m.internaldate))
+            elif re.match(rb"BODY(\.PEEK)?\[\]<\d+\.\d+>$", name):
+                # a partial fetch (RFC 3501 6.4.5): octets off..off+n
+                off, n = (int(x) for x in re.search(rb"<(\d+)\.(\d+)>", name).groups())
+                part = m.body[off:off + n]
+                out.append(b"BODY[]<%d> {%d}\r\n" % (off, len(part)) + part)
             elif name in (b"BODY.PEEK[]", b"BODY[]", b"RFC822"):
                 if name != b"BODY.PEEK[]" and not self.readonly:
                     m.flags.add("\\Seen")

@@ -601,6 +601,62 @@ class HostileTest(unittest.TestCase):
         self.sync_ok()
         self.assert_in_sync()
 
+    # ---- big messages: fetched in 1 MiB pieces (BODY.PEEK[]<off.len>) ----
+    def add_big(self, size=(1 << 20) * 2 + 777):
+        line = b"x" * 70 + b"\r\n"
+        body = (b"From: a@example.test\r\nSubject: big\r\nMessage-ID: <big@example.test>\r\n\r\n"
+                + line * (size // len(line)))
+        return self.srv.mailboxes["INBOX"].add(Msg(body))
+
+    def test_big_message_pieces(self):
+        uid = self.add_big()
+        self.sync_ok()
+        self.assert_in_sync()
+        self.assertTrue(any("<1048576.1048576>" in repr(a) for k, a in self.srv.commands),
+                        "no piece fetch")
+        self.assertIn(uid, self.status_rows())
+        self.assertEqual([f for f in self.local_files() if f.startswith("tmp/")], [])
+
+    def test_big_message_closed_mid_piece(self):
+        """The connection drops inside the second piece: nothing of the big
+        message is left (not in new/cur/tmp, no status row); the small
+        messages are kept; the next run completes it."""
+        uid = self.add_big()
+
+        def hook(s, tag, args):
+            if "<1048576." in repr(args):
+                s.send(b"* 4 FETCH (UID %d BODY[]<1048576> {1048576}\r\nabc" % uid)
+                s.close()
+                return True
+            return None
+        self.srv.hooks["FETCH_BODY"] = hook
+        self.run_failing(r"\[INBOX\]")
+        self.assertNotIn(uid, self.local())
+        self.assertNotIn(uid, self.status_rows())
+        self.assertEqual([f for f in self.local_files() if f.startswith("tmp/")], [])
+        del self.srv.hooks["FETCH_BODY"]
+        self.sync_ok()
+        self.assert_in_sync()
+
+    def test_big_message_piece_refused(self):
+        """A piece answered NO: a one-line error naming the UID, nothing
+        stored for that message, the others synced; retried next run."""
+        uid = self.add_big()
+
+        def hook(s, tag, args):
+            if "<1048576." in repr(args):
+                s.send(tag + b" NO [SERVERBUG] cannot read that part\r\n")
+                return True
+            return None
+        self.srv.hooks["FETCH_BODY"] = hook
+        self.run_failing(r"\[INBOX\]", "UID %d" % uid, "cannot read")
+        self.assertNotIn(uid, self.local())
+        self.assertNotIn(uid, self.status_rows())
+        self.assertEqual(len(self.local()), 3)
+        del self.srv.hooks["FETCH_BODY"]
+        self.sync_ok()
+        self.assert_in_sync()
+
     # libetpan reserves the announced literal size before reading it; with
     # MALLOC_PERTURB_ (meson sets it) glibc then writes all 4 GiB, which takes
     # longer than the run bound.  These two tests are about crash/hang/error
@@ -812,6 +868,41 @@ class HostileTest(unittest.TestCase):
         snap, path = self._one_local_new()
         self.srv.hooks["SEARCH"] = raw(b"* SEARCH\r\n{tag} OK search done\r\n")
         self._assert_no_duplicate_growth(path)
+
+    def test_append_reply_lost_no_duplicate(self):
+        """The server stores the upload, then the connection dies before its
+        reply: the next run must find that copy (the upload was marked in
+        flight) and give the local file its UID, not upload it again."""
+        snap, path = self._one_local_new()
+
+        def hook(s, tag, args):
+            s.server.mailboxes["INBOX"].add(Msg(args["data"], args["flags"]))
+            s.close()
+            return True
+        self.srv.hooks["APPEND"] = hook
+        self.run_failing(r"\[INBOX\]")
+        self.assertTrue(os.path.exists(path), "local message lost")
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
+        del self.srv.hooks["APPEND"]
+        r = self.sync_ok()
+        self.assertIn("uploaded by an interrupted run (UID 4)", r.out + r.err)
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4], "uploaded twice")
+        self.assertEqual(sorted(self.local()), [1, 2, 3, 4])
+        self.assertEqual(sorted(self.status_rows()), [1, 2, 3, 4])
+        self.sync_ok()
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
+
+    def test_append_lost_before_stored_uploads_again(self):
+        """The connection dies before the server stored the upload: the mark
+        left in flight finds nothing, so the next run uploads it (once)."""
+        snap, path = self._one_local_new()
+        self.srv.hooks["APPEND"] = lambda s, tag, args: s.close() or True
+        self.run_failing(r"\[INBOX\]")
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3])
+        del self.srv.hooks["APPEND"]
+        self.sync_ok()
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
+        self.assert_in_sync()
 
     def test_append_bye(self):
         snap, path = self._one_local_new()

@@ -152,21 +152,27 @@ class CondstoreCases(harness.SyncTestCase):
         CHANGEDSINCE sync and the full-listing sync end identical."""
         rng = random.Random(self.SEED)
         self.start_state(rng)
-        used = False
+        used = vanished = searched = False
         for rnd in range(4):
             self.server_change(rng, 6)
             if rnd % 2:
                 self.local_change(rng, 4)
             ra, _ = self.sync_both()
             used = used or "CHANGEDSINCE" in ra.output
+            vanished = vanished or "VANISHED)" in ra.output
+            searched = searched or "UID SEARCH ALL" in ra.output
             self.assert_same("round %d" % rnd)
         # a no-op round
         self.sync_both()
         self.assert_same("no-op")
         if self.EXTENSIONS:
             self.assertTrue(used, "the normal sync never used CHANGEDSINCE")
+            # QRESYNC: vanished UIDs from VANISHED (EARLIER), no UID list
+            self.assertTrue(vanished, "QRESYNC advertised but CHANGEDSINCE ... VANISHED never sent")
+            self.assertFalse(searched, "UID SEARCH ALL sent although QRESYNC is enabled")
         else:
             self.assertFalse(used, "CHANGEDSINCE sent though CONDSTORE is not advertised")
+            self.assertFalse(vanished, "VANISHED sent though QRESYNC is not advertised")
 
     def check_unchanged_folders_skipped(self):
         """Right after a sync, a run with no changes selects nothing (the

@@ -1,0 +1,59 @@
+"""Uploads: several new local messages go up in one MULTIAPPEND when the
+server offers MULTIAPPEND, UIDPLUS and LITERAL+ (Dovecot stores them in one
+transaction: ~8x less server work than one APPEND each), and one APPEND each
+otherwise. Either way every message lands exactly once and its file gets the
+UID the server gave it."""
+
+import re
+
+import harness
+from harness import Imap, add_local_message, maildir_messages, simple_message
+
+
+class UploadCases(harness.SyncTestCase):
+
+    def check_uploads(self, want_multi):
+        self.load_corpus(messages=6, folders="INBOX")
+        self.sync()
+        bodies = [simple_message("local %d" % i, body="line\n" * (i + 1)) for i in range(12)]
+        for i, b in enumerate(bodies):
+            add_local_message(self.mail, "INBOX", b, flags="S" if i % 3 == 0 else "")
+        r = self.sync("-d", "imap")
+        appends = re.findall(r"C: \S+ APPEND ", r.output)
+        if want_multi:
+            self.assertEqual(len(appends), 1, "not one MULTIAPPEND:\n%s" % r.output)
+            self.assertRegex(r.output, r"APPENDUID \d+ \d+:\d+")
+        else:
+            self.assertEqual(len(appends), 12, r.output)
+        with Imap(self.dc, self.user) as s:
+            server = s.messages("INBOX")
+        got = [m.body for m in server.values()]
+        for b in bodies:
+            n = sum(1 for x in got if harness.crlf_to_lf(x) == b or
+                    harness.strip_offlineimap_marker(harness.crlf_to_lf(x)) == b)
+            self.assertEqual(n, 1, "uploaded %d times: %r" % (n, b[:60]))
+        local = maildir_messages(self.mail, "INBOX")
+        self.assertTrue(all(m.uid for m in local), "a file without UID after the upload")
+        self.assertEqual(sorted(m.uid for m in local), sorted(server))
+        self.assert_synced("INBOX", strip_marker=not want_multi)
+        # nothing left to do, nothing sent again
+        r = self.sync("-d", "imap")
+        self.assertNotRegex(r.output, r"C: \S+ APPEND ")
+
+
+class TestUploads(UploadCases):
+    def test_many_new_messages_one_append(self):
+        self.check_uploads(want_multi=True)
+
+
+class TestUploadsNoExtensions(UploadCases):
+    """No UIDPLUS (nor the other extensions) advertised: one APPEND each,
+    UIDs found through the X-OfflineIMAP header as OfflineIMAP does."""
+    EXTENSIONS = False
+
+    def test_one_append_each(self):
+        self.check_uploads(want_multi=False)
+
+
+if __name__ == "__main__":
+    harness.main()
