@@ -704,10 +704,19 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 	}
 
 	sigpipe_block(&g);
-	errno = 0;
-	int r = SSL_connect(ssl);
-	int saved = errno;
-	int err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+	int r, saved, err;
+	for (int tries = 0;; tries++) {
+		errno = 0;
+		r = SSL_connect(ssl);
+		saved = errno;
+		err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(ssl, r);
+		/* A signal (SIGUSR1 "sync now", a stop request, SIGCONT after
+		 * Ctrl-Z) interrupted a read or write of the handshake: the
+		 * socket BIO reports EINTR as retryable, so resume it. A timeout
+		 * (EAGAIN from SO_RCVTIMEO) is not retried. */
+		if (r == 1 || saved != EINTR || tries >= 1000)
+			break;
+	}
 	sigpipe_restore(&g);
 	if (r != 1) {
 		if (err == SSL_ERROR_SYSCALL && saved != 0)

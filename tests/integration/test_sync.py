@@ -344,6 +344,38 @@ class TestSync(harness.SyncTestCase):
         self.sync()
         self.assert_synced("INBOX")
 
+    def test_signals_during_sync_harmless(self):
+        """SIGUSR1 ("sync now") arriving again and again during a sync, TLS
+        handshakes of several connections included, must not fail it: an
+        interrupted read or write is resumed, never taken for a broken
+        connection."""
+        import signal
+        import time
+        self.load_corpus(messages=60)
+        self.write_config(remote={"maxconnections": "4"})
+        for attempt in range(3):
+            shutil.rmtree(self.mail, ignore_errors=True)
+            shutil.rmtree(self.meta, ignore_errors=True)
+            p = subprocess.Popen([self.offlinefs, "-c", self.conf, "-o", "-u", "basic"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            # signals only once the handlers are in place (the first line
+            # comes after them): before, SIGUSR1 would just kill it
+            first = p.stdout.readline().decode(errors="replace")
+            sent = 0
+            while p.poll() is None:
+                try:
+                    p.send_signal(signal.SIGUSR1)
+                    sent += 1
+                except ProcessLookupError:
+                    break
+                time.sleep(0.0002)
+            out = first + p.stdout.read().decode(errors="replace")
+            self.assertGreater(sent, 20)
+            self.assertEqual(p.returncode, 0, "attempt %d, %d signals:\n%s" % (attempt, sent, out))
+            self.assertNotIn("ERROR", out)
+        for f in ("INBOX", "Archive"):
+            self.assert_synced(f)
+
     def test_debug_imap_never_shows_password(self):
         """-d imap traces the protocol but never the password, in any auth
         mechanism, on the console or in the -l log file."""
