@@ -571,30 +571,48 @@ static int maildir_list_messages(struct repo *r, struct repo_msg_list *list)
 /* Reads the file of key (or, when a reader renamed it, the file with the
  * same base). Returns REPO_OK, or REPO_MSG_BAD with *vanished set when the
  * message is gone, or with an error set. */
-static int read_file(struct maildir_repo *m, const char *key, char **body_r, size_t *len_r,
-		     int64_t *time_r, bool *vanished_r)
+/* Opens the file of key (or, when a reader renamed it, the file with the
+ * same base). Returns the fd, or -1 with the REPO_MSG_BAD error set and
+ * *vanished_r when it is gone. *found_r: the key really opened when it
+ * differs (malloc'd), else NULL. */
+static int open_file(struct maildir_repo *m, const char *key, char **found_r, bool *vanished_r)
 {
 	*vanished_r = false;
-	if (!key_valid(key))
-		return FAIL(m, REPO_MSG_BAD, "%s: not a Maildir message key", key ? key : "(null)");
-	char *found = NULL;
+	*found_r = NULL;
+	if (!key_valid(key)) {
+		FAIL(m, REPO_MSG_BAD, "%s: not a Maildir message key", key ? key : "(null)");
+		return -1;
+	}
 	char *path = key_path(m, key);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT) {
-		int f = find_by_base(m, key + 4, &found);
+		int f = find_by_base(m, key + 4, found_r);
 		if (f > 0) {
 			free(path);
-			path = key_path(m, found);
+			path = key_path(m, *found_r);
 			fd = open(path, O_RDONLY | O_CLOEXEC);
 		} else if (f == 0) {
 			errno = ENOENT;
 		}
 	}
+	if (fd < 0) {
+		*vanished_r = errno == ENOENT;
+		FAIL(m, REPO_MSG_BAD, "%s: open: %s", *found_r ? *found_r : key, strerror(errno));
+	}
+	free(path);
+	return fd;
+}
+
+static int read_file(struct maildir_repo *m, const char *key, char **body_r, size_t *len_r,
+		     int64_t *time_r, bool *vanished_r)
+{
+	char *found = NULL;
+	char *path = NULL;
+	int fd = open_file(m, key, &found, vanished_r);
 	const char *shown = found ? found : key;
 	int ret = REPO_OK;
 	if (fd < 0) {
-		*vanished_r = errno == ENOENT;
-		ret = FAIL(m, REPO_MSG_BAD, "%s: open: %s", shown, strerror(errno));
+		ret = REPO_MSG_BAD;
 		goto out;
 	}
 	struct stat st;
@@ -637,6 +655,36 @@ out:
 	free(path);
 	free(found);
 	return ret;
+}
+
+static int maildir_open_body(struct repo *r, const struct repo_msg *msg, int *fd_r,
+			     uint64_t *size_r, int64_t *time_r)
+{
+	struct maildir_repo *m = M(r);
+	*fd_r = -1;
+	if (!m->dir)
+		return repo_fail(r, REPO_FOLDER_BAD, "Maildir: open_body: no folder selected");
+	char *found = NULL;
+	bool vanished;
+	int fd = open_file(m, msg->key, &found, &vanished);
+	if (fd < 0) {
+		free(found);
+		return REPO_MSG_BAD;
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int code = FAIL(m, REPO_MSG_BAD, "%s: stat: %s", found ? found : msg->key,
+				strerror(errno));
+		close(fd);
+		free(found);
+		return code;
+	}
+	free(found);
+	*fd_r = fd;
+	*size_r = (uint64_t)st.st_size;
+	if (time_r)
+		*time_r = (int64_t)st.st_mtim.tv_sec;
+	return REPO_OK;
 }
 
 static int maildir_read_body(struct repo *r, const struct repo_msg *msg, char **body_r,
@@ -1068,6 +1116,7 @@ static const struct repo_ops maildir_ops = {
 	.store_file = maildir_store_file,
 	.set_uid = maildir_set_uid,
 	.read_body = maildir_read_body,
+	.open_body = maildir_open_body,
 	.storable_flags = maildir_storable_flags,
 	.close_folder = maildir_close_folder,
 	.free = maildir_free,

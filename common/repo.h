@@ -166,6 +166,18 @@ struct repo_ops {
 	/* Maildir only (NULL for IMAP): renames msg so that it carries uid and
 	 * this folder's FMD5; updates msg->uid and msg->key. */
 	int (*set_uid)(struct repo *r, struct repo_msg *msg, uint32_t uid);
+	/* Maildir only (NULL for IMAP): opens msg's file for reading (a
+	 * reader's rename is followed like read_body does): *fd_r (the caller
+	 * closes it), its size and mtime. For bodies too big to hold whole. */
+	int (*open_body)(struct repo *r, const struct repo_msg *msg, int *fd_r, uint64_t *size_r,
+			 int64_t *time_r);
+	/* IMAP only (NULL for Maildir): like store, for a body read from fd
+	 * (LF text, size bytes from offset 0) without holding it in memory:
+	 * the file is read twice, once to size the literal, once to send it
+	 * (CRLF on the fly). A file that changes in between fails the
+	 * connection (REPO_STORE_BAD): the literal's size was announced. */
+	int (*store_fd)(struct repo *r, int fd, uint64_t size, flagset_t flags, int64_t time,
+			uint32_t *uid_r);
 	/* Optional (NULL for IMAP): makes every store and set_uid of the
 	 * selected folder so far durable. Maildir with fsync on writes each
 	 * file's data durably before its rename, but fsyncs new/ and cur/ (the

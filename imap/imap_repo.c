@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libetpan/libetpan.h>
 
@@ -1658,16 +1659,21 @@ static void crc_table_init(void)
 	}
 }
 
-/* zlib's crc32, as OfflineIMAP puts it into X-OfflineIMAP. */
-static uint32_t crc32_of(const char *s, size_t len)
+/* zlib's crc32 over more data: start with 0xffffffff, finish with ^ that. */
+static uint32_t crc32_update(uint32_t c, const char *s, size_t len)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, crc_table_init);
 	const uint32_t *table = crc_table;
-	uint32_t c = 0xffffffffu;
 	for (size_t i = 0; i < len; i++)
 		c = table[(c ^ (unsigned char)s[i]) & 0xff] ^ (c >> 8);
-	return c ^ 0xffffffffu;
+	return c;
+}
+
+/* zlib's crc32, as OfflineIMAP puts it into X-OfflineIMAP. */
+static uint32_t crc32_of(const char *s, size_t len)
+{
+	return crc32_update(0xffffffffu, s, len) ^ 0xffffffffu;
 }
 
 /* "17-Jul-1996 02:44:25 -0700" in local time with the local UTC offset. */
@@ -1822,6 +1828,181 @@ static int imap_store(struct repo *r, const char *body, size_t len, flagset_t fl
 		return imap_fail(ir, MAILIMAP_ERROR_APPEND,
 				 ri && ri->rsp_trycreate ? REPO_FOLDER_BAD : REPO_MSG_BAD,
 				 "APPEND (%zu bytes)", len);
+	}
+	uint32_t got;
+	if (uidplus) {
+		got = appenduid(ir);
+		if (got == 0)
+			log_warn("IMAP[%s][%s]: server has UIDPLUS but sent no APPENDUID; UID unknown",
+				 r->name, r->folder);
+	} else {
+		got = search_marker(ir, marker);
+		if (ir->dead)
+			return REPO_STORE_BAD;
+	}
+	if (uid_r)
+		*uid_r = got;
+	return REPO_OK;
+}
+
+/* Reads up to len bytes at the fd's position, retrying EINTR; the count,
+ * or -1. */
+static ssize_t read_some(int fd, char *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n;
+	}
+}
+
+static uint32_t crc32_update(uint32_t c, const char *s, size_t len);
+
+static int imap_store_fd(struct repo *r, int fd, uint64_t size, flagset_t flags, int64_t time,
+			 uint32_t *uid_r)
+{
+	struct imap_repo *ir = IR(r);
+	if (uid_r)
+		*uid_r = 0;
+	int code = need_folder(ir);
+	if (code)
+		return code;
+	enum { CHUNK = 64 << 10 };
+	char *buf = xmalloc(CHUNK);
+	/* pass 1: the CRLF size (a bare LF gets a CR) and, without UIDPLUS,
+	 * the crc32 of the LF text for the X-OfflineIMAP marker */
+	bool uidplus = has_cap(ir, "UIDPLUS");
+	uint64_t total = 0, seen = 0;
+	uint32_t crc = 0xffffffffu;
+	char prev = 0;
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		free(buf);
+		return repo_fail(r, REPO_MSG_BAD, "IMAP[%s][%s]: APPEND: seek: %s", r->name, r->folder,
+				 strerror(errno));
+	}
+	for (;;) {
+		ssize_t n = read_some(fd, buf, CHUNK);
+		if (n < 0) {
+			code = repo_fail(r, REPO_MSG_BAD, "IMAP[%s][%s]: APPEND: read: %s", r->name,
+					 r->folder, strerror(errno));
+			free(buf);
+			return code;
+		}
+		if (n == 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' && prev != '\r')
+				total++;
+			prev = buf[i];
+		}
+		if (!uidplus)
+			crc = crc32_update(crc, buf, (size_t)n);
+		total += (uint64_t)n;
+		seen += (uint64_t)n;
+	}
+	(void)size;
+	char marker[40] = "", header[80] = "";
+	if (!uidplus) {
+		uint64_t rnd = 0;
+		if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+			rnd = (uint64_t)time ^ ((uint64_t)clock() << 20) ^ seen;
+		snprintf(marker, sizeof(marker), "%u-%llu", crc ^ 0xffffffffu,
+			 (unsigned long long)(rnd % 10000000000ull));
+		snprintf(header, sizeof(header), "X-OfflineIMAP: %s\r\n", marker);
+		total += strlen(header);
+	}
+
+	struct strbuf cmd = STRBUF_INIT, fs = STRBUF_INIT;
+	imap_flags_format(flags, kw(ir), &fs);
+	char date[64] = "";
+	format_internaldate(time, date, sizeof(date));
+	sb_adds(&cmd, "APPEND ");
+	add_quoted(&cmd, r->folder);
+	if (fs.len)
+		sb_addf(&cmd, " (%s)", sb_str(&fs));
+	if (*date)
+		sb_addf(&cmd, " \"%s\"", date);
+	sb_addf(&cmd, " {%llu}\r\n", (unsigned long long)total);
+	sb_free(&fs);
+	mailimap *imap = ir->imap;
+	int rc = mailimap_send_current_tag(imap);
+	if (rc == MAILIMAP_NO_ERROR)
+		rc = write_str(imap, sb_str(&cmd));
+	sb_free(&cmd);
+	bool cont = false, ok = false;
+	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(imap->imap_stream) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	if (rc == MAILIMAP_NO_ERROR)
+		rc = wait_continuation(imap, &cont);
+	if (rc == MAILIMAP_NO_ERROR && !cont) { /* refused before the upload (TOOBIG...) */
+		rc = read_tagged(imap, &ok);
+		free(buf);
+		if (rc != MAILIMAP_NO_ERROR)
+			return imap_fail(ir, rc, REPO_MSG_BAD, "APPEND (%llu bytes)",
+					 (unsigned long long)seen);
+		struct mailimap_response_info *ri = imap->imap_response_info;
+		return imap_fail(ir, MAILIMAP_ERROR_APPEND,
+				 ri && ri->rsp_trycreate ? REPO_FOLDER_BAD : REPO_MSG_BAD,
+				 "APPEND (%llu bytes)", (unsigned long long)seen);
+	}
+	/* pass 2: the literal, exactly `total` bytes or the connection dies */
+	uint64_t sent = 0;
+	if (rc == MAILIMAP_NO_ERROR && *header) {
+		if (mailstream_write(imap->imap_stream, header, strlen(header)) < 0)
+			rc = MAILIMAP_ERROR_STREAM;
+		sent += strlen(header);
+	}
+	if (rc == MAILIMAP_NO_ERROR && lseek(fd, 0, SEEK_SET) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	prev = 0;
+	struct strbuf out = STRBUF_INIT;
+	while (rc == MAILIMAP_NO_ERROR) {
+		ssize_t n = read_some(fd, buf, CHUNK);
+		if (n < 0) {
+			rc = MAILIMAP_ERROR_STREAM;
+			break;
+		}
+		if (n == 0)
+			break;
+		sb_reset(&out);
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == '\n' && prev != '\r')
+				sb_addc(&out, '\r');
+			sb_addc(&out, buf[i]);
+			prev = buf[i];
+		}
+		if (sent + out.len > total) {
+			rc = MAILIMAP_ERROR_STREAM; /* the file grew */
+			break;
+		}
+		if (mailstream_write(imap->imap_stream, out.buf, out.len) < 0)
+			rc = MAILIMAP_ERROR_STREAM;
+		sent += out.len;
+	}
+	sb_free(&out);
+	free(buf);
+	if (rc == MAILIMAP_NO_ERROR && sent != total) {
+		ir->dead = true; /* the announced literal cannot be completed */
+		return repo_fail(r, REPO_STORE_BAD, "IMAP[%s][%s]: APPEND: the file changed while it "
+				 "was being uploaded", r->name, r->folder);
+	}
+	if (rc == MAILIMAP_NO_ERROR &&
+	    (mailstream_write(imap->imap_stream, "\r\n", 2) < 0 ||
+	     mailstream_flush(imap->imap_stream) < 0))
+		rc = MAILIMAP_ERROR_STREAM;
+	if (rc == MAILIMAP_NO_ERROR)
+		rc = read_tagged(imap, &ok);
+	if (rc != MAILIMAP_NO_ERROR) {
+		ir->dead = true;
+		code = imap_fail(ir, rc, REPO_STORE_BAD, "APPEND (%llu bytes)", (unsigned long long)seen);
+		return code == REPO_MSG_BAD ? REPO_STORE_BAD : code;
+	}
+	if (!ok) {
+		struct mailimap_response_info *ri = imap->imap_response_info;
+		return imap_fail(ir, MAILIMAP_ERROR_APPEND,
+				 ri && ri->rsp_trycreate ? REPO_FOLDER_BAD : REPO_MSG_BAD,
+				 "APPEND (%llu bytes)", (unsigned long long)seen);
 	}
 	uint32_t got;
 	if (uidplus) {
@@ -3197,6 +3378,7 @@ static const struct repo_ops imap_ops = {
 	.fetch_pieces = imap_fetch_pieces,
 	.store = imap_store,
 	.store_many = imap_store_many,
+	.store_fd = imap_store_fd,
 	.set_flags = imap_set_flags,
 	.delete_messages = imap_delete_messages,
 	.set_uid = NULL,

@@ -579,6 +579,41 @@ static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
 	return !f->failed;
 }
 
+/* One big message (STREAM_MIN and more) sent from its file, never held
+ * whole in memory (store_fd), marked in flight like a batch. */
+static void upload_streamed(struct folder_ctx *f, struct repo_msg_list *local, struct repo_msg *m,
+			    int fd, uint64_t size, int64_t mtime)
+{
+	struct repo *lr = f->c->local, *rr = f->c->remote;
+	struct upload_batch *one = xcalloc(1, sizeof(*one));
+	one->base[0] = key_base(m->key);
+	one->n = 1;
+	if (marks_write(f, one, true)) {
+		uint32_t uid = 0;
+		int rc = rr->ops->store_fd(rr, fd, size, m->flags, mtime, &uid);
+		if (rc == REPO_OK) {
+			char *body = NULL;
+			size_t len = 0;
+			/* only the fallbacks for a missing UID need the bytes */
+			if (uid == 0 && lr->ops->read_body(lr, m, &body, &len, NULL) != REPO_OK) {
+				log_error("%s", repo_error(lr));
+				f->copied_up++;
+			} else {
+				uploaded(f, local, m, uid, body, len);
+			}
+			free(body);
+			if (st_flush(f))
+				marks_write(f, one, false);
+		} else {
+			repo_call_ok(f, rr, rc);
+			if (rc == REPO_MSG_BAD)
+				marks_write(f, one, false); /* refused: not on the server */
+		}
+	}
+	free(one->base[0]);
+	free(one);
+}
+
 static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const struct plan *p)
 {
 	if (!p->n_upload)
@@ -590,6 +625,21 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 		char *body = NULL;
 		size_t len = 0;
 		int64_t mtime = 0;
+		if (lr->ops->open_body && f->c->remote->ops->store_fd) {
+			int fd = -1;
+			uint64_t size = 0;
+			int rc = lr->ops->open_body(lr, m, &fd, &size, &mtime);
+			if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
+				continue;
+			if (size >= STREAM_MIN) {
+				flush_uploads(f, local, b);
+				if (!f->failed)
+					upload_streamed(f, local, m, fd, size, mtime);
+				close(fd);
+				continue;
+			}
+			close(fd);
+		}
 		int rc = lr->ops->read_body(lr, m, &body, &len, &mtime);
 		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 			continue;

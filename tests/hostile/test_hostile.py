@@ -904,6 +904,23 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
         self.assert_in_sync()
 
+    def test_big_upload_refused_kept(self):
+        """A big local message (sent from its file, synchronizing literal)
+        refused with NO: one error line, the file stays, nothing on the
+        server; the next run uploads it once."""
+        self.good_first_sync()
+        body = b"Subject: big local\n\n" + (b"y" * 70 + b"\n") * 20000
+        path = self.add_local(body)
+        self.srv.hooks["APPEND"] = raw(b"{tag} NO [OVERQUOTA] Quota exceeded\r\n")
+        self.run_failing(r"\[INBOX\]", "APPEND", "[Qq]uota")
+        self.assertTrue(os.path.exists(path), "local message lost")
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3])
+        del self.srv.hooks["APPEND"]
+        self.sync_ok()
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
+        self.assertEqual(lf(self.server_msgs()[4].body), body)
+        self.assert_in_sync()
+
     def test_append_bye(self):
         snap, path = self._one_local_new()
         self.srv.hooks["APPEND"] = raw_then_close(b"* BYE shutting down\r\n")

@@ -13,7 +13,7 @@ import re
 import subprocess
 
 import harness
-from harness import Imap, maildir_messages, simple_message
+from harness import Imap, add_local_message, maildir_messages, simple_message
 
 PIECE = 1 << 20
 
@@ -105,6 +105,70 @@ class TestBigMessages(harness.SyncTestCase):
             s.expunge("INBOX", sorted(s.messages("INBOX"))[0])
         self.sync(env=env)
         self.assert_synced("INBOX")
+
+    def big_local(self, size):
+        """A local message of about `size` bytes (LF lines, one CRLF line,
+        which must stay as it is) delivered to INBOX/new; returns its bytes."""
+        line = b"z" * 70 + b"\n"
+        body = (b"From: me@example.test\nSubject: big upload\nMessage-ID: <up-%d@example.test>"
+                b"\n\nkept CRLF\r\n" % size + line * (size // len(line)))
+        add_local_message(self.mail, "INBOX", body)
+        return body
+
+    def check_big_upload(self):
+        self.sync()
+        body = self.big_local(3 * PIECE + 999)
+        r = self.sync("-d", "imap")
+        want = body.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self.assertRegex(r.output, r"APPEND \S+ .*\{%d\}" % (len(want) + (
+            0 if self.EXTENSIONS else len(b"X-OfflineIMAP: ") + 2)) if self.EXTENSIONS
+            else r"APPEND \S+ ")
+        with Imap(self.dc, self.user) as s:
+            server = s.messages("INBOX")
+        got = [m for m in server.values() if b"big upload" in m.body]
+        self.assertEqual(len(got), 1, "uploaded %d times" % len(got))
+        raw = got[0].body
+        if not self.EXTENSIONS:
+            self.assertTrue(raw.startswith(b"X-OfflineIMAP: "), raw[:80])
+            raw = raw.split(b"\r\n", 1)[1]
+        self.assertEqual(raw, want)
+        local = [m for m in maildir_messages(self.mail, "INBOX") if b"big upload" in m.body]
+        self.assertEqual(len(local), 1)
+        self.assertEqual(local[0].uid, got[0].uid)
+        self.assertEqual(local[0].body, body)
+
+    def test_big_upload_from_file(self):
+        self.check_big_upload()
+
+    def test_big_upload_memory_bounded(self):
+        if sanitized(self.offlinefs):
+            self.skipTest("peak RSS of a sanitizer build is not the program's")
+        self.sync()
+        size = 24 << 20
+        self.big_local(size)
+        rss_file = os.path.join(self.tmp, "rss")
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, self.offlinefs,
+                            "-c", self.conf, "-o", "-u", "quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+        with open(rss_file) as f:
+            peak_kib = int(f.read().split()[-1])
+        with Imap(self.dc, self.user) as s:
+            self.assertEqual(sum(1 for m in s.messages("INBOX").values()
+                                 if b"big upload" in m.body), 1)
+        self.assertLess(peak_kib, (size >> 10) - 2048,
+                        "peak RSS %d KiB uploading a %d KiB message" % (peak_kib, size >> 10))
+
+
+class TestBigMessagesNoExtensions(harness.SyncTestCase):
+    """No UIDPLUS: the streamed upload carries the X-OfflineIMAP marker and
+    its UID is found by it, as for small messages."""
+    EXTENSIONS = False
+    check_big_upload = TestBigMessages.check_big_upload
+    big_local = TestBigMessages.big_local
+
+    def test_big_upload_from_file(self):
+        self.check_big_upload()
 
 
 if __name__ == "__main__":
