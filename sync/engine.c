@@ -40,6 +40,11 @@ struct conn {
 	struct status_db *status;
 };
 
+struct deferred_settle {
+	char *remote, *local;
+	int64_t folder_id;
+};
+
 struct account_ctx {
 	const struct account_settings *a;
 	const struct sync_request *req;
@@ -57,6 +62,10 @@ struct account_ctx {
 	bool probed;              /* probe holds the server's answer */
 	bool quick;               /* -q or [Account] quick: trust MESSAGES+UIDNEXT without CONDSTORE */
 	bool full_listing;        /* OFFLINEFS_FULL_LISTING=1: never CHANGEDSINCE (tests) */
+	/* folders whose mtimes are recorded at the end (defer_settle) */
+	pthread_mutex_t settle_lock;
+	struct deferred_settle *settle;
+	size_t n_settle, cap_settle;
 };
 
 struct folder_ctx {
@@ -1035,9 +1044,11 @@ static bool local_mtimes(struct conn *c, const char *local_name, int64_t *new_r,
  * And the state at the stat is the listed one: a state that differed at
  * the stat and matches the later listing was changed after the stat,
  * which the mtime then shows. A folder this run just changed usually has
- * an mtime in the current tick: 0 is recorded, and the next run pays one
- * listing for it (not a SELECT: see sync_folder), rather than this run
- * sleeping a tick (mbsync sleeps a second for the same reason). */
+ * an mtime in the current tick: it is checked again at the end of the
+ * account (defer_settle), by when the clock has moved on for all but the
+ * last folders; what still cannot be recorded costs the next run one
+ * listing (not a SELECT: see sync_folder). mbsync sleeps a whole second
+ * for the same reason. */
 static int cmp_msg_by_uid(const void *a, const void *b);
 
 static bool local_matches_rows(struct conn *c, const char *remote_name, const char *local_name,
@@ -1092,6 +1103,58 @@ static void record_mtimes(struct conn *c, const char *remote_name, int64_t mn, i
 	if (err)
 		log_debug(LOG_DBG_SYNC, "Folder %s: %s", remote_name, err);
 	free(err);
+}
+
+/* A folder whose mtimes were too fresh to record right after its sync
+ * (local_matches_rows): settle_deferred() tries again at the end of the
+ * account, when the clock has usually moved on, so that the next run can
+ * skip the folder without even listing it. Called by workers. */
+static void defer_settle(struct account_ctx *acc, const char *remote_name, const char *local_name,
+			 int64_t folder_id)
+{
+	pthread_mutex_lock(&acc->settle_lock);
+	xgrow(&acc->settle, &acc->cap_settle, acc->n_settle + 1, sizeof(*acc->settle));
+	acc->settle[acc->n_settle++] =
+		(struct deferred_settle){ xstrdup(remote_name), xstrdup(local_name), folder_id };
+	pthread_mutex_unlock(&acc->settle_lock);
+}
+
+/* Records the mtimes of the deferred folders. Only the folders written in
+ * the last clock tick need the clock to move on: it waits for that (a few
+ * ms at most, in 1 ms steps), not a tick per folder. Directories with
+ * whole-second timestamps are not waited for. */
+static void settle_deferred(struct account_ctx *acc)
+{
+	struct conn *c = &acc->main;
+	for (int wait = 0; acc->n_settle && wait < 20; wait++) {
+		int64_t newest = 0, mn, mc;
+		for (size_t i = 0; i < acc->n_settle; i++)
+			if (local_mtimes(c, acc->settle[i].local, &mn, &mc) && mn % 1000000000 &&
+			    mc % 1000000000) {
+				newest = mn > newest ? mn : newest;
+				newest = mc > newest ? mc : newest;
+			}
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		if ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec > newest)
+			break;
+		struct timespec ms = { 0, 1000000 };
+		nanosleep(&ms, NULL);
+	}
+	for (size_t i = 0; i < acc->n_settle; i++) {
+		struct deferred_settle *d = &acc->settle[i];
+		struct repo_folder_status lst;
+		int64_t mn = 0, mc = 0;
+		if (c->local->ops->select_folder(c->local, d->local, false, &lst) == REPO_OK &&
+		    local_matches_rows(c, d->remote, d->local, d->folder_id, &mn, &mc) && mn)
+			record_mtimes(c, d->remote, mn, mc);
+		c->local->ops->close_folder(c->local);
+		free(d->remote);
+		free(d->local);
+	}
+	free(acc->settle);
+	acc->settle = NULL;
+	acc->n_settle = acc->cap_settle = 0;
 }
 
 static int cmp_msg_by_uid(const void *a, const void *b)
@@ -1391,8 +1454,10 @@ list_local:
 		int64_t mn = 0, mc = 0;
 		if (!f.msg_errors && !acc->local_root_missing) {
 			st_flush(&f); /* the rows the listing is compared with */
-			if (!f.failed)
-				local_matches_rows(c, remote_name, local_name, f.folder_id, &mn, &mc);
+			if (!f.failed &&
+			    local_matches_rows(c, remote_name, local_name, f.folder_id, &mn, &mc) &&
+			    !mn)
+				defer_settle(acc, remote_name, local_name, f.folder_id);
 		}
 		sf.new_mtime_ns = mn;
 		sf.cur_mtime_ns = mc;
@@ -1749,6 +1814,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 {
 	struct account_ctx acc = { .a = a, .req = req, .quick = req->quick };
 	acc.full_listing = env_full_listing();
+	pthread_mutex_init(&acc.settle_lock, NULL);
 	unsigned errors_before = log_error_count();
 	int lock_fd = -1;
 	char *err = NULL;
@@ -1785,6 +1851,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			log_warn("Account %s: no folder to sync (check -f)", a->name);
 		probe_folders(&acc, &pairs);
 		run_folders(&acc, &pairs);
+		settle_deferred(&acc);
 	}
 	pair_free(&pairs);
 	repo_probe_free(&acc.probe);
@@ -1795,6 +1862,7 @@ out:
 		account_unlock(&lock_fd);
 	free(acc.db_path);
 	free(acct_dir);
+	pthread_mutex_destroy(&acc.settle_lock);
 	if (log_error_count() != errors_before || acc.folder_errors)
 		return SYNC_EXIT_ERRORS;
 	if (acc.validity_skips)

@@ -182,10 +182,13 @@ class CondstoreCases(harness.SyncTestCase):
         self.start_state(rng, per_folder=5)
         args = ("-q",) if not self.EXTENSIONS else ()
         self.sync(*args)  # initial: downloads everything, records mtimes
-        r = self.sync(*args, "-d", "imap")
+        r = self.sync(*args, "-d", "imap,maildir")
         self.assertEqual(r.output.count("not selected"), len(FOLDERS), r)
         self.assertNotIn(" SELECT ", r.output)
         self.assertNotIn(" EXAMINE ", r.output)
+        # the initial sync recorded trusted mtimes for every folder (its
+        # last folders after waiting out the clock tick): not even a listing
+        self.assertNotRegex(r.output, r"Maildir\[[^]]*\]: listed", r)
         if not self.EXTENSIONS:
             # without CONDSTORE a normal run never trusts the server's STATUS
             r = self.sync()
