@@ -1785,6 +1785,37 @@ static uint32_t search_marker(struct imap_repo *ir, const char *marker)
 	return 0;
 }
 
+/* After an APPEND's tagged reply (ok: it said OK): the refusal (a
+ * missing folder, [TRYCREATE], fails the folder; anything else the
+ * message), or the new UID in *uid_r: APPENDUID, or without UIDPLUS the
+ * message carrying marker; 0 when not learned. */
+static int append_outcome(struct imap_repo *ir, bool ok, bool uidplus, const char *marker,
+			  uint64_t bytes, uint32_t *uid_r)
+{
+	if (uid_r)
+		*uid_r = 0;
+	if (!ok) {
+		struct mailimap_response_info *ri = ir->imap->imap_response_info;
+		return imap_fail(ir, MAILIMAP_ERROR_APPEND,
+				 ri && ri->rsp_trycreate ? REPO_FOLDER_BAD : REPO_MSG_BAD,
+				 "APPEND (%llu bytes)", (unsigned long long)bytes);
+	}
+	uint32_t got;
+	if (uidplus) {
+		got = appenduid(ir);
+		if (got == 0)
+			log_warn("IMAP[%s][%s]: server has UIDPLUS but sent no APPENDUID; UID unknown",
+				 ir->base.name, ir->base.folder);
+	} else {
+		got = search_marker(ir, marker);
+		if (ir->dead)
+			return REPO_STORE_BAD;
+	}
+	if (uid_r)
+		*uid_r = got;
+	return REPO_OK;
+}
+
 static int imap_store(struct repo *r, const char *body, size_t len, flagset_t flags, int64_t time,
 		      uint32_t uid, uint32_t *uid_r, char **key_r)
 {
@@ -1823,26 +1854,7 @@ static int imap_store(struct repo *r, const char *body, size_t len, flagset_t fl
 		sb_free(&ir->buf);
 	if (rc != MAILIMAP_NO_ERROR)
 		return imap_fail(ir, rc, REPO_MSG_BAD, "APPEND (%zu bytes)", len);
-	if (!ok) {
-		struct mailimap_response_info *ri = ir->imap->imap_response_info;
-		return imap_fail(ir, MAILIMAP_ERROR_APPEND,
-				 ri && ri->rsp_trycreate ? REPO_FOLDER_BAD : REPO_MSG_BAD,
-				 "APPEND (%zu bytes)", len);
-	}
-	uint32_t got;
-	if (uidplus) {
-		got = appenduid(ir);
-		if (got == 0)
-			log_warn("IMAP[%s][%s]: server has UIDPLUS but sent no APPENDUID; UID unknown",
-				 r->name, r->folder);
-	} else {
-		got = search_marker(ir, marker);
-		if (ir->dead)
-			return REPO_STORE_BAD;
-	}
-	if (uid_r)
-		*uid_r = got;
-	return REPO_OK;
+	return append_outcome(ir, ok, uidplus, marker, len, uid_r);
 }
 
 /* Reads up to len bytes at the fd's position, retrying EINTR; the count,
@@ -1941,10 +1953,7 @@ static int imap_store_fd(struct repo *r, int fd, uint64_t size, flagset_t flags,
 		if (rc != MAILIMAP_NO_ERROR)
 			return imap_fail(ir, rc, REPO_MSG_BAD, "APPEND (%llu bytes)",
 					 (unsigned long long)seen);
-		struct mailimap_response_info *ri = imap->imap_response_info;
-		return imap_fail(ir, MAILIMAP_ERROR_APPEND,
-				 ri && ri->rsp_trycreate ? REPO_FOLDER_BAD : REPO_MSG_BAD,
-				 "APPEND (%llu bytes)", (unsigned long long)seen);
+		return append_outcome(ir, false, uidplus, marker, seen, uid_r);
 	}
 	/* pass 2: the literal, exactly `total` bytes or the connection dies */
 	uint64_t sent = 0;
@@ -1998,26 +2007,7 @@ static int imap_store_fd(struct repo *r, int fd, uint64_t size, flagset_t flags,
 		code = imap_fail(ir, rc, REPO_STORE_BAD, "APPEND (%llu bytes)", (unsigned long long)seen);
 		return code == REPO_MSG_BAD ? REPO_STORE_BAD : code;
 	}
-	if (!ok) {
-		struct mailimap_response_info *ri = imap->imap_response_info;
-		return imap_fail(ir, MAILIMAP_ERROR_APPEND,
-				 ri && ri->rsp_trycreate ? REPO_FOLDER_BAD : REPO_MSG_BAD,
-				 "APPEND (%llu bytes)", (unsigned long long)seen);
-	}
-	uint32_t got;
-	if (uidplus) {
-		got = appenduid(ir);
-		if (got == 0)
-			log_warn("IMAP[%s][%s]: server has UIDPLUS but sent no APPENDUID; UID unknown",
-				 r->name, r->folder);
-	} else {
-		got = search_marker(ir, marker);
-		if (ir->dead)
-			return REPO_STORE_BAD;
-	}
-	if (uid_r)
-		*uid_r = got;
-	return REPO_OK;
+	return append_outcome(ir, ok, uidplus, marker, seen, uid_r);
 }
 
 /* Every UID of APPENDUID's set, in order, into uids[0..n); false when the

@@ -133,7 +133,12 @@ static void install_signals(bool catch_int)
 	sigaction(SIGUSR2, &sa, NULL);
 	if (catch_int)
 		sigaction(SIGINT, &sa, NULL);
+	/* "sync now" only sets a flag: whatever it lands in (a file read, an
+	 * sqlite lock wait) carries on. The autorefresh wait still ends at
+	 * once (nanosleep is never restarted), and the IMAP reads, which have
+	 * timeouts and so are not restarted either, resume by themselves. */
 	sa.sa_handler = on_wake;
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGUSR1, &sa, NULL);
 }
 
