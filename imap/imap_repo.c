@@ -1589,6 +1589,20 @@ static int imap_fetch_pieces(struct repo *r, const struct repo_msg *msg, size_t 
 		const char *data = NULL;
 		size_t len = 0;
 		bool found = find_piece(fl, msg->uid, &data, &len);
+		if (!found && rc == MAILIMAP_NO_ERROR && off > 0 && off >= msg->size) {
+			/* asked past the end of a message whose size is a multiple
+			 * of the piece, and the server sent nothing: that is the end */
+			free_fetch_list(fl);
+			free(cmd);
+			if (cr_pending) {
+				char cr = '\r';
+				if (cb(ctx, &cr, 1) != 0)
+					return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: UID %u: fetch "
+							 "stopped by the caller", r->name, r->folder,
+							 msg->uid);
+			}
+			break;
+		}
 		if (!found) {
 			/* gone meanwhile (an OK without it, or NO [EXPUNGEISSUED]) */
 			bool vanished = rc == MAILIMAP_NO_ERROR ||

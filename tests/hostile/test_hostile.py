@@ -617,7 +617,28 @@ class HostileTest(unittest.TestCase):
         self.assertIn(uid, self.status_rows())
         self.assertEqual([f for f in self.local_files() if f.startswith("tmp/")], [])
 
-    def test_big_message_closed_mid_piece(self):
+    def test_big_message_nothing_past_the_end(self):
+        """A message of exactly two pieces, and a server that answers the
+        request past its end with no FETCH at all: the message is complete
+        (its RFC822.SIZE says so), not vanished."""
+        line = b"x" * 70 + b"\r\n"
+        head = b"Subject: two pieces\r\n\r\n"
+        n = (2 * (1 << 20) - len(head)) // len(line)
+        body = head + line * n
+        body += b"y" * (2 * (1 << 20) - len(body) - 2) + b"\r\n"
+        self.assertEqual(len(body), 2 << 20)
+        uid = self.srv.mailboxes["INBOX"].add(Msg(body))
+
+        def hook(s, tag, args):
+            if "<2097152." in repr(args):
+                return s.ok(tag, "nothing there") or True
+            return None
+        self.srv.hooks["FETCH_BODY"] = hook
+        self.sync_ok()
+        self.assertEqual(self.local()[uid][1], lf(body))
+        self.assertIn(uid, self.status_rows())
+
+
         """The connection drops inside the second piece: nothing of the big
         message is left (not in new/cur/tmp, no status row); the small
         messages are kept; the next run completes it."""

@@ -63,6 +63,18 @@ class TestBigMessages(harness.SyncTestCase):
         self.sync()
         self.assertEqual(harness.tree_checksum(self.mail), before)
 
+    def test_big_message_exact_multiple_of_piece(self):
+        """A message of exactly two pieces: the third request finds nothing
+        to send, which must end the message, not make it look vanished."""
+        raw = body_with_crlf_at(PIECE - 1, 2 * PIECE)
+        self.assertEqual(len(raw), 2 * PIECE)
+        with Imap(self.dc, self.user) as s:
+            uid = s.append("INBOX", raw)
+        self.sync()
+        msgs = {m.uid: m for m in maildir_messages(self.mail, "INBOX")}
+        self.assertIn(uid, msgs, "not stored")
+        self.assertEqual(msgs[uid].body, raw.replace(b"\r\n", b"\n"))
+
     def test_big_message_memory_bounded(self):
         if sanitized(self.offlinefs):
             self.skipTest("peak RSS of a sanitizer build is not the program's")
