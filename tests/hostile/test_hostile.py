@@ -638,7 +638,7 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(self.local()[uid][1], lf(body))
         self.assertIn(uid, self.status_rows())
 
-
+    def test_big_message_closed_mid_piece(self):
         """The connection drops inside the second piece: nothing of the big
         message is left (not in new/cur/tmp, no status row); the small
         messages are kept; the next run completes it."""
