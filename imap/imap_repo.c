@@ -1708,7 +1708,8 @@ static bool format_internaldate(int64_t t, char *out, size_t size)
 	return true;
 }
 
-static uint32_t appenduid(struct imap_repo *ir)
+/* The uid-set of the last reply's [APPENDUID ...], or NULL. */
+static clist *appenduid_set(struct imap_repo *ir)
 {
 	struct mailimap_response_info *ri = ir->imap->imap_response_info;
 	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
@@ -1718,15 +1719,18 @@ static uint32_t appenduid(struct imap_repo *ir)
 		    ed->ext_type != MAILIMAP_UIDPLUS_RESP_CODE_APND || !ed->ext_data)
 			continue;
 		struct mailimap_uidplus_resp_code_apnd *apnd = ed->ext_data;
-		if (!apnd->uid_set || !apnd->uid_set->set_list)
-			continue;
-		clistiter *si = clist_begin(apnd->uid_set->set_list);
-		if (si) {
-			struct mailimap_set_item *item = clist_content(si);
-			return item->set_first;
-		}
+		if (apnd->uid_set && apnd->uid_set->set_list)
+			return apnd->uid_set->set_list;
 	}
-	return 0;
+	return NULL;
+}
+
+/* The UID APPENDUID gave a one-message APPEND, or 0. */
+static uint32_t appenduid(struct imap_repo *ir)
+{
+	clist *set = appenduid_set(ir);
+	clistiter *si = set ? clist_begin(set) : NULL;
+	return si ? ((struct mailimap_set_item *)clist_content(si))->set_first : 0;
 }
 
 /* Sends the APPEND of ir->buf (CRLF text) with the given flags and date.
@@ -2028,31 +2032,22 @@ static int imap_store_fd(struct repo *r, int fd, uint64_t size, flagset_t flags,
  * reply has none or not exactly n. */
 static bool appenduid_all(struct imap_repo *ir, uint32_t *uids, size_t n)
 {
-	struct mailimap_response_info *ri = ir->imap->imap_response_info;
-	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
-	     it; it = clist_next(it)) {
-		struct mailimap_extension_data *ed = clist_content(it);
-		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_UIDPLUS ||
-		    ed->ext_type != MAILIMAP_UIDPLUS_RESP_CODE_APND || !ed->ext_data)
-			continue;
-		struct mailimap_uidplus_resp_code_apnd *apnd = ed->ext_data;
-		if (!apnd->uid_set || !apnd->uid_set->set_list)
-			continue;
-		size_t k = 0;
-		for (clistiter *si = clist_begin(apnd->uid_set->set_list); si; si = clist_next(si)) {
-			struct mailimap_set_item *item = clist_content(si);
-			uint32_t a = item->set_first, b = item->set_last ? item->set_last : a;
-			if (a == 0 || b < a)
+	clist *set = appenduid_set(ir);
+	if (!set)
+		return false;
+	size_t k = 0;
+	for (clistiter *si = clist_begin(set); si; si = clist_next(si)) {
+		struct mailimap_set_item *item = clist_content(si);
+		uint32_t a = item->set_first, b = item->set_last ? item->set_last : a;
+		if (a == 0 || b < a)
+			return false;
+		for (uint64_t u = a; u <= b; u++) {
+			if (k == n)
 				return false;
-			for (uint64_t u = a; u <= b; u++) {
-				if (k == n)
-					return false;
-				uids[k++] = (uint32_t)u;
-			}
+			uids[k++] = (uint32_t)u;
 		}
-		return k == n;
 	}
-	return false;
+	return k == n;
 }
 
 /* MULTIAPPEND batch limits: every literal non-synchronizing (LITERAL+). */

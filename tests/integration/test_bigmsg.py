@@ -45,6 +45,16 @@ def sanitized(binary):
 
 class TestBigMessages(harness.SyncTestCase):
 
+    def sync_peak_kib(self):
+        """Runs a sync that must succeed under GNU time; its peak RSS (KiB)."""
+        rss_file = os.path.join(self.tmp, "rss")
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, self.offlinefs,
+                            "-c", self.conf, "-o", "-u", "quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+        with open(rss_file) as f:
+            return int(f.read().split()[-1])
+
     def test_big_message_in_pieces_byte_exact(self):
         raw = body_with_crlf_at(PIECE - 1, 3 * PIECE + 12345)
         with Imap(self.dc, self.user) as s:
@@ -82,13 +92,7 @@ class TestBigMessages(harness.SyncTestCase):
         raw = body_with_crlf_at(5 * PIECE - 1, size)
         with Imap(self.dc, self.user) as s:
             uid = s.append("INBOX", raw)
-        rss_file = os.path.join(self.tmp, "rss")
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, self.offlinefs,
-                            "-c", self.conf, "-o", "-u", "quiet"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
-        with open(rss_file) as f:
-            peak_kib = int(f.read().split()[-1])
+        peak_kib = self.sync_peak_kib()
         msgs = {m.uid: m for m in maildir_messages(self.mail, "INBOX")}
         self.assertEqual(msgs[uid].body, raw.replace(b"\r\n", b"\n"))
         # holding the message whole even once would exceed this
@@ -158,13 +162,7 @@ class TestBigMessages(harness.SyncTestCase):
         self.sync()
         size = 24 << 20
         self.big_local(size)
-        rss_file = os.path.join(self.tmp, "rss")
-        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss_file, self.offlinefs,
-                            "-c", self.conf, "-o", "-u", "quiet"],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
-        self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
-        with open(rss_file) as f:
-            peak_kib = int(f.read().split()[-1])
+        peak_kib = self.sync_peak_kib()
         with Imap(self.dc, self.user) as s:
             self.assertEqual(sum(1 for m in s.messages("INBOX").values()
                                  if b"big upload" in m.body), 1)
