@@ -2053,6 +2053,93 @@ static bool appenduid_all(struct imap_repo *ir, uint32_t *uids, size_t n)
 /* MULTIAPPEND batch limits: every literal non-synchronizing (LITERAL+). */
 #define MULTIAPPEND_MAX_MSGS 100
 
+/* Whether ups can go in one MULTIAPPEND: LITERAL+ sends a literal without
+ * waiting for '+', which we allow up to LITERAL_PLUS_MAX (CRLF adds up to
+ * 1/8 to our LF text). */
+static bool multiappend_fits(const struct repo_upload *up)
+{
+	return up->len + up->len / 8 < LITERAL_PLUS_MAX;
+}
+
+/* One MULTIAPPEND of ups[idx[0..k)]. Returns REPO_OK with uids_r/codes_r
+ * set at those indexes, 1 when the server refused the command as a whole
+ * (nothing stored: the caller sends them one by one to learn which), or a
+ * repository error whose outcome is unknown (codes_r set to it). */
+static int append_multi(struct repo *r, const struct repo_upload *ups, const size_t *idx, size_t k,
+			uint32_t *uids_r, int *codes_r)
+{
+	struct imap_repo *ir = IR(r);
+	/* tag APPEND "mbox" (flags) "date" {n+}\r\n<msg> (flags) ... {n+}\r\n<msg>\r\n */
+	struct strbuf cmd = STRBUF_INIT, fs = STRBUF_INIT;
+	sb_adds(&cmd, "APPEND ");
+	add_quoted(&cmd, r->folder);
+	for (size_t j = 0; j < k; j++) {
+		const struct repo_upload *up = &ups[idx[j]];
+		sb_reset(&fs);
+		imap_flags_format(up->flags, kw(ir), &fs);
+		char date[64] = "";
+		format_internaldate(up->time, date, sizeof(date));
+		if (fs.len)
+			sb_addf(&cmd, " (%s)", sb_str(&fs));
+		if (*date)
+			sb_addf(&cmd, " \"%s\"", date);
+		sb_reset(&ir->buf);
+		lf_to_crlf(&ir->buf, up->body, up->len);
+		sb_addf(&cmd, " {%zu+}\r\n", ir->buf.len);
+		sb_add(&cmd, ir->buf.buf, ir->buf.len);
+	}
+	sb_adds(&cmd, "\r\n");
+	sb_free(&fs);
+	int rc = mailimap_send_current_tag(ir->imap);
+	if (rc == MAILIMAP_NO_ERROR)
+		rc = mailstream_write(ir->imap->imap_stream, cmd.buf, cmd.len) < 0
+			     ? MAILIMAP_ERROR_STREAM
+			     : MAILIMAP_NO_ERROR;
+	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	bool ok = false;
+	if (rc == MAILIMAP_NO_ERROR)
+		rc = read_tagged(ir->imap, &ok);
+	sb_free(&cmd);
+	if (ir->buf.cap > (1u << 20))
+		sb_free(&ir->buf);
+	if (rc != MAILIMAP_NO_ERROR) {
+		int code = imap_fail(ir, rc, REPO_STORE_BAD, "APPEND of %zu messages", k);
+		if (code == REPO_MSG_BAD)
+			code = REPO_STORE_BAD; /* outcome unknown: never "just this one" */
+		for (size_t j = 0; j < k; j++)
+			codes_r[idx[j]] = code;
+		return code;
+	}
+	if (ok) {
+		uint32_t *uids = xcalloc(k, sizeof(*uids));
+		if (!appenduid_all(ir, uids, k)) {
+			log_warn("IMAP[%s][%s]: APPEND of %zu messages: no usable APPENDUID; "
+				 "UIDs unknown", r->name, r->folder, k);
+			memset(uids, 0, k * sizeof(*uids));
+		}
+		for (size_t j = 0; j < k; j++)
+			uids_r[idx[j]] = uids[j];
+		free(uids);
+		return REPO_OK;
+	}
+	struct mailimap_response_info *ri = ir->imap->imap_response_info;
+	if (ri && ri->rsp_trycreate) {
+		int code = imap_fail(ir, MAILIMAP_ERROR_APPEND, REPO_FOLDER_BAD,
+				     "APPEND of %zu messages", k);
+		for (size_t j = 0; j < k; j++)
+			codes_r[idx[j]] = code;
+		return code;
+	}
+	log_debug(LOG_DBG_IMAP, "IMAP[%s][%s]: APPEND of %zu messages refused; one by one",
+		  r->name, r->folder, k);
+	return 1;
+}
+
+/* The messages that fit go in one MULTIAPPEND (when the server has
+ * MULTIAPPEND, UIDPLUS and LITERAL+); the rest, and all of them when the
+ * batch is refused, one APPEND each. A big message in the batch therefore
+ * costs its own round trip only, not everyone's. */
 static int imap_store_many(struct repo *r, const struct repo_upload *ups, size_t n, uint32_t *uids_r,
 			   int *codes_r)
 {
@@ -2062,89 +2149,44 @@ static int imap_store_many(struct repo *r, const struct repo_upload *ups, size_t
 		codes_r[i] = REPO_OK;
 	}
 	int code = need_folder(ir);
-	bool multi = !code && n > 1 && n <= MULTIAPPEND_MAX_MSGS && has_cap(ir, "MULTIAPPEND") &&
-		     has_cap(ir, "UIDPLUS") && has_cap(ir, "LITERAL+");
-	for (size_t i = 0; multi && i < n; i++)
-		multi = ups[i].len + ups[i].len / 8 < LITERAL_PLUS_MAX; /* CRLF adds up to 1/8 here */
-	if (multi) {
-		/* tag APPEND "mbox" (flags) "date" {n+}\r\n<msg> (flags) ... {n+}\r\n<msg>\r\n */
-		struct strbuf cmd = STRBUF_INIT, fs = STRBUF_INIT;
-		sb_adds(&cmd, "APPEND ");
-		add_quoted(&cmd, r->folder);
-		for (size_t i = 0; i < n; i++) {
-			sb_reset(&fs);
-			imap_flags_format(ups[i].flags, kw(ir), &fs);
-			char date[64] = "";
-			format_internaldate(ups[i].time, date, sizeof(date));
-			if (fs.len)
-				sb_addf(&cmd, " (%s)", sb_str(&fs));
-			if (*date)
-				sb_addf(&cmd, " \"%s\"", date);
-			sb_reset(&ir->buf);
-			lf_to_crlf(&ir->buf, ups[i].body, ups[i].len);
-			sb_addf(&cmd, " {%zu+}\r\n", ir->buf.len);
-			sb_add(&cmd, ir->buf.buf, ir->buf.len);
-		}
-		sb_adds(&cmd, "\r\n");
-		sb_free(&fs);
-		int rc = mailimap_send_current_tag(ir->imap);
-		if (rc == MAILIMAP_NO_ERROR)
-			rc = mailstream_write(ir->imap->imap_stream, cmd.buf, cmd.len) < 0
-				     ? MAILIMAP_ERROR_STREAM
-				     : MAILIMAP_NO_ERROR;
-		if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
-			rc = MAILIMAP_ERROR_STREAM;
-		bool ok = false;
-		if (rc == MAILIMAP_NO_ERROR)
-			rc = read_tagged(ir->imap, &ok);
-		sb_free(&cmd);
-		if (ir->buf.cap > (1u << 20))
-			sb_free(&ir->buf);
-		if (rc != MAILIMAP_NO_ERROR) {
-			code = imap_fail(ir, rc, REPO_STORE_BAD, "APPEND of %zu messages", n);
-			if (code == REPO_MSG_BAD)
-				code = REPO_STORE_BAD; /* outcome unknown: never "just this one" */
-			for (size_t i = 0; i < n; i++)
-				codes_r[i] = code;
-			return code;
-		}
-		if (ok) {
-			if (!appenduid_all(ir, uids_r, n)) {
-				log_warn("IMAP[%s][%s]: APPEND of %zu messages: no usable APPENDUID; "
-					 "UIDs unknown", r->name, r->folder, n);
-				for (size_t i = 0; i < n; i++)
-					uids_r[i] = 0;
-			}
-			return REPO_OK;
-		}
-		/* refused as a whole (nothing stored): one by one, to learn which */
-		struct mailimap_response_info *ri = ir->imap->imap_response_info;
-		if (ri && ri->rsp_trycreate) {
-			code = imap_fail(ir, MAILIMAP_ERROR_APPEND, REPO_FOLDER_BAD, "APPEND of %zu messages",
-					 n);
-			for (size_t i = 0; i < n; i++)
-				codes_r[i] = code;
-			return code;
-		}
-		log_debug(LOG_DBG_IMAP, "IMAP[%s][%s]: APPEND of %zu messages refused; one by one",
-			  r->name, r->folder, n);
-	}
 	if (code) {
 		for (size_t i = 0; i < n; i++)
 			codes_r[i] = code;
 		return code;
 	}
+	bool *sent = xcalloc(n ? n : 1, sizeof(*sent));
+	if (n > 1 && has_cap(ir, "MULTIAPPEND") && has_cap(ir, "UIDPLUS") && has_cap(ir, "LITERAL+")) {
+		size_t idx[MULTIAPPEND_MAX_MSGS], k = 0;
+		for (size_t i = 0; i < n && k < MULTIAPPEND_MAX_MSGS; i++)
+			if (multiappend_fits(&ups[i]))
+				idx[k++] = i;
+		int rc = k > 1 ? append_multi(r, ups, idx, k, uids_r, codes_r) : 1;
+		if (rc != REPO_OK && rc != 1) {
+			for (size_t i = 0; i < n; i++)
+				codes_r[i] = rc;
+			free(sent);
+			return rc;
+		}
+		for (size_t j = 0; rc == REPO_OK && j < k; j++)
+			sent[idx[j]] = true;
+	}
 	for (size_t i = 0; i < n; i++) {
+		if (sent[i])
+			continue;
 		codes_r[i] = imap_store(r, ups[i].body, ups[i].len, ups[i].flags, ups[i].time, 0,
 					&uids_r[i], NULL);
 		if (codes_r[i] == REPO_STORE_BAD || codes_r[i] == REPO_FOLDER_BAD) {
-			for (size_t k = i + 1; k < n; k++)
-				codes_r[k] = codes_r[i];
-			return codes_r[i];
+			code = codes_r[i];
+			for (size_t k = 0; k < n; k++)
+				if (!sent[k] && k > i)
+					codes_r[k] = code;
+			free(sent);
+			return code;
 		}
 		if (codes_r[i] != REPO_OK)
 			log_error("%s", repo_error(r)); /* the next store replaces the text */
 	}
+	free(sent);
 	return REPO_OK;
 }
 

@@ -1,8 +1,10 @@
 """Uploads: several new local messages go up in one MULTIAPPEND when the
 server offers MULTIAPPEND, UIDPLUS and LITERAL+ (Dovecot stores them in one
 transaction: ~8x less server work than one APPEND each), and one APPEND each
-otherwise. Either way every message lands exactly once and its file gets the
-UID the server gave it."""
+otherwise. A message too big for a non-synchronizing literal (over 100 KiB)
+goes in its own APPEND without keeping the others out of the batch. Either
+way every message lands exactly once and its file gets the UID the server
+gave it."""
 
 import re
 
@@ -16,15 +18,25 @@ class UploadCases(harness.SyncTestCase):
         self.load_corpus(messages=6, folders="INBOX")
         self.sync()
         bodies = [simple_message("local %d" % i, body="line\n" * (i + 1)) for i in range(12)]
+        # two bigger than a LITERAL+ literal may be (100 KiB), smaller than
+        # the streamed uploads (1 MiB): they must not send the rest one by one
+        big = [simple_message("big %d" % i, body=("big %d line of text\n" % i) * 9000)
+               for i in range(2)]
+        bodies[4:4] = big[:1]
+        bodies[9:9] = big[1:]
         for i, b in enumerate(bodies):
             add_local_message(self.mail, "INBOX", b, flags="S" if i % 3 == 0 else "")
         r = self.sync("-d", "imap")
         appends = re.findall(r"C: \S+ APPEND ", r.output)
         if want_multi:
-            self.assertEqual(len(appends), 1, "not one MULTIAPPEND:\n%s" % r.output)
+            # one MULTIAPPEND for the 12 small ones, one APPEND per big one
+            self.assertEqual(len(appends), 3, "not one MULTIAPPEND + 2:\n%s" % r.output)
             self.assertRegex(r.output, r"APPENDUID \d+ \d+:\d+")
+            self.assertIn("Append completed", r.output)
+            multi = [m for m in re.findall(r"APPENDUID \d+ (\d+):(\d+)", r.output)]
+            self.assertEqual([int(b) - int(a) + 1 for a, b in multi], [12], r.output)
         else:
-            self.assertEqual(len(appends), 12, r.output)
+            self.assertEqual(len(appends), 14, r.output)
         with Imap(self.dc, self.user) as s:
             server = s.messages("INBOX")
         got = [m.body for m in server.values()]
