@@ -1,7 +1,8 @@
 /* imap_repo.c — the IMAP repository on libetpan; see imap_repo.h.
  *
  * Order of a session: connect (TCP, TLS or STARTTLS) -> CAPABILITY ->
- * authenticate -> CAPABILITY again -> LIST "" "" (separator); then per
+ * authenticate -> CAPABILITY again; LIST "" "" (separator) only if no
+ * folder listing has shown the separator when it is needed; then per
  * folder SELECT/EXAMINE -> UID FETCH listing -> bodies / APPEND / STORE /
  * EXPUNGE -> UNSELECT. Commands whose arguments are mailbox names go through
  * libetpan's own senders (quoting); UID FETCH/STORE/EXPUNGE/SEARCH are sent
@@ -55,7 +56,7 @@ struct imap_repo {
 	mailimap *imap;       /* owned; NULL while not connected */
 	bool dead;            /* the connection failed: only free/connect help */
 	struct strlist caps;  /* upper case; "AUTH=PLAIN" for auth types */
-	char sep;             /* from LIST "" "" */
+	char sep;             /* 0 until learned (learn_separator, load_separator) */
 	bool readonly;        /* selected with EXAMINE or READ-ONLY */
 	struct imap_trace trace;
 	struct strbuf buf;    /* reused for bodies (CRLF <-> LF) */
@@ -712,13 +713,10 @@ static int connect_session(struct imap_repo *ir)
 	if (ir->imap->imap_state == MAILIMAP_STATE_NON_AUTHENTICATED &&
 	    (code = authenticate(ir)) != REPO_OK)
 		goto fail;
-	load_separator(ir);
-	if (ir->dead) {
-		code = REPO_STORE_BAD;
-		goto fail;
-	}
-	log_debug(LOG_DBG_IMAP, "IMAP[%s]: connected to %s:%d, separator '%c'", r->name, ir->host,
-		  ir->port, ir->sep);
+	/* The separator is asked for (LIST "" "") only when a caller needs it
+	 * before a folder listing has shown it: a run that lists the folders
+	 * saves the round trip. */
+	log_debug(LOG_DBG_IMAP, "IMAP[%s]: connected to %s:%d", r->name, ir->host, ir->port);
 	return REPO_OK;
 
 fail:
@@ -735,8 +733,44 @@ fail_err:
 
 static char imap_separator(struct repo *r)
 {
-	return IR(r)->sep ? IR(r)->sep : '/';
+	struct imap_repo *ir = IR(r);
+	if (!ir->sep && need_conn(ir) == REPO_OK) {
+		load_separator(ir);
+		log_debug(LOG_DBG_IMAP, "IMAP[%s]: separator '%c' (LIST \"\" \"\")", r->name,
+			  ir->sep);
+	}
+	return ir->sep ? ir->sep : '/';
 }
+
+/* What a folder listing shows of the separator: the delimiter of every
+ * LIST reply, so that LIST "" "" is not needed. */
+struct delim_seen {
+	char delim;
+	bool mixed;
+};
+
+static void delim_note(struct delim_seen *d, char delim)
+{
+	if (!delim)
+		return;
+	if (!d->delim)
+		d->delim = delim;
+	else if (d->delim != delim)
+		d->mixed = true;
+}
+
+/* Takes the separator from a listing when it is not known yet and every
+ * folder listed had the same one; a server whose namespaces differ keeps
+ * LIST "" "" (the personal namespace's) for imap_separator to ask. */
+static void learn_separator(struct imap_repo *ir, const struct delim_seen *d)
+{
+	if (ir->sep || !d->delim || d->mixed)
+		return;
+	ir->sep = d->delim;
+	log_debug(LOG_DBG_IMAP, "IMAP[%s]: separator '%c' (from the folder listing)", ir->base.name,
+		  ir->sep);
+}
+
 
 static bool mailbox_selectable(const struct mailimap_mailbox_list *mb)
 {
@@ -760,6 +794,25 @@ static bool mailbox_selectable(const struct mailimap_mailbox_list *mb)
 	return true;
 }
 
+/* Names of the selectable folders of a plain LIST "" "*". */
+static int list_plain(struct imap_repo *ir, struct strlist *names_r)
+{
+	clist *list = NULL;
+	int rc = mailimap_list(ir->imap, "", "*", &list);
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_STORE_BAD, "LIST \"\" \"*\"");
+	struct delim_seen d = { 0 };
+	for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
+		struct mailimap_mailbox_list *mb = clist_content(it);
+		delim_note(&d, mb->mb_delimiter);
+		if (mb->mb_name && *mb->mb_name && mailbox_selectable(mb))
+			strlist_add(names_r, mb->mb_name);
+	}
+	mailimap_list_result_free(list);
+	learn_separator(ir, &d);
+	return REPO_OK;
+}
+
 static int list_with_status(struct imap_repo *ir, struct strlist *names_r);
 
 static void drop_listed_status(struct imap_repo *ir)
@@ -777,17 +830,7 @@ static int imap_list_folders(struct repo *r, struct strlist *names_r)
 	drop_listed_status(ir);
 	if (has_cap(ir, "LIST-STATUS"))
 		return list_with_status(ir, names_r);
-	clist *list = NULL;
-	int rc = mailimap_list(ir->imap, "", "*", &list);
-	if (rc != MAILIMAP_NO_ERROR)
-		return imap_fail(ir, rc, REPO_STORE_BAD, "LIST \"\" \"*\"");
-	for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
-		struct mailimap_mailbox_list *mb = clist_content(it);
-		if (mb->mb_name && *mb->mb_name && mailbox_selectable(mb))
-			strlist_add(names_r, mb->mb_name);
-	}
-	mailimap_list_result_free(list);
-	return REPO_OK;
+	return list_plain(ir, names_r);
 }
 
 static bool already_exists(struct imap_repo *ir)
@@ -2941,8 +2984,9 @@ static const char *status_items(const struct imap_repo *ir)
 
 /* "* LIST (<flags>) <delimiter> <name>" -> the name (malloc'd), and
  * whether it can be selected (no \Noselect or \NonExistent). Pure. */
-static char *parse_list_line(const char *line, bool *selectable_r)
+static char *parse_list_line(const char *line, bool *selectable_r, char *delim_r)
 {
+	*delim_r = 0;
 	if (strncasecmp(line, "* LIST ", 7))
 		return NULL;
 	const char *p = line + 7;
@@ -2972,6 +3016,8 @@ static char *parse_list_line(const char *line, bool *selectable_r)
 		char *delim = parse_astring(&p);
 		if (!delim)
 			return NULL;
+		if (strlen(delim) == 1)
+			*delim_r = delim[0];
 		free(delim);
 	}
 	char *name = parse_astring(&p);
@@ -2997,6 +3043,7 @@ static int list_with_status(struct imap_repo *ir, struct strlist *names_r)
 	struct repo_probe st = { .condstore = has_cap(ir, "CONDSTORE") };
 	struct strlist names = STRLIST_INIT;
 	bool refused = false;
+	struct delim_seen d = { 0 };
 	while (rc == MAILIMAP_NO_ERROR) {
 		rc = read_raw_response(ir->imap, &line);
 		if (rc != MAILIMAP_NO_ERROR)
@@ -3011,7 +3058,9 @@ static int list_with_status(struct imap_repo *ir, struct strlist *names_r)
 			break;
 		}
 		bool selectable = false;
-		char *name = parse_list_line(l, &selectable);
+		char delim = 0;
+		char *name = parse_list_line(l, &selectable, &delim);
+		delim_note(&d, delim);
 		if (name) {
 			if (selectable && strlist_find(&names, name) < 0)
 				strlist_add(&names, name);
@@ -3035,18 +3084,9 @@ static int list_with_status(struct imap_repo *ir, struct strlist *names_r)
 		log_debug(LOG_DBG_IMAP, "IMAP[%s]: LIST-STATUS refused; plain LIST", ir->base.name);
 		strlist_free(&names);
 		repo_probe_free(&st);
-		clist *list = NULL;
-		rc = mailimap_list(ir->imap, "", "*", &list);
-		if (rc != MAILIMAP_NO_ERROR)
-			return imap_fail(ir, rc, REPO_STORE_BAD, "LIST \"\" \"*\"");
-		for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
-			struct mailimap_mailbox_list *mb = clist_content(it);
-			if (mb->mb_name && *mb->mb_name && mailbox_selectable(mb))
-				strlist_add(names_r, mb->mb_name);
-		}
-		mailimap_list_result_free(list);
-		return REPO_OK;
+		return list_plain(ir, names_r);
 	}
+	learn_separator(ir, &d);
 	for (size_t i = 0; i < names.n; i++)
 		strlist_add(names_r, names.v[i]);
 	strlist_free(&names);

@@ -1541,7 +1541,6 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 	const struct account_settings *a = acc->a;
 	bool dry = acc->req->dry_run;
 	struct strlist rlist = STRLIST_INIT, llist = STRLIST_INIT;
-	char rsep = acc->main.remote->ops->separator(acc->main.remote);
 	char lsep = a->local.sep;
 	int ret = -1;
 
@@ -1550,6 +1549,8 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 		log_error("%s", repo_error(acc->main.remote));
 		goto out;
 	}
+	/* after the listing: IMAP learns the separator from it */
+	char rsep = acc->main.remote->ops->separator(acc->main.remote);
 	if (!acc->local_root_missing) {
 		rc = acc->main.local->ops->list_folders(acc->main.local, &llist);
 		if (rc != REPO_OK) {
