@@ -1759,9 +1759,33 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Whether sync_folder will skip the pair without a listing: the probe
+ * says the server side is unchanged and both Maildir directories still
+ * have the mtimes recorded after the last sync. Only counts the work, so
+ * that a run with nothing to do opens no extra connection; sync_folder
+ * decides for itself (and may still skip a folder this calls busy). */
+static bool folder_quiet(struct account_ctx *acc, const struct folder_pair *pair)
+{
+	struct conn *c = &acc->main;
+	if (acc->req->dry_run || pair->remote_missing || acc->local_root_missing)
+		return false;
+	struct status_folder sf = { 0 };
+	char *err = NULL;
+	int rc = status_folder_get(c->status, pair->remote, &sf, &err);
+	free(err);
+	if (rc <= 0 || !sf.uidvalidity || !sf.new_mtime_ns || !sf.cur_mtime_ns)
+		return false;
+	const struct repo_probe_entry *pe = probe_find(acc, pair->remote);
+	int64_t mn = 0, mc = 0;
+	return pe && remote_unchanged(acc, pe, &sf) && local_mtimes(c, pair->local, &mn, &mc) &&
+	       mn == sf.new_mtime_ns && mc == sf.cur_mtime_ns && !has_names(c, pair->local);
+}
+
 /* Syncs the folder pairs over up to maxconnections connections. The main
  * connection works too, so maxconnections = 1 means no extra thread; an
- * extra connection that fails to open just leaves its share to the rest. */
+ * extra connection that fails to open just leaves its share to the rest.
+ * Extra connections cost a login each (several ms of the server's time):
+ * only as many as there are folders with work beyond the first. */
 static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
 {
 	acc->pairs = pairs->v;
@@ -1769,8 +1793,12 @@ static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
 	acc->next_pair = 0;
 	size_t extra = 0;
 	int maxconn = acc->req->before_folder ? 1 : acc->a->remote.maxconnections;
-	if (maxconn > 1 && pairs->n > 1)
-		extra = (size_t)maxconn - 1 < pairs->n - 1 ? (size_t)maxconn - 1 : pairs->n - 1;
+	if (maxconn > 1 && pairs->n > 1) {
+		size_t busy = 0;
+		for (size_t i = 0; i < pairs->n && busy < (size_t)maxconn; i++)
+			busy += !folder_quiet(acc, &pairs->v[i]);
+		extra = busy > 1 ? ((size_t)maxconn < busy ? (size_t)maxconn : busy) - 1 : 0;
+	}
 	struct worker *workers = xcalloc(extra ? extra : 1, sizeof(*workers));
 	size_t started = 0;
 	for (size_t i = 0; i < extra; i++) {

@@ -189,6 +189,14 @@ class CondstoreCases(harness.SyncTestCase):
         # the initial sync recorded trusted mtimes for every folder (its
         # last folders after waiting out the clock tick): not even a listing
         self.assertNotRegex(r.output, r"Maildir\[[^]]*\]: listed", r)
+        # the folder listing showed the separator: no LIST "" "" round trip
+        self.assertNotIn('LIST "" ""', r.output)
+        self.assertRegex(r.output, r"separator '/' \(from the folder listing\)")
+        # several connections allowed, nothing to do: only the first opens
+        self.conf = self.write_config(remote={"maxconnections": "3"})
+        r = self.sync(*args, "-d", "imap")
+        self.assertEqual(r.output.count("not selected"), len(FOLDERS), r)
+        self.assertEqual(r.output.count("AUTHENTICATE"), 1, r.output)
         if not self.EXTENSIONS:
             # without CONDSTORE a normal run never trusts the server's STATUS
             r = self.sync()
@@ -226,6 +234,14 @@ class CondstoreCases(harness.SyncTestCase):
         self.sync(*args)
         r = self.sync(*args, "-d", "imap")
         self.assertEqual(r.output.count("not selected"), len(FOLDERS), r)
+        self.assertEqual(r.output.count("AUTHENTICATE"), 1, r.output)
+        # two folders with work: one more connection (of the 3 allowed)
+        with Imap(self.dc, self.user) as s:
+            s.append("Archive", simple_message("two at once 1"))
+            s.append("INBOX", simple_message("two at once 2"))
+        r = self.sync(*args, "-d", "imap")
+        self.assertEqual(r.output.count("AUTHENTICATE"), 2, r.output)
+        self.assertEqual(r.output.count("not selected"), len(FOLDERS) - 2, r)
 
 
     def check_changes_during_sync_never_hidden(self):
