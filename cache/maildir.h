@@ -36,11 +36,20 @@
  *
  * Writes never replace an existing file (renameat2 RENAME_NOREPLACE, else
  * check then rename), so a name clash retries with the next seq. With
- * fsync, store fdatasyncs the file before its rename, and store and set_uid
- * mark the directory they renamed into; flush (also run by close_folder
- * and select_folder) fsyncs the marked directories once, so callers make
- * a whole batch of renames durable with one or two fsyncs before writing
- * the status rows that point at them.
+ * fsync, store writes the file in tmp/ and starts its writeback, and its
+ * fdatasync and rename wait for a batch (up to 64 files, or flush): one
+ * journal commit for the batch instead of one per message, and still
+ * never a name in new/ or cur/ over data not on disk. Every other call on
+ * the folder publishes the batch first, so it sees what store returned
+ * (the name may differ from the key store gave when it was taken
+ * meanwhile; only the UID and flags count). store and set_uid mark the
+ * directory they renamed into; flush (also run by close_folder and
+ * select_folder) fsyncs the marked directories once, so callers make a
+ * whole batch of renames durable with one or two fsyncs before writing
+ * the status rows that point at them. A stored file that could not be
+ * synced or renamed is removed from tmp/ and makes the next flush fail
+ * (even if another call published it), so the rows of that batch are
+ * never committed over a missing file.
  *
  * store: the file is created 0600 (mail is private; OfflineIMAP's 0666 &
  * ~umask gives 0644). time > 0 sets the file's mtime (and atime) to it, so

@@ -326,6 +326,7 @@ static void test_folders_slash(void)
 	char *key = NULL;
 	uint32_t uid = 0;
 	CHECK_INT(r->ops->store(r, "x\n", 2, FLAG_SEEN, 0, 7, &uid, &key), REPO_OK);
+	CHECK_INT(r->ops->flush(r), REPO_OK);
 	CHECK_INT(uid, 7);
 	check_new_name(key, "cur", 7, MD5_LISTS_FOO, ':', "S");
 	p = xasprintf("%s/nested/Lists/foo/%s", tmpdir, key ? key : "");
@@ -384,6 +385,7 @@ static void test_messages(void)
 	check_new_name(k3, "new", 0, MD5_INBOX, ':', "");
 	CHECK_INT(r->ops->store(r, "", 0, F("RS"), 0, 4, NULL, &k4), REPO_OK);
 	check_new_name(k4, "cur", 4, MD5_INBOX, ':', "RS");
+	CHECK_INT(r->ops->flush(r), REPO_OK); /* with fsync, stores land in batches */
 	CHECK(k1 && k2 && k3 && k4);
 	if (!(k1 && k2 && k3 && k4))
 		exit(1);
@@ -593,6 +595,7 @@ static void test_messages(void)
 	/* error lines name folder and file: cur/ replaced by a file */
 	free(k1);
 	CHECK_INT(r->ops->store(r, body1, strlen(body1), 0, 0, 10, NULL, &k1), REPO_OK);
+	CHECK_INT(r->ops->flush(r), REPO_OK);
 	struct repo_msg m10 = { .uid = 10, .flags = 0, .key = k1 };
 	char *curdir = xasprintf("%s/cur", dir), *curaside = xasprintf("%s/cur.aside", dir);
 	rename(curdir, curaside);
@@ -709,6 +712,98 @@ static void test_duplicates(void)
 	free(root);
 }
 
+/* With fsync, stores are synced and renamed in batches: nothing is
+ * visible under its name before its data is synced, everything is after
+ * flush (or any other call), tmp/ is left empty, and a file that cannot
+ * be renamed makes flush fail, however it was published, so that the
+ * caller never commits rows over a missing file. */
+static void test_batched_stores(void)
+{
+	char *root = P("%s/%s", "batched");
+	struct maildir_settings s = settings(root, '.');
+	struct repo *r = maildir_repo_new("local", &s);
+	CHECK_INT(r->ops->connect(r), REPO_OK);
+	struct repo_folder_status st;
+	CHECK_INT(r->ops->create_folder(r, "INBOX"), REPO_OK);
+	CHECK_INT(r->ops->select_folder(r, "INBOX", true, &st), REPO_OK);
+	char *dir = maildir_folder_dir(r, "INBOX");
+	char *tmpd = xasprintf("%s/tmp", dir), *curd = xasprintf("%s/cur", dir);
+	char *aside = xasprintf("%s/cur.aside", dir);
+
+	/* 70 stores: more than one batch; each lands exactly once, intact */
+	enum { N = 70 };
+	char *keys[N];
+	for (int i = 0; i < N; i++) {
+		char *body = xasprintf("Subject: batch %d\n\nbody %d\n", i, i);
+		keys[i] = NULL;
+		CHECK_INT(r->ops->store(r, body, strlen(body), FLAG_SEEN, 0, (uint32_t)i + 1, NULL,
+					&keys[i]),
+			  REPO_OK);
+		free(body);
+	}
+	CHECK_INT(r->ops->flush(r), REPO_OK);
+	char *c = ls(tmpd);
+	CHECK_STR(c, "");
+	free(c);
+	CHECK_INT(count_files(dir), N);
+	struct repo_msg_list l = { 0 };
+	CHECK_INT(r->ops->list_messages(r, &l), REPO_OK);
+	CHECK_INT(l.n, N);
+	for (int i = 0; i < N; i++) {
+		struct repo_msg *m = by_uid(&l, (uint32_t)i + 1);
+		CHECK(m != NULL);
+		char *body = NULL, *want = xasprintf("Subject: batch %d\n\nbody %d\n", i, i);
+		size_t len = 0;
+		if (m)
+			CHECK_INT(r->ops->read_body(r, m, &body, &len, NULL), REPO_OK);
+		CHECK_STR(body, want);
+		free(body);
+		free(want);
+		free(keys[i]);
+	}
+	repo_msg_list_free(&l);
+
+	/* a store is visible to the next call without a flush */
+	char *k = NULL;
+	CHECK_INT(r->ops->store(r, "x\n", 2, FLAG_SEEN, 0, 100, NULL, &k), REPO_OK);
+	CHECK_INT(r->ops->list_messages(r, &l), REPO_OK);
+	CHECK(by_uid(&l, 100) != NULL);
+	repo_msg_list_free(&l);
+	free(k);
+	CHECK_INT(r->ops->flush(r), REPO_OK);
+
+	/* cur/ gone between store and flush: the rename fails, flush says so
+	 * (naming the file), tmp/ keeps nothing, and the next flush is clean */
+	CHECK_INT(r->ops->store(r, "y\n", 2, FLAG_SEEN, 0, 101, NULL, &k), REPO_OK);
+	free(k);
+	CHECK_INT(rename(curd, aside), 0);
+	CHECK_INT(r->ops->flush(r), REPO_FOLDER_BAD);
+	CHECK(strstr(repo_error(r), "rename to cur/") != NULL);
+	CHECK(strstr(repo_error(r), "Maildir[INBOX]: tmp/") != NULL);
+	c = ls(tmpd);
+	CHECK_STR(c, "");
+	free(c);
+	CHECK_INT(r->ops->flush(r), REPO_OK);
+
+	/* the same failure published by another call (list_messages) still
+	 * fails the next flush */
+	CHECK_INT(r->ops->store(r, "z\n", 2, FLAG_SEEN, 0, 102, NULL, &k), REPO_OK);
+	free(k);
+	r->ops->list_messages(r, &l);
+	repo_msg_list_free(&l);
+	CHECK_INT(r->ops->flush(r), REPO_FOLDER_BAD);
+	CHECK_INT(r->ops->flush(r), REPO_OK);
+	CHECK_INT(rename(aside, curd), 0);
+	CHECK_INT(count_files(dir), N + 1);
+
+	free(tmpd);
+	free(curd);
+	free(aside);
+	free(dir);
+	r->ops->free(&r);
+	free(root);
+}
+
 int main(void)
 {
 	umask(022);
@@ -726,6 +821,7 @@ int main(void)
 	test_folders_slash();
 	test_messages();
 	test_duplicates();
+	test_batched_stores();
 	char *rm = xasprintf("rm -rf '%s'", tmpdir);
 	if (check_failures == 0 && system(rm) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);

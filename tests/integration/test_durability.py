@@ -1,0 +1,106 @@
+"""A sync killed (SIGKILL: no clean-up of any kind) while it downloads loses
+and duplicates nothing.
+
+Downloads are written to tmp/, their data synced in batches and only then
+renamed into new/ or cur/, and the status rows are committed only after
+that (cache/maildir.h). So whenever the process dies:
+  - every file under new/ or cur/ is whole (its bytes are the server's);
+  - the server keeps every message (no row ever claims a file that is not
+    there, which the next run would take for a local deletion);
+  - the next run completes the folder with each message exactly once.
+The kill points are taken from the -d maildir trace (a file renamed into
+place): at the first and further in, in the middle of a batch.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+
+import harness
+from harness import Imap, crlf_to_lf, maildir_messages
+
+FOLDERS = ("INBOX", "Archive")
+
+
+class TestKilledDuringDownload(harness.SyncTestCase):
+
+    def server_counts(self):
+        with Imap(self.dc, self.user) as s:
+            return {f: len(s.messages(f)) for f in FOLDERS}
+
+    def rows_have_files(self, why):
+        """Every committed status row names a file under new/ or cur/ (the
+        database is opened as the next run would, WAL included)."""
+        db = os.path.join(self.meta, "Account-%s" % harness.ACCOUNT, "offlinefs.sqlite")
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        try:
+            rows = con.execute("SELECT f.name, m.uid FROM messages m JOIN folders f "
+                               "ON f.id = m.folder_id").fetchall()
+        finally:
+            con.close()
+        have = {}
+        for name, uid in rows:
+            if name not in have:
+                have[name] = {m.uid for m in maildir_messages(self.mail,
+                                                              harness.local_name(name, "."))}
+            self.assertIn(uid, have[name], "%s: row for UID %d of %s, no file" % (why, uid, name))
+        return len(rows)
+
+    def test_kill_during_download_loses_nothing(self):
+        self.load_corpus(messages=800, folders=",".join(FOLDERS), attach_pct=5.0)
+        before = self.server_counts()
+        self.assertEqual(sum(before.values()), 800)
+        self.assertGreater(before["INBOX"], 520)
+        # Kill points: the 505th download into INBOX (just after the
+        # first status commit, 500 rows, while a batch of files waits for
+        # its sync), then the 1st and the 70th file a run renames into place
+        # (mid-batch: some renamed, the rest still in tmp/).
+        kills = 0
+        for rnd, (what, kill_at) in enumerate(((b"IMAP[INBOX] -> Maildir", 505), (b": stored ", 1),
+                                               (b": stored ", 70))):
+            p = subprocess.Popen([self.offlinefs, "-c", self.conf, "-o", "-u", "basic",
+                                  "-d", "maildir,sync"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            seen = 0
+            killed = False
+            for line in p.stderr:
+                seen += what in line
+                if seen >= kill_at:
+                    p.send_signal(signal.SIGKILL)
+                    killed = True
+                    break
+            p.stderr.close()
+            p.wait()
+            if not killed:
+                break  # the run finished before the kill point: nothing to check
+            kills += 1
+            why = "round %d (killed at %s #%d)" % (rnd, what.decode().strip(": "), kill_at)
+            rows = self.rows_have_files(why)
+            if rnd == 0:
+                self.assertGreaterEqual(rows, 500 + before["Archive"],
+                                        "%s: no commit before the kill" % why)
+            # what is under new/ and cur/ is whole: the server's bytes
+            with Imap(self.dc, self.user) as s:
+                for f in FOLDERS:
+                    server = s.messages(f)
+                    for m in maildir_messages(self.mail, harness.local_name(f, ".")):
+                        self.assertIn(m.uid, server, "%s: %s has no server copy" % (why, m.name))
+                        self.assertEqual(m.body, crlf_to_lf(server[m.uid].body),
+                                         "%s: %s is not whole" % (why, m.name))
+            self.assertEqual(self.server_counts(), before, "%s: server lost mail" % why)
+            # the next (killed or complete) run goes on from there
+        self.assertEqual(kills, 3, "a run finished before being killed")
+        self.sync()
+        self.assertEqual(self.server_counts(), before, "server lost mail")
+        for f in FOLDERS:
+            self.assert_synced(f)
+        local = sum(len(maildir_messages(self.mail, harness.local_name(f, "."))) for f in FOLDERS)
+        self.assertEqual(local, 800)
+        # and a run after that has nothing to do
+        r = self.sync()
+        self.assert_nothing_copied(r)
+
+
+if __name__ == "__main__":
+    harness.main()
