@@ -524,7 +524,8 @@ class Bench:
 
     def start_server(self):
         users = len(self.tools) * len(self.datasets())
-        self.dc = Dovecot(os.path.join(self.work, "srv"), extensions=True, users=users)
+        self.dc = Dovecot(os.path.join(self.work, "srv"), extensions=True, users=users,
+                          prefork=self.args.prefork_server)
         atexit.register(self.stop_server)
         self.dc.start()
         log("dovecot on %s imaps port %d (%s)" % (self.dc.host, self.dc.imaps_port,
@@ -1042,6 +1043,10 @@ def parse_args(argv):
                     help="ext4 (default): the work dir is a fresh ext4 filesystem in a "
                          "loop-mounted image, so that measurements do not depend on the host "
                          "filesystem's history; here: the host's /var/tmp as it is")
+    ap.add_argument("--prefork-server", action="store_true",
+                    help="Dovecot keeps imap-login and imap processes ready "
+                         "(process_min_avail = 4) instead of forking both per connection "
+                         "(its default), as busy production servers do")
     ap.add_argument("--maxconnections", type=int, default=1, metavar="N",
                     help="maxconnections of offlinefs and OfflineIMAP (same config key): folders "
                          "synced in parallel over N connections; mbsync has no equivalent "
@@ -1225,9 +1230,12 @@ def main(argv=None):
             big = "; big corpus: %d messages in one folder, %.0f MB" % (
                 a.big_messages, sum(e["size"] for f in bm["folders"] for e in f["messages"]) / 1e6)
         meta = {"runs": a.runs, "corpus_desc": "corpus seed %d: %d messages in %d folders, %.0f MB "
-                "(%d of 1-4 MB)%s; churn %d%%; fsync %s; filesystem: %s; command: %s" % (
+                "(%d of 1-4 MB)%s; churn %d%%; fsync %s; filesystem: %s; server: %s; "
+                "command: %s" % (
                     a.seed, a.messages, len(m["folders"]), size / 1e6, a.large, big, a.churn_pct,
                     "off" if a.no_fsync else "on (tool defaults)", a.fs_used,
+                    "processes kept ready (process_min_avail)" if a.prefork_server
+                    else "Dovecot defaults (a fork per connection)",
                     " ".join(["python3", "bench/run.py"] + (argv if argv is not None
                                                              else sys.argv[1:])))}
         if floor is not None:
