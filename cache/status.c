@@ -83,6 +83,8 @@ struct status_db {
 	sqlite3 *db;
 	char *path;   /* owned; the file (also for an in-memory copy) */
 	bool in_txn;  /* between status_begin and commit/rollback */
+	bool fsync;   /* synchronous = FULL outside relaxed transactions */
+	bool relaxed; /* this transaction runs with synchronous = NORMAL */
 	sqlite3_stmt *stmt[ST_COUNT];
 	sqlite3_stmt *ext[STATUS_EXT_STMTS]; /* status_ext_stmt() */
 };
@@ -378,6 +380,7 @@ int status_open(const char *path, bool readonly, bool fsync, struct status_db **
 		if (exec(db, fsync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
 			 "synchronous", error_r) < 0)
 			goto err_close;
+		db->fsync = fsync;
 	}
 
 	int version = schema_version(db, error_r);
@@ -620,6 +623,33 @@ int status_begin(struct status_db *db, char **error_r)
 	return 0;
 }
 
+/* sqlite refuses to change synchronous inside a transaction: it is set
+ * before BEGIN and put back after COMMIT or ROLLBACK. */
+int status_begin_relaxed(struct status_db *db, char **error_r)
+{
+	if (db->fsync && !db->in_txn) {
+		if (exec(db, "PRAGMA synchronous = NORMAL", "synchronous", error_r) < 0)
+			return -1;
+		db->relaxed = true;
+	}
+	int rc = status_begin(db, error_r);
+	if (rc < 0 && db->relaxed) {
+		sqlite3_exec(db->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
+		db->relaxed = false;
+	}
+	return rc;
+}
+
+/* Back to FULL after a relaxed transaction; a failure here would leave
+ * later transactions relaxed, so it fails the caller too. */
+static int end_relaxed(struct status_db *db, char **error_r)
+{
+	if (!db->relaxed || db->in_txn)
+		return 0;
+	db->relaxed = false;
+	return exec(db, "PRAGMA synchronous = FULL", "synchronous", error_r);
+}
+
 int status_commit(struct status_db *db, char **error_r)
 {
 	if (!db->in_txn) {
@@ -630,9 +660,16 @@ int status_commit(struct status_db *db, char **error_r)
 		/* sqlite may have rolled back already (e.g. disk full); if
 		 * not, the caller's status_rollback() ends it. */
 		db->in_txn = !sqlite3_get_autocommit(db->db);
+		if (!db->in_txn) {
+			char *ignored = NULL;
+			end_relaxed(db, &ignored);
+			free(ignored);
+		}
 		return -1;
 	}
 	db->in_txn = false;
+	if (end_relaxed(db, error_r) < 0)
+		return -1;
 	return 0;
 }
 
@@ -642,6 +679,9 @@ void status_rollback(struct status_db *db)
 		return;
 	sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 	db->in_txn = false;
+	char *ignored = NULL;
+	end_relaxed(db, &ignored);
+	free(ignored);
 }
 
 static int put(struct status_db *db, enum stmt_id id, int64_t folder_id, uint32_t uid,

@@ -9,7 +9,8 @@
  * Folder names are the remote folder names. WAL mode; writes are grouped by
  * the caller in status_begin()/status_commit() (one transaction per batch,
  * never a commit per message). synchronous=FULL when fsync is on, else
- * NORMAL. The file and its directory are created 0600/0700.
+ * NORMAL; status_begin_relaxed() transactions are NORMAL either way. The
+ * file and its directory are created 0600/0700.
  *
  * It also imports OfflineIMAP's per-folder LocalStatus-sqlite files
  * (schema v1 and v2: status(id, flags, ...)) so migrating users keep their
@@ -90,6 +91,15 @@ int status_upload_load(struct status_db *db, int64_t folder_id, struct strlist *
 /* BEGIN IMMEDIATE. Transactions do not nest: a second begin is an error.
  * After a failed commit call status_rollback(). */
 int status_begin(struct status_db *db, char **error_r);
+/* status_begin for a transaction that a power cut may lose without harm:
+ * it is committed without waiting for the disk (synchronous=NORMAL for
+ * this one when fsync is on) and becomes durable with the next
+ * status_begin transaction or the checkpoint at close. For rows that
+ * describe files already made durable (repo flush), whose loss only
+ * makes the next sync compare again (it matches the files by their U=):
+ * the sync's row batches and folder states. Not for the upload marks,
+ * which must be on disk before their APPEND is sent. */
+int status_begin_relaxed(struct status_db *db, char **error_r);
 int status_commit(struct status_db *db, char **error_r);
 void status_rollback(struct status_db *db);
 /* Insert or replace one row. Call inside begin/commit. */

@@ -157,7 +157,7 @@ static bool st_flush(struct folder_ctx *f)
 	}
 	struct status_db *db = f->c->status;
 	char *err = NULL;
-	int rc = status_begin(db, &err);
+	int rc = status_begin_relaxed(db, &err);
 	for (size_t i = 0; rc == 0 && i < f->n_puts; i++)
 		rc = status_put(db, f->folder_id, f->puts[i].uid, f->puts[i].flags, &err);
 	for (size_t i = 0; rc == 0 && i < f->n_forgets; i++) {
@@ -487,11 +487,14 @@ struct upload_batch {
 	size_t n, bytes;
 };
 
+/* A mark must be on disk before its APPEND is sent; a lost clear only
+ * leaves a mark that the next run resolves (the file keeps its UID or is
+ * found on the server by content), so clearing does not wait for the disk. */
 static bool marks_write(struct folder_ctx *f, struct upload_batch *b, bool mark)
 {
 	struct status_db *db = f->c->status;
 	char *err = NULL;
-	int rc = status_begin(db, &err);
+	int rc = mark ? status_begin(db, &err) : status_begin_relaxed(db, &err);
 	for (size_t i = 0; rc == 0 && i < b->n; i++)
 		rc = mark ? status_upload_mark(db, f->folder_id, b->base[i], &err)
 			  : status_upload_clear(db, f->folder_id, b->base[i], &err);
@@ -1096,8 +1099,8 @@ static void record_mtimes(struct conn *c, const char *remote_name, int64_t mn, i
 	if (status_folder_get(c->status, remote_name, &sf, &err) > 0) {
 		sf.new_mtime_ns = mn;
 		sf.cur_mtime_ns = mc;
-		if (status_begin(c->status, &err) < 0 || status_folder_update(c->status, &sf, &err) < 0 ||
-		    status_commit(c->status, &err) < 0)
+		if (status_begin_relaxed(c->status, &err) < 0 ||
+		    status_folder_update(c->status, &sf, &err) < 0 || status_commit(c->status, &err) < 0)
 			status_rollback(c->status);
 	}
 	if (err)

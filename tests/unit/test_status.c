@@ -11,6 +11,7 @@
 
 #include "cache/lock.h"
 #include "cache/status.h"
+#include "cache/status_internal.h"
 #include "common/xalloc.h"
 #include "tests/unit/check.h"
 
@@ -414,6 +415,65 @@ static void test_lock(void)
 	free(lockfile);
 }
 
+static int synchronous_of(struct status_db *db)
+{
+	sqlite3_stmt *st = NULL;
+	int v = -1;
+	if (sqlite3_prepare_v2(status_sqlite(db), "PRAGMA synchronous", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Relaxed transactions (the sync's row batches) commit with
+ * synchronous=NORMAL and put FULL back after commit and rollback, so the
+ * upload marks that follow are still written durably. */
+static void test_relaxed(void)
+{
+	char *path = xasprintf("%s/relaxed.sqlite", tmpdir);
+	struct status_db *db = NULL;
+	char *err = NULL;
+	CHECK(status_open(path, false, true, &db, &err) == 0);
+	if (!db) {
+		fprintf(stderr, "status_open: %s\n", err);
+		exit(1);
+	}
+	CHECK_INT(synchronous_of(db), 2); /* FULL */
+	int64_t id = 0;
+	CHECK_INT(status_folder_ensure(db, "INBOX", &id, &err), 0);
+	CHECK_INT(status_begin_relaxed(db, &err), 0);
+	CHECK_INT(synchronous_of(db), 1); /* NORMAL */
+	CHECK_INT(status_put(db, id, 7, FLAG_SEEN, &err), 0);
+	CHECK_INT(status_commit(db, &err), 0);
+	CHECK_INT(synchronous_of(db), 2);
+	CHECK_INT(status_begin_relaxed(db, &err), 0);
+	CHECK_INT(status_put(db, id, 8, 0, &err), 0);
+	status_rollback(db);
+	CHECK_INT(synchronous_of(db), 2);
+	CHECK_INT(status_begin(db, &err), 0);
+	CHECK_INT(synchronous_of(db), 2);
+	CHECK_INT(status_commit(db, &err), 0);
+	status_close(&db);
+	/* what the relaxed commit wrote is there, what was rolled back not */
+	CHECK(status_open(path, false, true, &db, &err) == 0);
+	struct status_rec *rows = NULL;
+	size_t n = 0;
+	CHECK_INT(status_load(db, id, &rows, &n, &err), 0);
+	CHECK_INT(n, 1);
+	CHECK(n == 1 && rows[0].uid == 7 && rows[0].flags == FLAG_SEEN);
+	free(rows);
+	status_close(&db);
+	/* without fsync every transaction is NORMAL anyway */
+	CHECK(status_open(path, false, false, &db, &err) == 0);
+	CHECK_INT(synchronous_of(db), 1);
+	CHECK_INT(status_begin_relaxed(db, &err), 0);
+	CHECK_INT(status_commit(db, &err), 0);
+	CHECK_INT(synchronous_of(db), 1);
+	status_close(&db);
+	free(path);
+}
+
 int main(void)
 {
 	umask(022);
@@ -425,6 +485,7 @@ int main(void)
 	test_readonly_missing();
 	test_import();
 	test_lock();
+	test_relaxed();
 	char *rm = xasprintf("rm -rf '%s'", tmpdir);
 	if (check_failures == 0 && system(rm) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
