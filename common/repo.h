@@ -153,7 +153,8 @@ struct repo_ops {
 	int (*store_many)(struct repo *r, const struct repo_upload *ups, size_t n, uint32_t *uids_r,
 			  int *codes_r);
 	/* Gives every msgs[i] the flag set new_flags[i]. IMAP groups the
-	 * changes into one UID STORE per flag and direction; Maildir renames
+	 * changes into one UID STORE per flag and direction, pipelined (a
+	 * refused STORE fails the call; the others still apply); Maildir renames
 	 * each file once (and moves it between new/ and cur/ by S). On return
 	 * msgs[i]->flags (and ->key) describe the new state of the messages
 	 * that were changed. */

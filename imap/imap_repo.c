@@ -4,12 +4,15 @@
  * authenticate -> CAPABILITY again; LIST "" "" (separator) only if no
  * folder listing has shown the separator when it is needed; then per
  * folder SELECT/EXAMINE -> UID FETCH listing -> bodies / APPEND / STORE /
- * EXPUNGE -> UNSELECT. Commands whose arguments are mailbox names go through
- * libetpan's own senders (quoting); UID FETCH/STORE/EXPUNGE/SEARCH are sent
- * as text with our UID sets (simple_command); APPEND and
- * AUTHENTICATE PLAIN are written by hand because libetpan rewrites lone CRs
- * in literals and does SASL only through cyrus-sasl. Every libetpan result
- * is translated into enum repo_result in imap_fail(), and nowhere else.
+ * EXPUNGE (no UNSELECT: the next SELECT closes the folder). Commands whose
+ * arguments are mailbox names go through libetpan's own senders (quoting);
+ * UID FETCH/EXPUNGE/SEARCH are sent as text with our UID sets
+ * (simple_command); a folder's UID STOREs, the probe's STATUS commands and
+ * LIST-STATUS are written together under our own tags ("S<n>", "P<n>") and
+ * their replies read raw; APPEND and AUTHENTICATE PLAIN are written by
+ * hand because libetpan rewrites lone CRs in literals and does SASL only
+ * through cyrus-sasl. Every libetpan result is translated into enum
+ * repo_result in imap_fail(), and nowhere else.
  */
 #include "imap/imap_repo.h"
 
@@ -87,10 +90,10 @@ static const char *const *kw(const struct imap_repo *ir)
 /* ---- errors ------------------------------------------------------------- */
 
 /* The server's text of the last tagged reply, made printable and short. */
-static const char *server_text(struct imap_repo *ir)
+/* t for an error line: control bytes replaced, at most SERVER_TEXT_MAX. */
+static const char *clean_text(const char *t)
 {
 	static __thread char text[SERVER_TEXT_MAX + 4];
-	const char *t = ir->imap ? ir->imap->imap_response : NULL;
 	size_t n = 0;
 	if (!t || !*t)
 		return "(no text)";
@@ -100,6 +103,11 @@ static const char *server_text(struct imap_repo *ir)
 		memcpy(text + n, "...", 3), n += 3;
 	text[n] = '\0';
 	return text;
+}
+
+static const char *server_text(struct imap_repo *ir)
+{
+	return clean_text(ir->imap ? ir->imap->imap_response : NULL);
 }
 
 /* Why the connection failed, for an error line. */
@@ -2279,6 +2287,91 @@ static int uid_command(struct imap_repo *ir, const char *verb, const char *tail,
 	return code;
 }
 
+/* One UID STORE of a pipelined batch (store_batch_run). */
+struct store_cmd {
+	char *text;   /* "UID STORE <set> <tail>", also for the error line */
+	size_t *idx;  /* indexes into msgs of the messages it changes */
+	size_t n;
+	flagset_t set_bits, clear_bits;
+};
+
+/* STOREs written before their replies are read: a few, so that the
+ * replies (with CONDSTORE an untagged FETCH per message even for .SILENT)
+ * can never fill the socket while we are still writing. */
+#define STORE_PIPELINE_MAX 16
+
+static int read_raw_response(mailimap *imap, struct strbuf *out);
+
+/* Writes cmds[0..n) at once, tagged "S<i>", then reads the replies; a
+ * command the server completed applies its bits to its messages. Returns
+ * REPO_OK, the error of the first command refused (the others still ran:
+ * each STORE stands alone), or REPO_STORE_BAD when the connection broke.
+ * Untagged data (FETCH FLAGS/MODSEQ, EXPUNGE, VANISHED of other clients)
+ * is read and ignored, as the simple_command path ignored it. */
+static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t n,
+			   struct repo_msg *const *msgs)
+{
+	struct strbuf out = STRBUF_INIT;
+	for (size_t i = 0; i < n; i++)
+		sb_addf(&out, "S%zu %s\r\n", i, cmds[i].text);
+	int rc = write_str(ir->imap, sb_str(&out));
+	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	sb_free(&out);
+	int code = REPO_OK;
+	struct strbuf line = STRBUF_INIT;
+	bool *done = xcalloc(n, sizeof(*done));
+	size_t left = n;
+	while (rc == MAILIMAP_NO_ERROR && left) {
+		rc = read_raw_response(ir->imap, &line);
+		if (rc != MAILIMAP_NO_ERROR)
+			break;
+		const char *l = sb_str(&line);
+		if (!strncasecmp(l, "* BYE", 5)) {
+			ir->dead = true;
+			repo_fail(&ir->base, REPO_STORE_BAD,
+				  "IMAP[%s][%s]: UID STORE: server closed the connection: %s",
+				  ir->base.name, ir->base.folder ? ir->base.folder : "",
+				  clean_text(l + 5 + (l[5] == ' ')));
+			free(done);
+			sb_free(&line);
+			return REPO_STORE_BAD;
+		}
+		if (l[0] != 'S' || !isdigit((unsigned char)l[1]))
+			continue; /* untagged data */
+		char *end = NULL;
+		unsigned long k = strtoul(l + 1, &end, 10);
+		if (*end != ' ' || k >= n || done[k]) {
+			rc = MAILIMAP_ERROR_PARSE;
+			break;
+		}
+		done[k] = true;
+		left--;
+		struct store_cmd *c = &cmds[k];
+		if (!strncasecmp(end + 1, "OK", 2)) {
+			for (size_t j = 0; j < c->n; j++)
+				msgs[c->idx[j]]->flags =
+					(msgs[c->idx[j]]->flags | c->set_bits) & ~c->clear_bits;
+		} else if (code == REPO_OK) {
+			const char *why = end + 1;
+			bool bad = !strncasecmp(why, "BAD", 3);
+			why += strncasecmp(why, "NO ", 3) && strncasecmp(why, "BAD ", 4) ? 0 : bad ? 4 : 3;
+			repo_fail(&ir->base, REPO_FOLDER_BAD, "IMAP[%s][%s]: %s: %s%s", ir->base.name,
+				  ir->base.folder ? ir->base.folder : "", c->text,
+				  bad ? "server said BAD: " : "", clean_text(why));
+			code = REPO_FOLDER_BAD;
+		}
+	}
+	free(done);
+	sb_free(&line);
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "UID STORE (%zu commands)", n);
+	return code;
+}
+
+/* Every flag and direction is one UID STORE over a UID set (more when a
+ * set is too long for one line), and the STOREs of a call are pipelined:
+ * a round trip for all of them instead of one each. */
 static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const flagset_t *new_flags,
 			  size_t n)
 {
@@ -2288,12 +2381,16 @@ static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const fl
 		return code;
 	flagset_t storable = imap_flags_storable(kw(ir));
 	struct uid_idx *sel = xmalloc(n * sizeof(*sel));
+	uint32_t *uids = xmalloc(n * sizeof(*uids));
+	struct store_cmd cmds[STORE_PIPELINE_MAX];
+	size_t n_cmds = 0;
+	struct strbuf set = STRBUF_INIT;
 	static const char letters[] = "SRFTDabcdefghijklmnopqrstuvwxyz";
-	for (const char *c = letters; *c && code == REPO_OK; c++) {
+	for (const char *c = letters; *c; c++) {
 		flagset_t bit = flag_bit(*c);
 		if (!(storable & bit))
 			continue;
-		for (int add = 1; add >= 0 && code == REPO_OK; add--) {
+		for (int add = 1; add >= 0; add--) {
 			size_t m = 0;
 			for (size_t i = 0; i < n; i++) {
 				flagset_t was = msgs[i]->flags & bit, want = new_flags[i] & bit;
@@ -2303,13 +2400,48 @@ static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const fl
 			if (m == 0)
 				continue;
 			qsort(sel, m, sizeof(*sel), cmp_uid_idx);
-			char *tail = xasprintf("%cFLAGS.SILENT (%s)", add ? '+' : '-',
-					       imap_flag_name(*c, kw(ir)));
-			code = uid_command(ir, "STORE", tail, sel, m, msgs, add ? bit : 0,
-					   add ? 0 : bit);
-			free(tail);
+			for (size_t i = 0; i < m; i++)
+				uids[i] = sel[i].uid;
+			for (size_t k = 0; k < m;) {
+				sb_reset(&set);
+				size_t used = uidset_next_chunk(uids + k, m - k, UIDSET_CHUNK_MAX, &set);
+				struct store_cmd *sc = &cmds[n_cmds++];
+				sc->text = xasprintf("UID STORE %s %cFLAGS.SILENT (%s)", sb_str(&set),
+						     add ? '+' : '-', imap_flag_name(*c, kw(ir)));
+				sc->idx = xmalloc(used * sizeof(*sc->idx));
+				for (size_t j = 0; j < used; j++)
+					sc->idx[j] = sel[k + j].idx;
+				sc->n = used;
+				sc->set_bits = add ? bit : 0;
+				sc->clear_bits = add ? 0 : bit;
+				k += used;
+				if (n_cmds == STORE_PIPELINE_MAX) {
+					int rc = store_batch_run(ir, cmds, n_cmds, msgs);
+					if (code == REPO_OK)
+						code = rc;
+					for (size_t j = 0; j < n_cmds; j++) {
+						free(cmds[j].text);
+						free(cmds[j].idx);
+					}
+					n_cmds = 0;
+					if (rc == REPO_STORE_BAD)
+						goto out;
+				}
+			}
 		}
 	}
+	if (n_cmds) {
+		int rc = store_batch_run(ir, cmds, n_cmds, msgs);
+		if (code == REPO_OK)
+			code = rc;
+	}
+out:
+	for (size_t j = 0; j < n_cmds; j++) {
+		free(cmds[j].text);
+		free(cmds[j].idx);
+	}
+	sb_free(&set);
+	free(uids);
 	free(sel);
 	return code;
 }

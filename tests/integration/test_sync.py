@@ -112,6 +112,38 @@ class TestSync(harness.SyncTestCase):
         # Uploaded files were renamed to carry the server UID.
         self.assert_synced("INBOX")
 
+    def test_flag_stores_pipelined(self):
+        """Local flag changes of several kinds go up as one UID STORE per
+        flag and direction, all written before the first reply is read (one
+        round trip), and each lands."""
+        with self.server() as srv:
+            for i in range(8):
+                srv.append("INBOX", simple_message("m %d" % i), ["\\Seen"] if i < 4 else [])
+        self.sync()
+        local = {m.uid: m for m in self.local_messages("INBOX")}
+        set_local_flags(local[1], "")      # -Seen
+        set_local_flags(local[2], "FS")    # +Flagged
+        set_local_flags(local[5], "RS")    # +Answered +Seen
+        set_local_flags(local[6], "T")     # +Deleted (a flag here, not a deletion)
+        set_local_flags(local[7], "F")     # +Flagged
+        r = self.sync("-d", "imap")
+        lines = [ln for ln in r.output.splitlines() if " STORE " in ln or " OK Store" in ln]
+        sent = [ln for ln in lines if "C: " in ln]
+        self.assertGreaterEqual(len(sent), 4, r.output)
+        first_reply = next(i for i, ln in enumerate(lines) if " OK Store" in ln)
+        self.assertEqual(first_reply, len(sent), "a STORE waited for a reply:\n%s"
+                         % "\n".join(lines))
+        with self.server() as srv:
+            server = srv.messages("INBOX")
+        self.assertEqual(server[1].flags, ())
+        self.assertEqual(server[2].flags, ("\\Flagged", "\\Seen"))
+        self.assertEqual(server[5].flags, ("\\Answered", "\\Seen"))
+        self.assertEqual(server[6].flags, ("\\Deleted",))
+        self.assertEqual(server[7].flags, ("\\Flagged",))
+        self.assert_synced("INBOX")
+        r = self.sync("-d", "imap")
+        self.assertNotIn("UID STORE", r.output)
+
     def test_flag_merge_both_sides(self):
         """The same message flagged differently on each side keeps both flags."""
         with self.server() as srv:
