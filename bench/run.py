@@ -650,10 +650,20 @@ class Bench:
         return True
 
     def wait_server_idle(self, timeout=10.0):
-        """Wait until the client's imap and imap-login processes have exited."""
+        """Wait until the client's imap and imap-login processes have exited.
+
+        With --prefork-server idle spare processes are always there: then
+        wait until Dovecot reports no logged-in session (doveadm who)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if not session_children(self.dc.pid):
+            if self.args.prefork_server:
+                r = subprocess.run(["doveadm", "-c", self.dc.conf, "who"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                sessions = [ln for ln in r.stdout.decode(errors="replace").splitlines()[1:]
+                            if ln.strip()]
+                if r.returncode == 0 and not sessions:
+                    return True
+            elif not session_children(self.dc.pid):
                 return True
             time.sleep(0.02)
         log("warning: dovecot sessions still alive %.0fs after the client exited" % timeout)
