@@ -191,6 +191,9 @@ class CondstoreCases(harness.SyncTestCase):
         self.assertNotRegex(r.output, r"Maildir\[[^]]*\]: listed", r)
         # the folder listing showed the separator: no LIST "" "" round trip
         self.assertNotIn('LIST "" ""', r.output)
+        # LOGOUT is sent, its reply not awaited (a round trip per run)
+        self.assertRegex(r.output, r"C: \S+ LOGOUT")
+        self.assertNotIn("Logout completed", r.output)
         self.assertRegex(r.output, r"separator '/' \(from the folder listing\)")
         # several connections allowed, nothing to do: only the first opens
         self.conf = self.write_config(remote={"maxconnections": "3"})
