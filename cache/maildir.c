@@ -18,7 +18,6 @@
 /* A stored message whose file is written in tmp/ but neither data-synced
  * nor renamed yet (fsync on; see maildir_store). */
 struct pending_store {
-	int fd;
 	char *tmp;       /* tmp/<name>, absolute */
 	char *name;      /* the name it gets in sub/ */
 	const char *sub; /* "new" or "cur" */
@@ -28,8 +27,9 @@ struct pending_store {
 };
 
 /* Files waiting for one data sync together: enough to share a journal
- * commit (a 2 MiB download batch is 100-300 messages), few enough that
- * their descriptors never press on RLIMIT_NOFILE. */
+ * commit (a 2 MiB download batch is 100-300 messages). Their descriptors
+ * are closed meanwhile (reopened to sync), so parallel workers never
+ * press on RLIMIT_NOFILE. */
 #define PENDING_MAX 64
 
 struct maildir_repo {
@@ -384,10 +384,11 @@ static int publish_pending(struct maildir_repo *m)
 	int *err = xcalloc(n ? n : 1, sizeof(*err));
 	for (size_t i = 0; i < n; i++) {
 		struct pending_store *p = &m->pending[i];
-		if (fdatasync(p->fd) < 0)
+		int fd = open(p->tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fdatasync(fd) < 0)
 			err[i] = errno;
-		if (close(p->fd) < 0 && !err[i]) /* NFS and quotas report late */
-			err[i] = errno;
+		if (fd >= 0)
+			close(fd);
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct pending_store *p = &m->pending[i];
@@ -896,8 +897,13 @@ static int maildir_store(struct repo *r, const char *body, size_t len, flagset_t
 			 * commit) per message, start the writeback now and
 			 * sync and rename in batches (publish_pending). */
 			sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			what = "close"; /* NFS and quotas report late */
+			int c = close(fd);
+			fd = -1;
+			if (c < 0)
+				goto write_failed;
 			struct pending_store *p = &m->pending[m->n_pending++];
-			*p = (struct pending_store){ .fd = fd, .tmp = tmp, .name = name, .sub = sub,
+			*p = (struct pending_store){ .tmp = tmp, .name = name, .sub = sub,
 						     .uid = uid, .flags = flags, .len = len };
 			if (uid_r)
 				*uid_r = uid;
