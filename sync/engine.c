@@ -1261,6 +1261,26 @@ static bool has_names(struct conn *c, const char *local_name)
 	return n > 0;
 }
 
+/* The two halves of skipping a folder without SELECT (docs/protocol.md
+ * section 2), shared by sync_folder and folder_quiet. The server side:
+ * the probe shows nothing changed since the rows, and the mount has no
+ * names for the one-shot run to apply. */
+static bool server_side_quiet(struct account_ctx *acc, struct conn *c,
+			      const struct folder_pair *pair, const struct status_folder *sf)
+{
+	const struct repo_probe_entry *pe = probe_find(acc, pair->remote);
+	return pe && remote_unchanged(acc, pe, sf) && !has_names(c, pair->local);
+}
+
+/* The Maildir side: new/ and cur/ still have the mtimes recorded after the
+ * last sync (*mn, *mc: what they have now, 0 when unknown). */
+static bool recorded_mtimes_hold(struct conn *c, const char *local_name,
+				 const struct status_folder *sf, int64_t *mn, int64_t *mc)
+{
+	return sf->new_mtime_ns && sf->cur_mtime_ns && local_mtimes(c, local_name, mn, mc) &&
+	       *mn == sf->new_mtime_ns && *mc == sf->cur_mtime_ns;
+}
+
 /* --- one folder -------------------------------------------------------- */
 
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
@@ -1295,12 +1315,9 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	f.folder_id = sf.id;
 
 	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity) {
-		const struct repo_probe_entry *pe = probe_find(acc, remote_name);
 		int64_t mn = 0, mc = 0;
-		if (pe && remote_unchanged(acc, pe, &sf) && !has_names(c, local_name)) {
-			bool unchanged = sf.new_mtime_ns && sf.cur_mtime_ns &&
-					 local_mtimes(c, local_name, &mn, &mc) &&
-					 mn == sf.new_mtime_ns && mc == sf.cur_mtime_ns;
+		if (server_side_quiet(acc, c, pair, &sf)) {
+			bool unchanged = recorded_mtimes_hold(c, local_name, &sf, &mn, &mc);
 			if (!unchanged) {
 				/* the directories changed (or their mtimes were too
 				 * fresh to record): a listing, still no SELECT */
@@ -1776,12 +1793,9 @@ static bool folder_quiet(struct account_ctx *acc, const struct folder_pair *pair
 	char *err = NULL;
 	int rc = status_folder_get(c->status, pair->remote, &sf, &err);
 	free(err);
-	if (rc <= 0 || !sf.uidvalidity || !sf.new_mtime_ns || !sf.cur_mtime_ns)
-		return false;
-	const struct repo_probe_entry *pe = probe_find(acc, pair->remote);
 	int64_t mn = 0, mc = 0;
-	return pe && remote_unchanged(acc, pe, &sf) && local_mtimes(c, pair->local, &mn, &mc) &&
-	       mn == sf.new_mtime_ns && mc == sf.cur_mtime_ns && !has_names(c, pair->local);
+	return rc > 0 && sf.uidvalidity && recorded_mtimes_hold(c, pair->local, &sf, &mn, &mc) &&
+	       server_side_quiet(acc, c, pair, &sf);
 }
 
 /* Syncs the folder pairs over up to maxconnections connections. The main

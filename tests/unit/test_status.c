@@ -93,6 +93,19 @@ static char *sql_value(const char *path, const char *sql)
 	return v ? v : xstrdup("");
 }
 
+/* Opens path read-write; the test cannot go on without it. */
+static struct status_db *open_or_exit(const char *path, bool fsync)
+{
+	struct status_db *db = NULL;
+	char *err = NULL;
+	CHECK(status_open(path, false, fsync, &db, &err) == 0);
+	if (!db) {
+		fprintf(stderr, "status_open: %s\n", err);
+		exit(1);
+	}
+	return db;
+}
+
 static void test_basic(void)
 {
 	char *dir = xasprintf("%s/meta/Account-A", tmpdir);
@@ -100,11 +113,7 @@ static void test_basic(void)
 	struct status_db *db = NULL;
 	char *err = NULL;
 
-	CHECK(status_open(path, false, true, &db, &err) == 0);
-	if (!db) {
-		fprintf(stderr, "status_open: %s\n", err);
-		exit(1);
-	}
+	db = open_or_exit(path, true);
 	CHECK_INT(mode_of(dir), 0700);
 	CHECK_INT(mode_of(path), 0600);
 
@@ -434,11 +443,7 @@ static void test_relaxed(void)
 	char *path = xasprintf("%s/relaxed.sqlite", tmpdir);
 	struct status_db *db = NULL;
 	char *err = NULL;
-	CHECK(status_open(path, false, true, &db, &err) == 0);
-	if (!db) {
-		fprintf(stderr, "status_open: %s\n", err);
-		exit(1);
-	}
+	db = open_or_exit(path, true);
 	CHECK_INT(synchronous_of(db), 2); /* FULL */
 	int64_t id = 0;
 	CHECK_INT(status_folder_ensure(db, "INBOX", &id, &err), 0);
@@ -456,7 +461,7 @@ static void test_relaxed(void)
 	CHECK_INT(status_commit(db, &err), 0);
 	status_close(&db);
 	/* what the relaxed commit wrote is there, what was rolled back not */
-	CHECK(status_open(path, false, true, &db, &err) == 0);
+	db = open_or_exit(path, true);
 	struct status_rec *rows = NULL;
 	size_t n = 0;
 	CHECK_INT(status_load(db, id, &rows, &n, &err), 0);
@@ -465,7 +470,7 @@ static void test_relaxed(void)
 	free(rows);
 	status_close(&db);
 	/* without fsync every transaction is NORMAL anyway */
-	CHECK(status_open(path, false, false, &db, &err) == 0);
+	db = open_or_exit(path, false);
 	CHECK_INT(synchronous_of(db), 1);
 	CHECK_INT(status_begin_relaxed(db, &err), 0);
 	CHECK_INT(status_commit(db, &err), 0);
