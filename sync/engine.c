@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "imap/imap_repo.h"
 #include "sync/live_find.h"
+#include "sync/mtime_check.h"
 #include "sync/planner.h"
 
 /* Status rows are committed in batches of this many messages, so an
@@ -40,11 +41,6 @@ struct conn {
 	struct status_db *status;
 };
 
-struct deferred_settle {
-	char *remote, *local;
-	int64_t folder_id;
-};
-
 struct account_ctx {
 	const struct account_settings *a;
 	const struct sync_request *req;
@@ -62,10 +58,9 @@ struct account_ctx {
 	bool probed;              /* probe holds the server's answer */
 	bool quick;               /* -q or [Account] quick: trust MESSAGES+UIDNEXT without CONDSTORE */
 	bool full_listing;        /* OFFLINEFS_FULL_LISTING=1: never CHANGEDSINCE (tests) */
-	/* folders whose mtimes are recorded at the end (defer_settle) */
-	pthread_mutex_t settle_lock;
-	struct deferred_settle *settle;
-	size_t n_settle, cap_settle;
+	/* checks the folders a sync changed, so that the next run can skip
+	 * them without a listing (sync/mtime_check.h); NULL in dry runs */
+	struct mtime_checker *checker;
 };
 
 struct folder_ctx {
@@ -1008,158 +1003,6 @@ static bool remote_unchanged(const struct account_ctx *acc, const struct repo_pr
 	return acc->quick;
 }
 
-static int64_t mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
-
-/* The mtimes (ns) of the local folder's new/ and cur/. */
-static bool local_mtimes(struct conn *c, const char *local_name, int64_t *new_r, int64_t *cur_r)
-{
-	char *dir = maildir_folder_dir(c->local, local_name);
-	char *n = xasprintf("%s/new", dir), *cu = xasprintf("%s/cur", dir);
-	struct stat sn, sc;
-	bool ok = stat(n, &sn) == 0 && stat(cu, &sc) == 0;
-	if (ok) {
-		*new_r = mtime_ns(&sn);
-		*cur_r = mtime_ns(&sc);
-	}
-	free(n);
-	free(cu);
-	free(dir);
-	return ok;
-}
-
-/* Whether the local folder is exactly what the status rows say, and the
- * directory mtimes that let the next run know that without listing it.
- *
- * local_matches_rows: a listing (one readdir per directory, no stat or
- * open per file) equals the rows: every UID once, same flags, nothing
- * else. *new_r / *cur_r: the new/ and cur/ mtimes read just before that
- * listing when they can be trusted, else 0 ("unknown": the next run lists
- * the folder again). An mtime can be trusted when any later change must
- * give a different one. Timestamps come from the kernel's coarse clock (a
- * tick, a few ms), so a change in the same tick as the last one we saw
- * would carry the same mtime; but if the coarse clock read just *before*
- * the stat is already past the mtime, every later change is stamped with
- * at least that clock value, hence differs. File systems that keep whole
- * seconds (tv_nsec 0) need the mtime to be a second older than the clock.
- * And the state at the stat is the listed one: a state that differed at
- * the stat and matches the later listing was changed after the stat,
- * which the mtime then shows. A folder this run just changed usually has
- * an mtime in the current tick: it is checked again at the end of the
- * account (defer_settle), by when the clock has moved on for all but the
- * last folders; what still cannot be recorded costs the next run one
- * listing (not a SELECT: see sync_folder). mbsync sleeps a whole second
- * for the same reason. */
-static int cmp_msg_by_uid(const void *a, const void *b);
-
-static bool local_matches_rows(struct conn *c, const char *remote_name, const char *local_name,
-			       int64_t folder_id, int64_t *new_r, int64_t *cur_r)
-{
-	*new_r = *cur_r = 0;
-	struct timespec now;
-	clock_gettime(CLOCK_REALTIME_COARSE, &now);
-	int64_t clock_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-	int64_t mn = 0, mc = 0;
-	if (!local_mtimes(c, local_name, &mn, &mc))
-		return false;
-	bool trusted = mn % 1000000000 == 0 || mc % 1000000000 == 0 /* whole seconds */
-			       ? mn + 1000000000 < clock_ns && mc + 1000000000 < clock_ns
-			       : mn < clock_ns && mc < clock_ns;
-
-	struct status_rec *rows = NULL;
-	size_t n_rows = 0;
-	char *err = NULL;
-	if (status_load(c->status, folder_id, &rows, &n_rows, &err) < 0) {
-		log_debug(LOG_DBG_SYNC, "Folder %s: %s", remote_name, err);
-		free(err);
-		return false;
-	}
-	struct repo_msg_list local = { 0 };
-	bool same = c->local->ops->list_messages(c->local, &local) == REPO_OK && local.n == n_rows;
-	if (same && local.n)
-		qsort(local.v, local.n, sizeof(*local.v), cmp_msg_by_uid);
-	for (size_t i = 0; same && i < n_rows; i++)
-		same = local.v[i].uid == rows[i].uid && local.v[i].flags == rows[i].flags;
-	repo_msg_list_free(&local);
-	free(rows);
-	if (same && trusted) {
-		*new_r = mn;
-		*cur_r = mc;
-	}
-	return same;
-}
-
-/* Records new local mtimes in the folder row (see local_matches_rows). */
-static void record_mtimes(struct conn *c, const char *remote_name, int64_t mn, int64_t mc)
-{
-	struct status_folder sf;
-	char *err = NULL;
-	if (status_folder_get(c->status, remote_name, &sf, &err) > 0) {
-		sf.new_mtime_ns = mn;
-		sf.cur_mtime_ns = mc;
-		if (status_begin_relaxed(c->status, &err) < 0 ||
-		    status_folder_update(c->status, &sf, &err) < 0 || status_commit(c->status, &err) < 0)
-			status_rollback(c->status);
-	}
-	if (err)
-		log_debug(LOG_DBG_SYNC, "Folder %s: %s", remote_name, err);
-	free(err);
-}
-
-/* A folder whose mtimes were too fresh to record right after its sync
- * (local_matches_rows): settle_deferred() tries again at the end of the
- * account, when the clock has usually moved on, so that the next run can
- * skip the folder without even listing it. Called by workers. */
-static void defer_settle(struct account_ctx *acc, const char *remote_name, const char *local_name,
-			 int64_t folder_id)
-{
-	pthread_mutex_lock(&acc->settle_lock);
-	xgrow(&acc->settle, &acc->cap_settle, acc->n_settle + 1, sizeof(*acc->settle));
-	acc->settle[acc->n_settle++] =
-		(struct deferred_settle){ xstrdup(remote_name), xstrdup(local_name), folder_id };
-	pthread_mutex_unlock(&acc->settle_lock);
-}
-
-/* Records the mtimes of the deferred folders. Only the folders written in
- * the last clock tick need the clock to move on: it waits for that (a few
- * ms at most, in 1 ms steps), not a tick per folder. Directories with
- * whole-second timestamps are not waited for. */
-static void settle_deferred(struct account_ctx *acc)
-{
-	struct conn *c = &acc->main;
-	for (int wait = 0; acc->n_settle && wait < 20; wait++) {
-		int64_t newest = 0, mn, mc;
-		for (size_t i = 0; i < acc->n_settle; i++)
-			if (local_mtimes(c, acc->settle[i].local, &mn, &mc) && mn % 1000000000 &&
-			    mc % 1000000000) {
-				newest = mn > newest ? mn : newest;
-				newest = mc > newest ? mc : newest;
-			}
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME_COARSE, &now);
-		if ((int64_t)now.tv_sec * 1000000000 + now.tv_nsec > newest)
-			break;
-		struct timespec ms = { 0, 1000000 };
-		nanosleep(&ms, NULL);
-	}
-	for (size_t i = 0; i < acc->n_settle; i++) {
-		struct deferred_settle *d = &acc->settle[i];
-		struct repo_folder_status lst;
-		int64_t mn = 0, mc = 0;
-		if (c->local->ops->select_folder(c->local, d->local, false, &lst) == REPO_OK &&
-		    local_matches_rows(c, d->remote, d->local, d->folder_id, &mn, &mc) && mn)
-			record_mtimes(c, d->remote, mn, mc);
-		c->local->ops->close_folder(c->local);
-		free(d->remote);
-		free(d->local);
-	}
-	free(acc->settle);
-	acc->settle = NULL;
-	acc->n_settle = acc->cap_settle = 0;
-}
-
 static int cmp_msg_by_uid(const void *a, const void *b)
 {
 	const struct repo_msg *x = a, *y = b;
@@ -1277,7 +1120,7 @@ static bool server_side_quiet(struct account_ctx *acc, struct conn *c,
 static bool recorded_mtimes_hold(struct conn *c, const char *local_name,
 				 const struct status_folder *sf, int64_t *mn, int64_t *mc)
 {
-	return sf->new_mtime_ns && sf->cur_mtime_ns && local_mtimes(c, local_name, mn, mc) &&
+	return sf->new_mtime_ns && sf->cur_mtime_ns && mtime_check_dirs(c->local, local_name, mn, mc) &&
 	       *mn == sf->new_mtime_ns && *mc == sf->cur_mtime_ns;
 }
 
@@ -1295,6 +1138,8 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	bool rows_loaded = false;
 	struct plan plan = { 0 };
 	struct status_folder sf = { 0 };
+	bool check_mtimes = false;
+	bool local_listed = false; /* local holds the listing of the skip check */
 	char *err = NULL;
 	int rc;
 
@@ -1324,12 +1169,16 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 				struct repo_folder_status lst;
 				if (c->local->ops->select_folder(c->local, local_name, false, &lst) ==
 					    REPO_OK &&
-				    local_matches_rows(c, remote_name, local_name, sf.id, &mn, &mc)) {
+				    mtime_check_listing(c->local, c->status, remote_name, local_name,
+							sf.id, &mn, &mc, &local)) {
 					unchanged = true;
 					if (mn && (mn != sf.new_mtime_ns || mc != sf.cur_mtime_ns))
-						record_mtimes(c, remote_name, mn, mc);
+						mtime_check_record(c->status, remote_name, mn,
+								   mc);
 				}
 				c->local->ops->close_folder(c->local);
+				/* a folder that changed keeps this listing for its sync */
+				local_listed = !unchanged && local.v;
 			}
 			if (unchanged) {
 				log_info("Folder %s: nothing to do (unchanged on both sides since the "
@@ -1388,7 +1237,7 @@ list_local:
 	if (!acc->local_root_missing) {
 		struct repo_folder_status lst;
 		rc = c->local->ops->select_folder(c->local, local_name, true, &lst);
-		if (rc == REPO_OK)
+		if (rc == REPO_OK && !local_listed)
 			rc = c->local->ops->list_messages(c->local, &local);
 		else if (dry)
 			rc = REPO_OK; /* the folder would be created: empty */
@@ -1471,20 +1320,16 @@ list_local:
 		sf.uidnext = f.msg_errors ? 0 : rst.uidnext;
 		sf.messages = rst.exists;
 		sf.highestmodseq = f.msg_errors ? 0 : rst.highestmodseq;
-		int64_t mn = 0, mc = 0;
-		if (!f.msg_errors && !acc->local_root_missing) {
-			st_flush(&f); /* the rows the listing is compared with */
-			if (!f.failed &&
-			    local_matches_rows(c, remote_name, local_name, f.folder_id, &mn, &mc) &&
-			    !mn)
-				defer_settle(acc, remote_name, local_name, f.folder_id);
-		}
-		sf.new_mtime_ns = mn;
-		sf.cur_mtime_ns = mc;
+		/* "unknown" until the checker has listed the folder again */
+		sf.new_mtime_ns = sf.cur_mtime_ns = 0;
 		sf.last_sync = (int64_t)time(NULL);
 		st_folder(&f, &sf);
+		check_mtimes = !f.msg_errors && !acc->local_root_missing;
 	}
 	st_flush(&f);
+	/* Off the critical path: the next folder's sync goes on meanwhile. */
+	if (check_mtimes && !f.failed)
+		mtime_checker_add(acc->checker, remote_name, local_name, f.folder_id);
 
 	if (plan_change_count(&plan) == 0)
 		log_info("Folder %s: nothing to do", remote_name);
@@ -1860,7 +1705,6 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 {
 	struct account_ctx acc = { .a = a, .req = req, .quick = req->quick };
 	acc.full_listing = env_full_listing();
-	pthread_mutex_init(&acc.settle_lock, NULL);
 	unsigned errors_before = log_error_count();
 	int lock_fd = -1;
 	char *err = NULL;
@@ -1890,6 +1734,12 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		 a->remote.port ? a->remote.port : (a->remote.ssl ? 993 : 143), a->remote.name);
 	if (conn_open(&acc, &acc.main) < 0)
 		goto out;
+	if (!dry) {
+		struct sync_request reader = *req; /* the checker only reads */
+		reader.on_change = NULL;
+		reader.change_ctx = NULL;
+		acc.checker = mtime_checker_new(acc.db_path, a->fsync, make_local(a, &reader));
+	}
 
 	struct pair_list pairs = { 0 };
 	if (build_folder_pairs(&acc, &pairs) == 0) {
@@ -1897,18 +1747,18 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			log_warn("Account %s: no folder to sync (check -f)", a->name);
 		probe_folders(&acc, &pairs);
 		run_folders(&acc, &pairs);
-		settle_deferred(&acc);
+		mtime_checker_finish(&acc.checker, acc.main.status);
 	}
 	pair_free(&pairs);
 	repo_probe_free(&acc.probe);
 	log_info("*** Finished account '%s'", a->name);
 out:
+	mtime_checker_finish(&acc.checker, acc.main.status);
 	conn_close(&acc.main);
 	if (lock_fd >= 0)
 		account_unlock(&lock_fd);
 	free(acc.db_path);
 	free(acct_dir);
-	pthread_mutex_destroy(&acc.settle_lock);
 	if (log_error_count() != errors_before || acc.folder_errors)
 		return SYNC_EXIT_ERRORS;
 	if (acc.validity_skips)

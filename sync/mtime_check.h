@@ -1,0 +1,53 @@
+/* sync/mtime_check.h — what lets a resync skip a Maildir folder without
+ * listing it: the new/ and cur/ mtimes recorded when a listing of the folder
+ * last matched its status rows.
+ *
+ * Owns: reading a folder's directory mtimes, deciding when they can be
+ * trusted, comparing a listing with the rows, and the background checker
+ * that does this for every folder a sync changed, off the sync's critical
+ * path (a listing costs about a millisecond per 500 messages, and each
+ * changed folder needs one). The engine decides when a folder may be
+ * skipped (sync/engine.c, docs/protocol.md section 2). */
+#ifndef OFFLINEFS_SYNC_MTIME_CHECK_H
+#define OFFLINEFS_SYNC_MTIME_CHECK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/repo.h"
+#include "cache/status.h"
+
+/* The mtimes (ns) of the local folder's new/ and cur/. */
+bool mtime_check_dirs(struct repo *local, const char *local_name, int64_t *new_r, int64_t *cur_r);
+
+/* Whether the local folder (selected in local) is exactly what the status
+ * rows of folder_id say: every UID once, same flags, nothing else. One
+ * readdir per directory, no stat or open per file. *new_r / *cur_r: the
+ * mtimes read just before the listing when they can be trusted, else 0
+ * ("unknown": the next run lists the folder again); see mtime_check.c.
+ * listing_r: NULL, or where the listing is handed over when there was one
+ * (so that a folder that does not match is not listed twice; in any order). */
+bool mtime_check_listing(struct repo *local, struct status_db *st, const char *remote_name,
+			 const char *local_name, int64_t folder_id, int64_t *new_r, int64_t *cur_r,
+			 struct repo_msg_list *listing_r);
+
+/* Records mtimes in the folder row of remote_name (its own relaxed
+ * transaction). */
+void mtime_check_record(struct status_db *st, const char *remote_name, int64_t mn, int64_t mc);
+
+/* The background checker: a thread with its own status connection and
+ * Maildir handle (local: owned from now on, only read) that checks each
+ * folder added once the clock has moved past its mtimes, so that the
+ * result can be trusted. The thread starts with the first folder added.
+ * mtime_checker_finish() waits for the queue and records what matched in
+ * one transaction of the caller's st, then frees everything. A folder must
+ * be added after its sync is complete and its rows committed. Should the
+ * thread or its connection fail, folders are just not recorded (the next
+ * run lists them: slower, never wrong). Add from any worker thread. */
+struct mtime_checker;
+struct mtime_checker *mtime_checker_new(const char *db_path, bool fsync, struct repo *local);
+void mtime_checker_add(struct mtime_checker *chk, const char *remote_name, const char *local_name,
+		       int64_t folder_id);
+void mtime_checker_finish(struct mtime_checker **chk, struct status_db *st);
+
+#endif
