@@ -376,20 +376,61 @@ static int write_error_code(int err)
  * from tmp/ and reported (REPO_MSG_BAD, or REPO_FOLDER_BAD when the
  * folder takes no renames); its row was never written, so the next sync
  * fetches it again. The rest are published either way. */
+/* fdatasyncs of one batch, spread over a few threads: after the first one
+ * has committed the journal, each of the others still waits for a flush of
+ * the disk's cache (0.1-0.2 ms each), and the block layer merges flushes
+ * that are waited for at the same time (64 files: 5 ms in a row, 2.5 ms
+ * over 8 threads). Every file still gets its own fdatasync. */
+#define SYNC_THREADS 8
+#define SYNC_FILES_PER_THREAD 4
+
+struct sync_share {
+	struct pending_store *pending;
+	int *err;
+	size_t first, n, step;
+};
+
+static void *sync_share_run(void *arg)
+{
+	struct sync_share *sh = arg;
+	for (size_t i = sh->first; i < sh->n; i += sh->step) {
+		int fd = open(sh->pending[i].tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0 || fdatasync(fd) < 0)
+			sh->err[i] = errno;
+		if (fd >= 0)
+			close(fd);
+	}
+	return NULL;
+}
+
+/* err[i]: 0, or the errno of pending[i]'s open or fdatasync. */
+static void sync_pending_data(struct pending_store *pending, size_t n, int *err)
+{
+	size_t want = n / SYNC_FILES_PER_THREAD;
+	size_t k = want < 1 ? 1 : want > SYNC_THREADS ? SYNC_THREADS : want;
+	struct sync_share share[SYNC_THREADS];
+	pthread_t threads[SYNC_THREADS];
+	bool started[SYNC_THREADS] = { false };
+	for (size_t t = 0; t < k; t++) {
+		share[t] = (struct sync_share){ pending, err, t, n, k };
+		/* share 0 runs on this thread; one that cannot start, too */
+		started[t] = t > 0 && pthread_create(&threads[t], NULL, sync_share_run, &share[t]) == 0;
+	}
+	for (size_t t = 0; t < k; t++)
+		if (!started[t])
+			sync_share_run(&share[t]);
+	for (size_t t = 0; t < k; t++)
+		if (started[t])
+			pthread_join(threads[t], NULL);
+}
+
 static int publish_pending(struct maildir_repo *m)
 {
 	int ret = REPO_OK;
 	size_t n = m->n_pending;
 	m->n_pending = 0;
 	int *err = xcalloc(n ? n : 1, sizeof(*err));
-	for (size_t i = 0; i < n; i++) {
-		struct pending_store *p = &m->pending[i];
-		int fd = open(p->tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0 || fdatasync(fd) < 0)
-			err[i] = errno;
-		if (fd >= 0)
-			close(fd);
-	}
+	sync_pending_data(m->pending, n, err);
 	for (size_t i = 0; i < n; i++) {
 		struct pending_store *p = &m->pending[i];
 		char *tname = strrchr(p->tmp, '/') + 1;

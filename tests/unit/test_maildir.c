@@ -772,6 +772,33 @@ static void test_batched_stores(void)
 	free(k);
 	CHECK_INT(r->ops->flush(r), REPO_OK);
 
+	/* a batch is data-synced over several threads: a file that fails
+	 * there (its tmp/ file gone) is reported by its own name, and only
+	 * it is missing; the other 19 of the batch are published */
+	char *gone_keys[20];
+	for (int i = 0; i < 20; i++) {
+		char *body = xasprintf("Subject: threaded %d\n\nbody\n", i);
+		gone_keys[i] = NULL;
+		CHECK_INT(r->ops->store(r, body, strlen(body), FLAG_SEEN, 0, (uint32_t)i + 200,
+					NULL, &gone_keys[i]),
+			  REPO_OK);
+		free(body);
+	}
+	char *gone_tmp = xasprintf("%s/tmp/%s", dir, gone_keys[13] + 4);
+	CHECK_INT(unlink(gone_tmp), 0);
+	CHECK(r->ops->flush(r) != REPO_OK);
+	CHECK(strstr(repo_error(r), gone_keys[13] + 4) != NULL);
+	CHECK(strstr(repo_error(r), "fsync") != NULL);
+	CHECK_INT(count_files(dir), N + 1 + 19);
+	CHECK_INT(r->ops->list_messages(r, &l), REPO_OK);
+	for (int i = 0; i < 20; i++) {
+		CHECK((by_uid(&l, (uint32_t)i + 200) != NULL) == (i != 13));
+		free(gone_keys[i]);
+	}
+	repo_msg_list_free(&l);
+	free(gone_tmp);
+	CHECK_INT(r->ops->flush(r), REPO_OK);
+
 	/* cur/ gone between store and flush: the rename fails, flush says so
 	 * (naming the file), tmp/ keeps nothing, and the next flush is clean */
 	CHECK_INT(r->ops->store(r, "y\n", 2, FLAG_SEEN, 0, 101, NULL, &k), REPO_OK);
@@ -794,7 +821,7 @@ static void test_batched_stores(void)
 	CHECK_INT(r->ops->flush(r), REPO_FOLDER_BAD);
 	CHECK_INT(r->ops->flush(r), REPO_OK);
 	CHECK_INT(rename(aside, curd), 0);
-	CHECK_INT(count_files(dir), N + 1);
+	CHECK_INT(count_files(dir), N + 1 + 19);
 
 	free(tmpd);
 	free(curd);
