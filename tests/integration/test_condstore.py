@@ -101,7 +101,9 @@ class CondstoreCases(harness.SyncTestCase):
                         s.store(f, arg, "+FLAGS" if kind == "flag" else "-FLAGS", flags)
 
     def local_change(self, rng, n):
-        """The same random local changes in both Maildirs (by UID)."""
+        """The same random local changes in both Maildirs (by content: the
+        two accounts upload new local files in their own readdir order, so
+        the same message can have different UIDs in the two)."""
         plan = []
         for f in FOLDERS:
             msgs = [m for m in maildir_messages(self.mail, harness.local_name(f)) if m.uid]
@@ -112,7 +114,7 @@ class CondstoreCases(harness.SyncTestCase):
                                  to_letters(rng.sample(FLAGS, rng.randrange(2)))))
                 elif msgs:
                     m = msgs.pop(rng.randrange(len(msgs)))
-                    plan.append((f, kind, m.uid,
+                    plan.append((f, kind, sha(strip_offlineimap_marker(m.body)),
                                  to_letters(rng.sample(FLAGS, rng.randrange(3)))))
         for root in (self.mail, self.mail_b):
             for f, kind, arg, letters in plan:
@@ -120,7 +122,8 @@ class CondstoreCases(harness.SyncTestCase):
                 if kind == "new":
                     add_local_message(root, lf, arg, flags=letters)
                     continue
-                m = [x for x in maildir_messages(root, lf) if x.uid == arg]
+                m = [x for x in maildir_messages(root, lf)
+                     if x.uid and sha(strip_offlineimap_marker(x.body)) == arg]
                 if not m:
                     continue  # the other Maildir lacks it: views will differ anyway
                 if kind == "delete":
