@@ -266,6 +266,14 @@ struct repo_ops {
 	int (*list_changes)(struct repo *r, uint64_t since, const uint32_t *known, size_t n_known,
 			    struct repo_msg_list *changed, uint32_t **gone_r, size_t *n_gone_r,
 			    size_t *present_r);
+	/* Optional (NULL: select_folder). select_folder for writing that also
+	 * asks the server for what changed since the last sync's uidvalidity
+	 * and highestmodseq (IMAP: SELECT ... (QRESYNC (uidvalidity modseq)),
+	 * RFC 7162 3.2.5), so that the list_changes(modseq) that follows can
+	 * answer without a command of its own when no new message arrived.
+	 * Falls back to a plain select_folder when the server has no QRESYNC. */
+	int (*select_since)(struct repo *r, const char *name, uint32_t uidvalidity,
+			    uint64_t modseq, struct repo_folder_status *st_r);
 };
 
 /* The part of a repository every back-end shares. Back-ends embed it as

@@ -46,6 +46,11 @@
 #define TRACE_MAX_LINE 300
 #define SERVER_TEXT_MAX 200
 
+/* A range of UIDs, as in VANISHED responses. */
+struct uid_range {
+	uint32_t first, last;
+};
+
 struct imap_repo {
 	struct repo base; /* first: struct repo * casts to this */
 
@@ -75,7 +80,26 @@ struct imap_repo {
 	 * ENABLE is only valid before any SELECT, so it is sent before the
 	 * first one (a no-op sync, which selects nothing, never pays it). */
 	bool qresync, enable_tried;
+	/* What SELECT ... (QRESYNC ...) reported for the selected folder (the
+	 * changed messages' UID and FLAGS, and the VANISHED ranges), kept for
+	 * the list_changes(since) that follows; dropped by any other select. */
+	struct qresync_select {
+		bool valid;
+		uint64_t since;
+		struct repo_msg_list changed; /* uid and flags only */
+		struct uid_range *vanished;   /* sorted, disjoint */
+		size_t n_vanished;
+	} qr;
 };
+
+static void qr_drop(struct imap_repo *ir)
+{
+	repo_msg_list_free(&ir->qr.changed);
+	free(ir->qr.vanished);
+	ir->qr.vanished = NULL;
+	ir->qr.n_vanished = 0;
+	ir->qr.valid = false;
+}
 
 static struct imap_repo *IR(struct repo *r)
 {
@@ -380,6 +404,7 @@ static void disconnect(struct imap_repo *ir, bool logout)
 	ir->imap = NULL;
 	ir->dead = false;
 	ir->qresync = ir->enable_tried = false;
+	qr_drop(ir);
 	strlist_free(&ir->caps);
 	xfree_ptr(&ir->base.folder);
 	imap_trace_reset(&ir->trace);
@@ -927,15 +952,81 @@ static bool exists_overflows(struct imap_repo *ir)
 	return false;
 }
 
-static int imap_select_folder(struct repo *r, const char *name, bool for_write,
-			      struct repo_folder_status *st_r)
+static void qr_keep(struct imap_repo *ir, uint64_t since, clist *fetch_result);
+static void free_fetch_list(clist *l);
+static clist *take_fetch_list(struct imap_repo *ir);
+
+/* SELECT name (QRESYNC (uidvalidity modseq)) (RFC 7162 3.2.5), done here
+ * because libetpan's mailimap_select_qresync leaves out the parentheses
+ * around the QRESYNC parameter. As libetpan's SELECT does: a new
+ * selection_info filled by the untagged replies, the state SELECTED on OK.
+ * The FETCH and VANISHED replies stay in the response info for the
+ * caller; *modseq_r is HIGHESTMODSEQ. */
+static int select_qresync(struct imap_repo *ir, const char *name, uint32_t uidvalidity,
+			  uint64_t modseq, uint64_t *modseq_r)
 {
-	struct imap_repo *ir = IR(r);
+	mailimap *imap = ir->imap;
+	*modseq_r = 0;
+	struct strbuf cmd = { 0 };
+	sb_adds(&cmd, "SELECT ");
+	add_quoted(&cmd, name);
+	sb_addf(&cmd, " (QRESYNC (%u %llu))\r\n", uidvalidity, (unsigned long long)modseq);
+	int r = mailimap_send_current_tag(imap);
+	if (r == MAILIMAP_NO_ERROR)
+		r = write_str(imap, cmd.buf);
+	sb_free(&cmd);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	if (mailstream_flush(imap->imap_stream) < 0)
+		return MAILIMAP_ERROR_STREAM;
+	if (!mailimap_read_line(imap))
+		return MAILIMAP_ERROR_STREAM;
+	if (imap->imap_selection_info)
+		mailimap_selection_info_free(imap->imap_selection_info);
+	imap->imap_selection_info = mailimap_selection_info_new();
+	struct mailimap_response *resp = NULL;
+	r = mailimap_parse_response(imap, &resp);
+	if (r != MAILIMAP_NO_ERROR)
+		return r;
+	bool ok = resp->rsp_resp_done->rsp_type == MAILIMAP_RESP_DONE_TYPE_TAGGED &&
+		  resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type ==
+			  MAILIMAP_RESP_COND_STATE_OK;
+	mailimap_response_free(resp);
+	struct mailimap_response_info *ri = imap->imap_response_info;
+	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
+	     it; it = clist_next(it)) {
+		struct mailimap_extension_data *ed = clist_content(it);
+		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_CONDSTORE ||
+		    ed->ext_type != MAILIMAP_CONDSTORE_TYPE_RESP_TEXT_CODE || !ed->ext_data)
+			continue;
+		struct mailimap_condstore_resptextcode *code = ed->ext_data;
+		if (code->cs_type == MAILIMAP_CONDSTORE_RESPTEXTCODE_HIGHESTMODSEQ)
+			*modseq_r = code->cs_data.cs_modseq_value;
+		else if (code->cs_type == MAILIMAP_CONDSTORE_RESPTEXTCODE_NOMODSEQ)
+			*modseq_r = 0;
+	}
+	if (!ok) {
+		mailimap_selection_info_free(imap->imap_selection_info);
+		imap->imap_selection_info = NULL;
+		imap->imap_state = MAILIMAP_STATE_AUTHENTICATED;
+		return MAILIMAP_ERROR_SELECT;
+	}
+	imap->imap_state = MAILIMAP_STATE_SELECTED;
+	return MAILIMAP_NO_ERROR;
+}
+
+/* SELECT or EXAMINE name; with qr_modseq (and QRESYNC enabled), SELECT
+ * ... (QRESYNC (qr_uidvalidity qr_modseq)), whose answer is kept (qr). */
+static int select_common(struct imap_repo *ir, const char *name, bool for_write,
+			 uint32_t qr_uidvalidity, uint64_t qr_modseq, struct repo_folder_status *st_r)
+{
+	struct repo *r = &ir->base;
 	int code = need_conn(ir);
 	if (code)
 		return code;
 	xfree_ptr(&r->folder);
 	drop_listed_status(ir);
+	qr_drop(ir);
 	if (!folder_name_ok(name))
 		return repo_fail(r, REPO_FOLDER_BAD,
 				 "IMAP[%s][%s]: not a 7-bit (modified UTF-7) folder name", r->name, name);
@@ -949,19 +1040,28 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 		else if (rc != MAILIMAP_ERROR_CUSTOM_COMMAND && rc != MAILIMAP_ERROR_PROTOCOL)
 			return imap_fail(ir, rc, REPO_STORE_BAD, "ENABLE QRESYNC");
 	}
-	if (has_cap(ir, "CONDSTORE"))
+	bool qresync = for_write && ir->qresync && qr_uidvalidity && qr_modseq;
+	clist *qr_fetch = NULL;
+	if (qresync) {
+		rc = select_qresync(ir, name, qr_uidvalidity, qr_modseq, &modseq);
+		if (rc == MAILIMAP_NO_ERROR)
+			qr_fetch = take_fetch_list(ir);
+	} else if (has_cap(ir, "CONDSTORE")) {
 		rc = for_write ? mailimap_select_condstore(ir->imap, name, &modseq)
 			       : mailimap_examine_condstore(ir->imap, name, &modseq);
-	else
+	} else {
 		rc = for_write ? mailimap_select(ir->imap, name) : mailimap_examine(ir->imap, name);
+	}
 	r->folder = xstrdup(name); /* names the folder in errors */
 	if (rc != MAILIMAP_NO_ERROR) {
+		free_fetch_list(qr_fetch);
 		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", for_write ? "SELECT" : "EXAMINE");
 		xfree_ptr(&r->folder);
 		return code;
 	}
 	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
 	if (exists_overflows(ir)) {
+		free_fetch_list(qr_fetch);
 		xfree_ptr(&r->folder);
 		return repo_fail(r, REPO_FOLDER_BAD,
 				 "IMAP[%s][%s]: %s: server announced more messages (EXISTS) than IMAP "
@@ -969,10 +1069,16 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 				 r->name, name, for_write ? "SELECT" : "EXAMINE");
 	}
 	if (!si || si->sel_uidvalidity == 0) {
+		free_fetch_list(qr_fetch);
 		xfree_ptr(&r->folder);
 		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: SELECT: server sent no UIDVALIDITY",
 				 r->name, name);
 	}
+	/* A server whose UIDVALIDITY changed ignores the QRESYNC parameters
+	 * (RFC 7162 3.2.5.2): nothing to keep then; the engine sees it too. */
+	if (qresync && si->sel_uidvalidity == qr_uidvalidity && modseq)
+		qr_keep(ir, qr_modseq, qr_fetch);
+	free_fetch_list(qr_fetch);
 	ir->readonly = !for_write || si->sel_perm == MAILIMAP_MAILBOX_READONLY;
 	if (st_r) {
 		st_r->uidvalidity = si->sel_uidvalidity;
@@ -983,6 +1089,18 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 	return REPO_OK;
 }
 
+static int imap_select_folder(struct repo *r, const char *name, bool for_write,
+			      struct repo_folder_status *st_r)
+{
+	return select_common(IR(r), name, for_write, 0, 0, st_r);
+}
+
+static int imap_select_since(struct repo *r, const char *name, uint32_t uidvalidity,
+			     uint64_t modseq, struct repo_folder_status *st_r)
+{
+	return select_common(IR(r), name, true, uidvalidity, modseq, st_r);
+}
+
 /* Nothing is sent: the server keeps the folder selected until the next
  * SELECT/EXAMINE (which deselects without expunging, like UNSELECT) or
  * LOGOUT, and every command we send outside a folder is valid while one is
@@ -991,6 +1109,7 @@ static int imap_select_folder(struct repo *r, const char *name, bool for_write,
 static void imap_close_folder(struct repo *r)
 {
 	xfree_ptr(&r->folder);
+	qr_drop(IR(r));
 }
 
 /* ---- message attributes ------------------------------------------------- */
@@ -1122,6 +1241,27 @@ static void parse_att(const struct imap_repo *ir, const struct mailimap_msg_att 
 		}
 	}
 }
+
+static void take_vanished(struct imap_repo *ir, struct uid_range **v_r, size_t *n_r);
+
+/* Keeps what a SELECT ... (QRESYNC ...) reported (fetch_result: its FETCH
+ * responses) for list_changes. */
+static void qr_keep(struct imap_repo *ir, uint64_t since, clist *fetch_result)
+{
+	for (clistiter *it = fetch_result ? clist_begin(fetch_result) : NULL; it;
+	     it = clist_next(it)) {
+		struct att a;
+		parse_att(ir, clist_content(it), &a);
+		if (!a.has_uid)
+			continue;
+		struct repo_msg m = { .uid = a.uid, .flags = a.flags };
+		repo_msg_list_add(&ir->qr.changed, &m);
+	}
+	take_vanished(ir, &ir->qr.vanished, &ir->qr.n_vanished);
+	ir->qr.since = since;
+	ir->qr.valid = true;
+}
+
 
 /* The FETCH responses of the last command, detached from libetpan. */
 static clist *take_fetch_list(struct imap_repo *ir)
@@ -3350,10 +3490,6 @@ static int fetch_meta(struct imap_repo *ir, const char *set, const char *tail,
 	return REPO_OK;
 }
 
-struct uid_range {
-	uint32_t first, last;
-};
-
 static int cmp_range(const void *a, const void *b)
 {
 	const struct uid_range *x = a, *y = b;
@@ -3467,6 +3603,46 @@ static int list_changes_qresync(struct imap_repo *ir, uint64_t since, const uint
 	return REPO_OK;
 }
 
+/* list_changes from what SELECT ... (QRESYNC ...) already said: its FETCH
+ * responses are the messages changed since (UID and FLAGS), its VANISHED
+ * (EARLIER) the UIDs expunged since. Only when every changed message is
+ * one of known: a new message needs its size and date, which those FETCH
+ * responses lack, and then the caller asks with a FETCH after all.
+ * Returns false when it did not answer. */
+static bool list_changes_from_select(struct imap_repo *ir, const uint32_t *known, size_t n_known,
+				     struct repo_msg_list *changed, uint32_t **gone_r,
+				     size_t *n_gone_r, size_t *present_r)
+{
+	struct repo_msg_list *ch = &ir->qr.changed;
+	for (size_t i = 0; i < ch->n; i++)
+		if (!in_ranges(ir->qr.vanished, ir->qr.n_vanished, ch->v[i].uid) &&
+		    !u32_in(known, n_known, ch->v[i].uid))
+			return false;
+	if (ch->n)
+		qsort(ch->v, ch->n, sizeof(*ch->v), cmp_msg_val_uid);
+	for (size_t i = 0; i < ch->n; i++) {
+		/* expunged meanwhile, or repeated */
+		if (in_ranges(ir->qr.vanished, ir->qr.n_vanished, ch->v[i].uid) ||
+		    (changed->n && changed->v[changed->n - 1].uid == ch->v[i].uid))
+			continue;
+		struct repo_msg m = { .uid = ch->v[i].uid, .flags = ch->v[i].flags };
+		repo_msg_list_add(changed, &m);
+	}
+	uint32_t *gone = xmalloc((n_known ? n_known : 1) * sizeof(*gone));
+	size_t n_gone = 0;
+	for (size_t i = 0; i < n_known; i++)
+		if (in_ranges(ir->qr.vanished, ir->qr.n_vanished, known[i]))
+			gone[n_gone++] = known[i];
+	struct mailimap_selection_info *si = ir->imap->imap_selection_info;
+	*gone_r = gone;
+	*n_gone_r = n_gone;
+	*present_r = si ? si->sel_exists : 0;
+	log_debug(LOG_DBG_IMAP, "IMAP[%s][%s]: changes since MODSEQ %llu from the SELECT: %zu "
+				"changed, %zu vanished", ir->base.name, ir->base.folder,
+		  (unsigned long long)ir->qr.since, changed->n, n_gone);
+	return true;
+}
+
 static int imap_list_changes(struct repo *r, uint64_t since, const uint32_t *known, size_t n_known,
 			     struct repo_msg_list *changed, uint32_t **gone_r, size_t *n_gone_r,
 			     size_t *present_r)
@@ -3481,6 +3657,13 @@ static int imap_list_changes(struct repo *r, uint64_t since, const uint32_t *kno
 	if (!has_cap(ir, "CONDSTORE"))
 		return repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: CHANGEDSINCE without CONDSTORE",
 				 r->name, r->folder);
+	if (ir->qresync && ir->qr.valid && ir->qr.since == since) {
+		bool answered = list_changes_from_select(ir, known, n_known, changed, gone_r,
+							 n_gone_r, present_r);
+		qr_drop(ir);
+		if (answered)
+			return REPO_OK;
+	}
 	if (ir->qresync)
 		return list_changes_qresync(ir, since, known, n_known, changed, gone_r, n_gone_r,
 					    present_r);
@@ -3567,6 +3750,7 @@ static void imap_free(struct repo **rp)
 		return;
 	struct imap_repo *ir = IR(*rp);
 	disconnect(ir, true);
+	qr_drop(ir);
 	free(ir->host);
 	free(ir->user);
 	if (ir->password) {
@@ -3611,6 +3795,7 @@ static const struct repo_ops imap_ops = {
 	.free = imap_free,
 	.probe = imap_probe,
 	.list_changes = imap_list_changes,
+	.select_since = imap_select_since,
 };
 
 static char *dup_or_null(const char *s)

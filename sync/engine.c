@@ -1194,8 +1194,18 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		 * it is empty there, and nothing is selected. */
 		goto list_local;
 	}
-	rc = c->remote->ops->select_folder(c->remote, remote_name,
-					     !dry && !a->remote.readonly, &rst);
+	/* When a CHANGEDSINCE listing will follow (list_incremental), the
+	 * SELECT itself can ask for the changes: one round trip less for a
+	 * folder where no new message arrived. */
+	bool incremental = !acc->full_listing && c->remote->ops->list_changes && sf.id &&
+			   sf.highestmodseq && sf.uidvalidity && !a->maxsize && !a->remote.readonly &&
+			   !a->local.readonly;
+	if (incremental && !dry && c->remote->ops->select_since)
+		rc = c->remote->ops->select_since(c->remote, remote_name, sf.uidvalidity,
+						  sf.highestmodseq, &rst);
+	else
+		rc = c->remote->ops->select_folder(c->remote, remote_name,
+						     !dry && !a->remote.readonly, &rst);
 	if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
 		goto out;
 	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity) {
@@ -1213,9 +1223,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		goto out;
 	rows_loaded = true;
 	bool listed = false;
-	if (!acc->full_listing && c->remote->ops->list_changes && sf.id && sf.highestmodseq &&
-	    rst.highestmodseq && sf.uidvalidity == rst.uidvalidity && !a->maxsize &&
-	    !a->remote.readonly && !a->local.readonly) {
+	if (incremental && rst.highestmodseq && sf.uidvalidity == rst.uidvalidity) {
 		listed = list_incremental(&f, &sf, &rst, rows, n_rows, &remote);
 		if (f.failed)
 			goto out;

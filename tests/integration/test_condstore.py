@@ -240,9 +240,22 @@ class CondstoreCases(harness.SyncTestCase):
             with Imap(self.dc, self.user) as s:
                 uid = max(s.messages("INBOX"))
                 s.store("INBOX", uid, "+FLAGS", ["\\Answered"])
-            self.sync()
+            r = self.sync("-d", "imap")
             got = [x for x in maildir_messages(self.mail, "INBOX") if x.uid == uid]
             self.assertIn("R", got[0].flags)
+            # the SELECT itself asked for the change (QRESYNC): no FETCH
+            # CHANGEDSINCE round trip after it
+            self.assertRegex(r.output, r'C: \S+ SELECT "?INBOX"? \(QRESYNC \(\d+ \d+\)\)')
+            self.assertIn("from the SELECT: 1 changed, 0 vanished", r.output)
+            self.assertNotIn("CHANGEDSINCE", r.output)
+            # a new message needs its size: then the FETCH follows
+            with Imap(self.dc, self.user) as s:
+                s.append("INBOX", simple_message("arrived after QRESYNC"))
+            r = self.sync("-d", "imap")
+            self.assertIn("(QRESYNC (", r.output)
+            self.assertIn("CHANGEDSINCE", r.output)
+            self.assertTrue(any(b"arrived after QRESYNC" in x.body
+                                for x in maildir_messages(self.mail, "INBOX")))
         # and once all that is synced, the next run again selects nothing
         self.sync(*args)
         r = self.sync(*args, "-d", "imap")
