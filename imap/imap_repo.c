@@ -2455,6 +2455,16 @@ static int read_raw_response(mailimap *imap, struct strbuf *out);
  * each STORE stands alone), or REPO_STORE_BAD when the connection broke.
  * Untagged data (FETCH FLAGS/MODSEQ, EXPUNGE, VANISHED of other clients)
  * is read and ignored, as the simple_command path ignored it. */
+/* "UID STORE" or "UID EXPUNGE": the verb of the first command of the
+ * batch without a reply, for error lines. */
+static const char *pending_verb(const struct store_cmd *cmds, const bool *done, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!done[i])
+			return strncmp(cmds[i].text, "UID EXPUNGE", 11) ? "UID STORE" : "UID EXPUNGE";
+	return "UID STORE";
+}
+
 static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t n,
 			   struct repo_msg *const *msgs)
 {
@@ -2477,9 +2487,9 @@ static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t 
 		if (!strncasecmp(l, "* BYE", 5)) {
 			ir->dead = true;
 			repo_fail(&ir->base, REPO_STORE_BAD,
-				  "IMAP[%s][%s]: UID STORE: server closed the connection: %s",
+				  "IMAP[%s][%s]: %s: server closed the connection: %s",
 				  ir->base.name, ir->base.folder ? ir->base.folder : "",
-				  clean_text(l + 5 + (l[5] == ' ')));
+				  pending_verb(cmds, done, n), clean_text(l + 5 + (l[5] == ' ')));
 			free(done);
 			sb_free(&line);
 			return REPO_STORE_BAD;
@@ -2509,10 +2519,13 @@ static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t 
 			code = REPO_FOLDER_BAD;
 		}
 	}
-	free(done);
 	sb_free(&line);
-	if (rc != MAILIMAP_NO_ERROR)
-		return imap_fail(ir, rc, REPO_FOLDER_BAD, "UID STORE (%zu commands)", n);
+	if (rc != MAILIMAP_NO_ERROR) {
+		const char *verb = pending_verb(cmds, done, n);
+		free(done);
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s (%zu commands)", verb, n);
+	}
+	free(done);
 	return code;
 }
 
@@ -2593,6 +2606,49 @@ out:
 	return code;
 }
 
+/* UID STORE +FLAGS.SILENT (\Deleted) then UID EXPUNGE for each chunk of
+ * the sorted UIDs of sel[0..m), written together (store_batch_run). */
+static int delete_pipelined(struct imap_repo *ir, const struct uid_idx *sel, size_t m,
+			    struct repo_msg *const *msgs)
+{
+	uint32_t *uids = xmalloc(m * sizeof(*uids));
+	for (size_t i = 0; i < m; i++)
+		uids[i] = sel[i].uid;
+	struct store_cmd cmds[STORE_PIPELINE_MAX];
+	size_t n_cmds = 0;
+	struct strbuf set = STRBUF_INIT;
+	int code = REPO_OK;
+	for (size_t k = 0; k < m;) {
+		sb_reset(&set);
+		size_t used = uidset_next_chunk(uids + k, m - k, UIDSET_CHUNK_MAX, &set);
+		struct store_cmd *st = &cmds[n_cmds++];
+		st->text = xasprintf("UID STORE %s +FLAGS.SILENT (\\Deleted)", sb_str(&set));
+		st->idx = xmalloc(used * sizeof(*st->idx));
+		for (size_t j = 0; j < used; j++)
+			st->idx[j] = sel[k + j].idx;
+		st->n = used;
+		st->set_bits = FLAG_DELETED;
+		st->clear_bits = 0;
+		cmds[n_cmds++] = (struct store_cmd){ .text = xasprintf("UID EXPUNGE %s", sb_str(&set)) };
+		k += used;
+		if (n_cmds + 2 > STORE_PIPELINE_MAX || k == m) {
+			int rc = store_batch_run(ir, cmds, n_cmds, msgs);
+			if (code == REPO_OK)
+				code = rc;
+			for (size_t j = 0; j < n_cmds; j++) {
+				free(cmds[j].text);
+				free(cmds[j].idx);
+			}
+			n_cmds = 0;
+			if (rc == REPO_STORE_BAD)
+				break;
+		}
+	}
+	sb_free(&set);
+	free(uids);
+	return code;
+}
+
 static int imap_delete_messages(struct repo *r, struct repo_msg *const *msgs, size_t n)
 {
 	struct imap_repo *ir = IR(r);
@@ -2605,6 +2661,14 @@ static int imap_delete_messages(struct repo *r, struct repo_msg *const *msgs, si
 		if (msgs[i]->uid != 0)
 			sel[m++] = (struct uid_idx){ msgs[i]->uid, i };
 	qsort(sel, m, sizeof(*sel), cmp_uid_idx);
+	if (m > 0 && ir->expunge && has_cap(ir, "UIDPLUS")) {
+		/* each STORE and its UID EXPUNGE pipelined: one round trip.
+		 * A refused STORE leaves its messages without \Deleted, so the
+		 * EXPUNGE that follows it removes nothing of them. */
+		code = delete_pipelined(ir, sel, m, msgs);
+		free(sel);
+		return code;
+	}
 	if (m > 0)
 		code = uid_command(ir, "STORE", "+FLAGS.SILENT (\\Deleted)", sel, m, msgs, FLAG_DELETED,
 				   0);

@@ -144,6 +144,31 @@ class TestSync(harness.SyncTestCase):
         r = self.sync("-d", "imap")
         self.assertNotIn("UID STORE", r.output)
 
+    def test_deletes_pipelined(self):
+        """Local deletions go up as UID STORE +FLAGS.SILENT (\\Deleted) and
+        UID EXPUNGE written together (one round trip); exactly the deleted
+        messages leave the server, the others stay."""
+        with self.server() as srv:
+            for i in range(6):
+                srv.append("INBOX", simple_message("d %d" % i), ["\\Seen"])
+        self.sync()
+        local = {m.uid: m for m in self.local_messages("INBOX")}
+        for uid in (2, 3, 5):
+            os.unlink(local[uid].path)
+        r = self.sync("-d", "imap")
+        lines = [ln for ln in r.output.splitlines()
+                 if ("C: " in ln and (" UID STORE " in ln or " UID EXPUNGE " in ln))
+                 or " OK Store" in ln or " OK Expunge" in ln]
+        sent = [ln for ln in lines if "C: " in ln]
+        self.assertEqual(len(sent), 2, "\n".join(lines))
+        self.assertIn("(\\Deleted)", sent[0])
+        self.assertIn("UID EXPUNGE 2:3,5", sent[1])
+        self.assertIn("C: ", lines[1], "the EXPUNGE waited for the STORE's reply:\n%s"
+                      % "\n".join(lines))
+        with self.server() as srv:
+            self.assertEqual(sorted(srv.messages("INBOX")), [1, 4, 6])
+        self.assert_synced("INBOX")
+
     def test_flag_merge_both_sides(self):
         """The same message flagged differently on each side keeps both flags."""
         with self.server() as srv:
