@@ -956,6 +956,40 @@ static void qr_keep(struct imap_repo *ir, uint64_t since, clist *fetch_result);
 static void free_fetch_list(clist *l);
 static clist *take_fetch_list(struct imap_repo *ir);
 
+/* The extension data of the last command's replies (response codes and
+ * untagged data libetpan parsed through an extension) of one extension
+ * and type, one after the other:
+ *   for (clistiter *it = ext_first(imap, id, type); it; it = ext_next(it, id, type))
+ *           ... ext_data_of(it) ... */
+static clistiter *ext_find(clistiter *it, int ext_id, int ext_type)
+{
+	for (; it; it = clist_next(it)) {
+		struct mailimap_extension_data *ed = clist_content(it);
+		if (ed->ext_extension && ed->ext_extension->ext_id == ext_id &&
+		    ed->ext_type == ext_type && ed->ext_data)
+			return it;
+	}
+	return NULL;
+}
+
+static clistiter *ext_first(mailimap *imap, int ext_id, int ext_type)
+{
+	struct mailimap_response_info *ri = imap->imap_response_info;
+	return ri && ri->rsp_extension_list
+		       ? ext_find(clist_begin(ri->rsp_extension_list), ext_id, ext_type)
+		       : NULL;
+}
+
+static clistiter *ext_next(clistiter *it, int ext_id, int ext_type)
+{
+	return ext_find(clist_next(it), ext_id, ext_type);
+}
+
+static void *ext_data_of(clistiter *it)
+{
+	return ((struct mailimap_extension_data *)clist_content(it))->ext_data;
+}
+
 /* SELECT name (QRESYNC (uidvalidity modseq)) (RFC 7162 3.2.5), done here
  * because libetpan's mailimap_select_qresync leaves out the parentheses
  * around the QRESYNC parameter. As libetpan's SELECT does: a new
@@ -992,14 +1026,10 @@ static int select_qresync(struct imap_repo *ir, const char *name, uint32_t uidva
 		  resp->rsp_resp_done->rsp_data.rsp_tagged->rsp_cond_state->rsp_type ==
 			  MAILIMAP_RESP_COND_STATE_OK;
 	mailimap_response_free(resp);
-	struct mailimap_response_info *ri = imap->imap_response_info;
-	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
-	     it; it = clist_next(it)) {
-		struct mailimap_extension_data *ed = clist_content(it);
-		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_CONDSTORE ||
-		    ed->ext_type != MAILIMAP_CONDSTORE_TYPE_RESP_TEXT_CODE || !ed->ext_data)
-			continue;
-		struct mailimap_condstore_resptextcode *code = ed->ext_data;
+	for (clistiter *it = ext_first(imap, MAILIMAP_EXTENSION_CONDSTORE,
+					MAILIMAP_CONDSTORE_TYPE_RESP_TEXT_CODE);
+	     it; it = ext_next(it, MAILIMAP_EXTENSION_CONDSTORE, MAILIMAP_CONDSTORE_TYPE_RESP_TEXT_CODE)) {
+		struct mailimap_condstore_resptextcode *code = ext_data_of(it);
 		if (code->cs_type == MAILIMAP_CONDSTORE_RESPTEXTCODE_HIGHESTMODSEQ)
 			*modseq_r = code->cs_data.cs_modseq_value;
 		else if (code->cs_type == MAILIMAP_CONDSTORE_RESPTEXTCODE_NOMODSEQ)
@@ -1909,14 +1939,10 @@ static bool format_internaldate(int64_t t, char *out, size_t size)
 /* The uid-set of the last reply's [APPENDUID ...], or NULL. */
 static clist *appenduid_set(struct imap_repo *ir)
 {
-	struct mailimap_response_info *ri = ir->imap->imap_response_info;
-	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
-	     it; it = clist_next(it)) {
-		struct mailimap_extension_data *ed = clist_content(it);
-		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_UIDPLUS ||
-		    ed->ext_type != MAILIMAP_UIDPLUS_RESP_CODE_APND || !ed->ext_data)
-			continue;
-		struct mailimap_uidplus_resp_code_apnd *apnd = ed->ext_data;
+	for (clistiter *it = ext_first(ir->imap, MAILIMAP_EXTENSION_UIDPLUS,
+					MAILIMAP_UIDPLUS_RESP_CODE_APND);
+	     it; it = ext_next(it, MAILIMAP_EXTENSION_UIDPLUS, MAILIMAP_UIDPLUS_RESP_CODE_APND)) {
+		struct mailimap_uidplus_resp_code_apnd *apnd = ext_data_of(it);
 		if (apnd->uid_set && apnd->uid_set->set_list)
 			return apnd->uid_set->set_list;
 	}
@@ -2529,6 +2555,37 @@ static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t 
 	return code;
 }
 
+/* Fills sc with "UID STORE <set> <tail>" for sel[0..used), whose
+ * messages get set_bits / lose clear_bits when the server completes it. */
+static void store_cmd_init(struct store_cmd *sc, const char *set, const char *tail,
+			   const struct uid_idx *sel, size_t used, flagset_t set_bits,
+			   flagset_t clear_bits)
+{
+	sc->text = xasprintf("UID STORE %s %s", set, tail);
+	sc->idx = xmalloc(used * sizeof(*sc->idx));
+	for (size_t j = 0; j < used; j++)
+		sc->idx[j] = sel[j].idx;
+	sc->n = used;
+	sc->set_bits = set_bits;
+	sc->clear_bits = clear_bits;
+}
+
+/* Runs and frees cmds[0..*n) (n reset to 0); *code keeps the first error.
+ * Returns the batch's own result (REPO_STORE_BAD: the connection is gone). */
+static int store_batch_flush(struct imap_repo *ir, struct store_cmd *cmds, size_t *n,
+			     struct repo_msg *const *msgs, int *code)
+{
+	int rc = *n ? store_batch_run(ir, cmds, *n, msgs) : REPO_OK;
+	if (*code == REPO_OK)
+		*code = rc;
+	for (size_t j = 0; j < *n; j++) {
+		free(cmds[j].text);
+		free(cmds[j].idx);
+	}
+	*n = 0;
+	return rc;
+}
+
 /* Every flag and direction is one UID STORE over a UID set (more when a
  * set is too long for one line), and the STOREs of a call are pipelined:
  * a round trip for all of them instead of one each. */
@@ -2565,41 +2622,20 @@ static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const fl
 			for (size_t k = 0; k < m;) {
 				sb_reset(&set);
 				size_t used = uidset_next_chunk(uids + k, m - k, UIDSET_CHUNK_MAX, &set);
-				struct store_cmd *sc = &cmds[n_cmds++];
-				sc->text = xasprintf("UID STORE %s %cFLAGS.SILENT (%s)", sb_str(&set),
-						     add ? '+' : '-', imap_flag_name(*c, kw(ir)));
-				sc->idx = xmalloc(used * sizeof(*sc->idx));
-				for (size_t j = 0; j < used; j++)
-					sc->idx[j] = sel[k + j].idx;
-				sc->n = used;
-				sc->set_bits = add ? bit : 0;
-				sc->clear_bits = add ? 0 : bit;
+				char *tail = xasprintf("%cFLAGS.SILENT (%s)", add ? '+' : '-',
+						       imap_flag_name(*c, kw(ir)));
+				store_cmd_init(&cmds[n_cmds++], sb_str(&set), tail, sel + k, used,
+					       add ? bit : 0, add ? 0 : bit);
+				free(tail);
 				k += used;
-				if (n_cmds == STORE_PIPELINE_MAX) {
-					int rc = store_batch_run(ir, cmds, n_cmds, msgs);
-					if (code == REPO_OK)
-						code = rc;
-					for (size_t j = 0; j < n_cmds; j++) {
-						free(cmds[j].text);
-						free(cmds[j].idx);
-					}
-					n_cmds = 0;
-					if (rc == REPO_STORE_BAD)
-						goto out;
-				}
+				if (n_cmds == STORE_PIPELINE_MAX &&
+				    store_batch_flush(ir, cmds, &n_cmds, msgs, &code) == REPO_STORE_BAD)
+					goto out;
 			}
 		}
 	}
-	if (n_cmds) {
-		int rc = store_batch_run(ir, cmds, n_cmds, msgs);
-		if (code == REPO_OK)
-			code = rc;
-	}
+	store_batch_flush(ir, cmds, &n_cmds, msgs, &code);
 out:
-	for (size_t j = 0; j < n_cmds; j++) {
-		free(cmds[j].text);
-		free(cmds[j].idx);
-	}
 	sb_free(&set);
 	free(uids);
 	free(sel);
@@ -2621,28 +2657,13 @@ static int delete_pipelined(struct imap_repo *ir, const struct uid_idx *sel, siz
 	for (size_t k = 0; k < m;) {
 		sb_reset(&set);
 		size_t used = uidset_next_chunk(uids + k, m - k, UIDSET_CHUNK_MAX, &set);
-		struct store_cmd *st = &cmds[n_cmds++];
-		st->text = xasprintf("UID STORE %s +FLAGS.SILENT (\\Deleted)", sb_str(&set));
-		st->idx = xmalloc(used * sizeof(*st->idx));
-		for (size_t j = 0; j < used; j++)
-			st->idx[j] = sel[k + j].idx;
-		st->n = used;
-		st->set_bits = FLAG_DELETED;
-		st->clear_bits = 0;
+		store_cmd_init(&cmds[n_cmds++], sb_str(&set), "+FLAGS.SILENT (\\Deleted)", sel + k,
+			       used, FLAG_DELETED, 0);
 		cmds[n_cmds++] = (struct store_cmd){ .text = xasprintf("UID EXPUNGE %s", sb_str(&set)) };
 		k += used;
-		if (n_cmds + 2 > STORE_PIPELINE_MAX || k == m) {
-			int rc = store_batch_run(ir, cmds, n_cmds, msgs);
-			if (code == REPO_OK)
-				code = rc;
-			for (size_t j = 0; j < n_cmds; j++) {
-				free(cmds[j].text);
-				free(cmds[j].idx);
-			}
-			n_cmds = 0;
-			if (rc == REPO_STORE_BAD)
-				break;
-		}
+		if ((n_cmds + 2 > STORE_PIPELINE_MAX || k == m) &&
+		    store_batch_flush(ir, cmds, &n_cmds, msgs, &code) == REPO_STORE_BAD)
+			break;
 	}
 	sb_free(&set);
 	free(uids);
@@ -2970,14 +2991,10 @@ static uint32_t set_at(const struct mailimap_set *set, int64_t pos)
  * of the last command (untagged OK or the tagged reply); 0 if none. */
 static uint32_t copyuid(struct imap_repo *ir, uint32_t src_uid)
 {
-	struct mailimap_response_info *ri = ir->imap->imap_response_info;
-	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
-	     it; it = clist_next(it)) {
-		struct mailimap_extension_data *ed = clist_content(it);
-		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_UIDPLUS ||
-		    ed->ext_type != MAILIMAP_UIDPLUS_RESP_CODE_COPY || !ed->ext_data)
-			continue;
-		const struct mailimap_uidplus_resp_code_copy *c = ed->ext_data;
+	for (clistiter *it = ext_first(ir->imap, MAILIMAP_EXTENSION_UIDPLUS,
+					MAILIMAP_UIDPLUS_RESP_CODE_COPY);
+	     it; it = ext_next(it, MAILIMAP_EXTENSION_UIDPLUS, MAILIMAP_UIDPLUS_RESP_CODE_COPY)) {
+		const struct mailimap_uidplus_resp_code_copy *c = ext_data_of(it);
 		int64_t pos = set_index(c->uid_source_set, src_uid);
 		uint32_t dst = pos >= 0 ? set_at(c->uid_dest_set, pos) : 0;
 		if (dst)
@@ -3565,14 +3582,10 @@ static void take_vanished(struct imap_repo *ir, struct uid_range **v_r, size_t *
 {
 	struct uid_range *v = NULL;
 	size_t n = 0, cap = 0;
-	struct mailimap_response_info *ri = ir->imap->imap_response_info;
-	for (clistiter *it = ri && ri->rsp_extension_list ? clist_begin(ri->rsp_extension_list) : NULL;
-	     it; it = clist_next(it)) {
-		struct mailimap_extension_data *ed = clist_content(it);
-		if (!ed->ext_extension || ed->ext_extension->ext_id != MAILIMAP_EXTENSION_QRESYNC ||
-		    ed->ext_type != MAILIMAP_QRESYNC_TYPE_VANISHED || !ed->ext_data)
-			continue;
-		struct mailimap_qresync_vanished *van = ed->ext_data;
+	for (clistiter *it = ext_first(ir->imap, MAILIMAP_EXTENSION_QRESYNC,
+					MAILIMAP_QRESYNC_TYPE_VANISHED);
+	     it; it = ext_next(it, MAILIMAP_EXTENSION_QRESYNC, MAILIMAP_QRESYNC_TYPE_VANISHED)) {
+		struct mailimap_qresync_vanished *van = ext_data_of(it);
 		if (!van->qr_known_uids || !van->qr_known_uids->set_list)
 			continue;
 		for (clistiter *si = clist_begin(van->qr_known_uids->set_list); si; si = clist_next(si)) {
