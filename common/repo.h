@@ -274,6 +274,15 @@ struct repo_ops {
 	 * Falls back to a plain select_folder when the server has no QRESYNC. */
 	int (*select_since)(struct repo *r, const char *name, uint32_t uidvalidity,
 			    uint64_t modseq, struct repo_folder_status *st_r);
+	/* Optional (NULL: set_flags, then delete_messages). Both in one
+	 * exchange with the server (IMAP: one pipeline, one round trip);
+	 * *flags_rc and *del_rc are what each call would have returned, and
+	 * the messages are updated as each would have. Returns the first of
+	 * the two that is not REPO_OK. */
+	int (*set_flags_and_delete)(struct repo *r, struct repo_msg *const *msgs,
+				    const flagset_t *new_flags, size_t n,
+				    struct repo_msg *const *del, size_t n_del, int *flags_rc,
+				    int *del_rc);
 };
 
 /* The part of a repository every back-end shares. Back-ends embed it as

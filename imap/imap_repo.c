@@ -2460,27 +2460,35 @@ static int uid_command(struct imap_repo *ir, const char *verb, const char *tail,
 	return code;
 }
 
-/* One UID STORE of a pipelined batch (store_batch_run). */
+/* One command of a pipelined batch (store_pipe): a UID STORE, or the UID
+ * EXPUNGE after a deletion's STORE. */
 struct store_cmd {
-	char *text;   /* "UID STORE <set> <tail>", also for the error line */
-	size_t *idx;  /* indexes into msgs of the messages it changes */
+	char *text;                   /* "UID STORE <set> <tail>", also for the error line */
+	struct repo_msg *const *msgs; /* the caller's messages; idx points into it */
+	size_t *idx;                  /* the messages it changes (NULL: none) */
 	size_t n;
 	flagset_t set_bits, clear_bits;
+	int part;                     /* which of the caller's results it counts for */
 };
 
-/* STOREs written before their replies are read: a few, so that the
+/* Commands written before their replies are read: a few, so that the
  * replies (with CONDSTORE an untagged FETCH per message even for .SILENT)
  * can never fill the socket while we are still writing. */
 #define STORE_PIPELINE_MAX 16
 
+/* A pipeline of STOREs (and EXPUNGEs) of up to two callers' parts (flag
+ * changes, deletions), each with its own result: codes[part] is REPO_OK or
+ * the first failure among that part's commands. */
+struct store_pipe {
+	struct imap_repo *ir;
+	struct store_cmd cmds[STORE_PIPELINE_MAX];
+	size_t n;
+	int codes[2];
+	bool dead; /* the connection is gone: nothing more is sent */
+};
+
 static int read_raw_response(mailimap *imap, struct strbuf *out);
 
-/* Writes cmds[0..n) at once, tagged "S<i>", then reads the replies; a
- * command the server completed applies its bits to its messages. Returns
- * REPO_OK, the error of the first command refused (the others still ran:
- * each STORE stands alone), or REPO_STORE_BAD when the connection broke.
- * Untagged data (FETCH FLAGS/MODSEQ, EXPUNGE, VANISHED of other clients)
- * is read and ignored, as the simple_command path ignored it. */
 /* "UID STORE" or "UID EXPUNGE": the verb of the first command of the
  * batch without a reply, for error lines. */
 static const char *pending_verb(const struct store_cmd *cmds, const bool *done, size_t n)
@@ -2491,9 +2499,25 @@ static const char *pending_verb(const struct store_cmd *cmds, const bool *done, 
 	return "UID STORE";
 }
 
-static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t n,
-			   struct repo_msg *const *msgs)
+static void part_fails(struct store_pipe *p, int part, int code)
 {
+	if (p->codes[part] == REPO_OK)
+		p->codes[part] = code;
+}
+
+/* Writes the pipe's commands at once, tagged "S<i>", then reads the
+ * replies; a command the server completed applies its bits to its
+ * messages. A refused command fails its part (the others still ran: each
+ * STORE stands alone). A broken connection fails every part with a
+ * command left unanswered. Untagged data (FETCH FLAGS/MODSEQ, EXPUNGE,
+ * VANISHED of other clients) is read and ignored. Frees the commands. */
+static void store_pipe_flush(struct store_pipe *p)
+{
+	struct imap_repo *ir = p->ir;
+	struct store_cmd *cmds = p->cmds;
+	size_t n = p->n;
+	if (n == 0)
+		return;
 	struct strbuf out = STRBUF_INIT;
 	for (size_t i = 0; i < n; i++)
 		sb_addf(&out, "S%zu %s\r\n", i, cmds[i].text);
@@ -2501,10 +2525,10 @@ static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t 
 	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
 		rc = MAILIMAP_ERROR_STREAM;
 	sb_free(&out);
-	int code = REPO_OK;
 	struct strbuf line = STRBUF_INIT;
 	bool *done = xcalloc(n, sizeof(*done));
 	size_t left = n;
+	int lost = REPO_OK; /* the code for the unanswered commands */
 	while (rc == MAILIMAP_NO_ERROR && left) {
 		rc = read_raw_response(ir->imap, &line);
 		if (rc != MAILIMAP_NO_ERROR)
@@ -2512,13 +2536,11 @@ static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t 
 		const char *l = sb_str(&line);
 		if (!strncasecmp(l, "* BYE", 5)) {
 			ir->dead = true;
-			repo_fail(&ir->base, REPO_STORE_BAD,
-				  "IMAP[%s][%s]: %s: server closed the connection: %s",
-				  ir->base.name, ir->base.folder ? ir->base.folder : "",
-				  pending_verb(cmds, done, n), clean_text(l + 5 + (l[5] == ' ')));
-			free(done);
-			sb_free(&line);
-			return REPO_STORE_BAD;
+			lost = repo_fail(&ir->base, REPO_STORE_BAD,
+					 "IMAP[%s][%s]: %s: server closed the connection: %s",
+					 ir->base.name, ir->base.folder ? ir->base.folder : "",
+					 pending_verb(cmds, done, n), clean_text(l + 5 + (l[5] == ' ')));
+			break;
 		}
 		if (l[0] != 'S' || !isdigit((unsigned char)l[1]))
 			continue; /* untagged data */
@@ -2533,77 +2555,67 @@ static int store_batch_run(struct imap_repo *ir, struct store_cmd *cmds, size_t 
 		struct store_cmd *c = &cmds[k];
 		if (!strncasecmp(end + 1, "OK", 2)) {
 			for (size_t j = 0; j < c->n; j++)
-				msgs[c->idx[j]]->flags =
-					(msgs[c->idx[j]]->flags | c->set_bits) & ~c->clear_bits;
-		} else if (code == REPO_OK) {
+				c->msgs[c->idx[j]]->flags =
+					(c->msgs[c->idx[j]]->flags | c->set_bits) & ~c->clear_bits;
+		} else if (p->codes[c->part] == REPO_OK) {
 			const char *why = end + 1;
 			bool bad = !strncasecmp(why, "BAD", 3);
 			why += strncasecmp(why, "NO ", 3) && strncasecmp(why, "BAD ", 4) ? 0 : bad ? 4 : 3;
-			repo_fail(&ir->base, REPO_FOLDER_BAD, "IMAP[%s][%s]: %s: %s%s", ir->base.name,
-				  ir->base.folder ? ir->base.folder : "", c->text,
-				  bad ? "server said BAD: " : "", clean_text(why));
-			code = REPO_FOLDER_BAD;
+			part_fails(p, c->part,
+				   repo_fail(&ir->base, REPO_FOLDER_BAD, "IMAP[%s][%s]: %s: %s%s",
+					     ir->base.name, ir->base.folder ? ir->base.folder : "",
+					     c->text, bad ? "server said BAD: " : "", clean_text(why)));
 		}
 	}
 	sb_free(&line);
-	if (rc != MAILIMAP_NO_ERROR) {
-		const char *verb = pending_verb(cmds, done, n);
-		free(done);
-		return imap_fail(ir, rc, REPO_FOLDER_BAD, "%s (%zu commands)", verb, n);
+	if (rc != MAILIMAP_NO_ERROR && lost == REPO_OK)
+		lost = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s (%zu commands)",
+				 pending_verb(cmds, done, n), n);
+	for (size_t i = 0; i < n; i++) {
+		if (!done[i] && lost != REPO_OK)
+			part_fails(p, cmds[i].part, lost);
+		free(cmds[i].text);
+		free(cmds[i].idx);
 	}
+	p->dead = p->dead || lost == REPO_STORE_BAD;
+	p->n = 0;
 	free(done);
-	return code;
 }
 
-/* Fills sc with "UID STORE <set> <tail>" for sel[0..used), whose
- * messages get set_bits / lose clear_bits when the server completes it. */
-static void store_cmd_init(struct store_cmd *sc, const char *set, const char *tail,
-			   const struct uid_idx *sel, size_t used, flagset_t set_bits,
-			   flagset_t clear_bits)
+/* Queues "UID STORE <set> <tail>" for sel[0..used) (whose messages get
+ * set_bits / lose clear_bits when the server completes it) and, with
+ * expunge_too, "UID EXPUNGE <set>" right after it in the same batch. */
+static void store_pipe_add(struct store_pipe *p, int part, struct repo_msg *const *msgs,
+			   const char *set, const char *tail, const struct uid_idx *sel, size_t used,
+			   flagset_t set_bits, flagset_t clear_bits, bool expunge_too)
 {
-	sc->text = xasprintf("UID STORE %s %s", set, tail);
-	sc->idx = xmalloc(used * sizeof(*sc->idx));
+	if (p->n + 1 + expunge_too > STORE_PIPELINE_MAX)
+		store_pipe_flush(p);
+	if (p->dead)
+		return;
+	struct store_cmd *sc = &p->cmds[p->n++];
+	*sc = (struct store_cmd){ .text = xasprintf("UID STORE %s %s", set, tail), .msgs = msgs,
+				  .idx = xmalloc(used * sizeof(*sc->idx)), .n = used,
+				  .set_bits = set_bits, .clear_bits = clear_bits, .part = part };
 	for (size_t j = 0; j < used; j++)
 		sc->idx[j] = sel[j].idx;
-	sc->n = used;
-	sc->set_bits = set_bits;
-	sc->clear_bits = clear_bits;
-}
-
-/* Runs and frees cmds[0..*n) (n reset to 0); *code keeps the first error.
- * Returns the batch's own result (REPO_STORE_BAD: the connection is gone). */
-static int store_batch_flush(struct imap_repo *ir, struct store_cmd *cmds, size_t *n,
-			     struct repo_msg *const *msgs, int *code)
-{
-	int rc = *n ? store_batch_run(ir, cmds, *n, msgs) : REPO_OK;
-	if (*code == REPO_OK)
-		*code = rc;
-	for (size_t j = 0; j < *n; j++) {
-		free(cmds[j].text);
-		free(cmds[j].idx);
-	}
-	*n = 0;
-	return rc;
+	if (expunge_too)
+		p->cmds[p->n++] = (struct store_cmd){ .text = xasprintf("UID EXPUNGE %s", set),
+						      .part = part };
 }
 
 /* Every flag and direction is one UID STORE over a UID set (more when a
- * set is too long for one line), and the STOREs of a call are pipelined:
- * a round trip for all of them instead of one each. */
-static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const flagset_t *new_flags,
-			  size_t n)
+ * set is too long for one line), queued in p. */
+static void queue_flag_stores(struct store_pipe *p, int part, struct repo_msg *const *msgs,
+			      const flagset_t *new_flags, size_t n)
 {
-	struct imap_repo *ir = IR(r);
-	int code = n ? need_writable(ir) : need_folder(ir);
-	if (code || n == 0)
-		return code;
+	struct imap_repo *ir = p->ir;
 	flagset_t storable = imap_flags_storable(kw(ir));
 	struct uid_idx *sel = xmalloc(n * sizeof(*sel));
 	uint32_t *uids = xmalloc(n * sizeof(*uids));
-	struct store_cmd cmds[STORE_PIPELINE_MAX];
-	size_t n_cmds = 0;
 	struct strbuf set = STRBUF_INIT;
 	static const char letters[] = "SRFTDabcdefghijklmnopqrstuvwxyz";
-	for (const char *c = letters; *c; c++) {
+	for (const char *c = letters; *c && !p->dead; c++) {
 		flagset_t bit = flag_bit(*c);
 		if (!(storable & bit))
 			continue;
@@ -2619,55 +2631,69 @@ static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const fl
 			qsort(sel, m, sizeof(*sel), cmp_uid_idx);
 			for (size_t i = 0; i < m; i++)
 				uids[i] = sel[i].uid;
-			for (size_t k = 0; k < m;) {
+			char *tail = xasprintf("%cFLAGS.SILENT (%s)", add ? '+' : '-',
+					       imap_flag_name(*c, kw(ir)));
+			for (size_t k = 0; k < m && !p->dead;) {
 				sb_reset(&set);
 				size_t used = uidset_next_chunk(uids + k, m - k, UIDSET_CHUNK_MAX, &set);
-				char *tail = xasprintf("%cFLAGS.SILENT (%s)", add ? '+' : '-',
-						       imap_flag_name(*c, kw(ir)));
-				store_cmd_init(&cmds[n_cmds++], sb_str(&set), tail, sel + k, used,
-					       add ? bit : 0, add ? 0 : bit);
-				free(tail);
+				store_pipe_add(p, part, msgs, sb_str(&set), tail, sel + k, used,
+					       add ? bit : 0, add ? 0 : bit, false);
 				k += used;
-				if (n_cmds == STORE_PIPELINE_MAX &&
-				    store_batch_flush(ir, cmds, &n_cmds, msgs, &code) == REPO_STORE_BAD)
-					goto out;
 			}
+			free(tail);
 		}
 	}
-	store_batch_flush(ir, cmds, &n_cmds, msgs, &code);
-out:
 	sb_free(&set);
 	free(uids);
 	free(sel);
-	return code;
 }
 
-/* UID STORE +FLAGS.SILENT (\Deleted) then UID EXPUNGE for each chunk of
- * the sorted UIDs of sel[0..m), written together (store_batch_run). */
-static int delete_pipelined(struct imap_repo *ir, const struct uid_idx *sel, size_t m,
-			    struct repo_msg *const *msgs)
+/* The UIDs of msgs[0..n) that have one, sorted, with their indexes. */
+static size_t sorted_uids(struct repo_msg *const *msgs, size_t n, struct uid_idx *sel)
 {
-	uint32_t *uids = xmalloc(m * sizeof(*uids));
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (msgs[i]->uid != 0)
+			sel[m++] = (struct uid_idx){ msgs[i]->uid, i };
+	qsort(sel, m, sizeof(*sel), cmp_uid_idx);
+	return m;
+}
+
+/* UID STORE +FLAGS.SILENT (\Deleted) and UID EXPUNGE over the same set,
+ * queued together (UIDPLUS): one round trip. A refused STORE leaves its
+ * messages without \Deleted, so the EXPUNGE after it removes nothing of
+ * them. */
+static void queue_deletes(struct store_pipe *p, int part, struct repo_msg *const *msgs,
+			  const struct uid_idx *sel, size_t m)
+{
+	uint32_t *uids = xmalloc((m ? m : 1) * sizeof(*uids));
 	for (size_t i = 0; i < m; i++)
 		uids[i] = sel[i].uid;
-	struct store_cmd cmds[STORE_PIPELINE_MAX];
-	size_t n_cmds = 0;
 	struct strbuf set = STRBUF_INIT;
-	int code = REPO_OK;
-	for (size_t k = 0; k < m;) {
+	for (size_t k = 0; k < m && !p->dead;) {
 		sb_reset(&set);
 		size_t used = uidset_next_chunk(uids + k, m - k, UIDSET_CHUNK_MAX, &set);
-		store_cmd_init(&cmds[n_cmds++], sb_str(&set), "+FLAGS.SILENT (\\Deleted)", sel + k,
-			       used, FLAG_DELETED, 0);
-		cmds[n_cmds++] = (struct store_cmd){ .text = xasprintf("UID EXPUNGE %s", sb_str(&set)) };
+		store_pipe_add(p, part, msgs, sb_str(&set), "+FLAGS.SILENT (\\Deleted)", sel + k, used,
+			       FLAG_DELETED, 0, true);
 		k += used;
-		if ((n_cmds + 2 > STORE_PIPELINE_MAX || k == m) &&
-		    store_batch_flush(ir, cmds, &n_cmds, msgs, &code) == REPO_STORE_BAD)
-			break;
 	}
 	sb_free(&set);
 	free(uids);
-	return code;
+}
+
+/* The STOREs of a call are pipelined: a round trip for all of them
+ * instead of one per flag and direction. */
+static int imap_set_flags(struct repo *r, struct repo_msg *const *msgs, const flagset_t *new_flags,
+			  size_t n)
+{
+	struct imap_repo *ir = IR(r);
+	int code = n ? need_writable(ir) : need_folder(ir);
+	if (code || n == 0)
+		return code;
+	struct store_pipe p = { .ir = ir };
+	queue_flag_stores(&p, 0, msgs, new_flags, n);
+	store_pipe_flush(&p);
+	return p.codes[0];
 }
 
 static int imap_delete_messages(struct repo *r, struct repo_msg *const *msgs, size_t n)
@@ -2677,18 +2703,13 @@ static int imap_delete_messages(struct repo *r, struct repo_msg *const *msgs, si
 	if (code || n == 0)
 		return code;
 	struct uid_idx *sel = xmalloc(n * sizeof(*sel));
-	size_t m = 0;
-	for (size_t i = 0; i < n; i++)
-		if (msgs[i]->uid != 0)
-			sel[m++] = (struct uid_idx){ msgs[i]->uid, i };
-	qsort(sel, m, sizeof(*sel), cmp_uid_idx);
+	size_t m = sorted_uids(msgs, n, sel);
 	if (m > 0 && ir->expunge && has_cap(ir, "UIDPLUS")) {
-		/* each STORE and its UID EXPUNGE pipelined: one round trip.
-		 * A refused STORE leaves its messages without \Deleted, so the
-		 * EXPUNGE that follows it removes nothing of them. */
-		code = delete_pipelined(ir, sel, m, msgs);
+		struct store_pipe p = { .ir = ir };
+		queue_deletes(&p, 0, msgs, sel, m);
+		store_pipe_flush(&p);
 		free(sel);
-		return code;
+		return p.codes[0];
 	}
 	if (m > 0)
 		code = uid_command(ir, "STORE", "+FLAGS.SILENT (\\Deleted)", sel, m, msgs, FLAG_DELETED,
@@ -2710,6 +2731,39 @@ static int imap_delete_messages(struct repo *r, struct repo_msg *const *msgs, si
 	}
 	free(sel);
 	return code;
+}
+
+/* set_flags and delete_messages in one pipeline (repo.h), when deletions
+ * need no plain EXPUNGE: a folder's flag changes and deletions cost one
+ * round trip together. */
+static int imap_set_flags_and_delete(struct repo *r, struct repo_msg *const *msgs,
+				     const flagset_t *new_flags, size_t n,
+				     struct repo_msg *const *del, size_t n_del, int *flags_rc,
+				     int *del_rc)
+{
+	struct imap_repo *ir = IR(r);
+	if (!ir->expunge || !has_cap(ir, "UIDPLUS")) {
+		*flags_rc = imap_set_flags(r, msgs, new_flags, n);
+		*del_rc = *flags_rc == REPO_STORE_BAD ? REPO_STORE_BAD
+						      : imap_delete_messages(r, del, n_del);
+		return *flags_rc != REPO_OK ? *flags_rc : *del_rc;
+	}
+	int code = n || n_del ? need_writable(ir) : need_folder(ir);
+	if (code) {
+		*flags_rc = *del_rc = code;
+		return code;
+	}
+	struct store_pipe p = { .ir = ir };
+	if (n)
+		queue_flag_stores(&p, 0, msgs, new_flags, n);
+	struct uid_idx *sel = xmalloc((n_del ? n_del : 1) * sizeof(*sel));
+	size_t m = sorted_uids(del, n_del, sel);
+	queue_deletes(&p, 1, del, sel, m);
+	store_pipe_flush(&p);
+	free(sel);
+	*flags_rc = p.codes[0];
+	*del_rc = p.codes[1];
+	return *flags_rc != REPO_OK ? *flags_rc : *del_rc;
 }
 
 static flagset_t imap_storable_flags(struct repo *r)
@@ -3873,6 +3927,7 @@ static const struct repo_ops imap_ops = {
 	.probe = imap_probe,
 	.list_changes = imap_list_changes,
 	.select_since = imap_select_since,
+	.set_flags_and_delete = imap_set_flags_and_delete,
 };
 
 static char *dup_or_null(const char *s)

@@ -698,6 +698,32 @@ static bool apply_flags(struct folder_ctx *f, struct repo *r, struct repo_msg_li
 
 /* --- deletions --------------------------------------------------------- */
 
+/* The server's flag changes and deletions of the plan in one exchange
+ * (set_flags_and_delete: one round trip instead of two). *flags_ok and
+ * *del_ok are what apply_flags and apply_deletes would have returned. */
+static void apply_remote_flags_and_deletes(struct folder_ctx *f, struct repo *r,
+					   struct repo_msg_list *list, const struct plan *p,
+					   bool *flags_ok, bool *del_ok)
+{
+	struct repo_msg **msgs = xmalloc(p->n_remote_flags * sizeof(*msgs));
+	flagset_t *flags = xmalloc(p->n_remote_flags * sizeof(*flags));
+	for (size_t i = 0; i < p->n_remote_flags; i++) {
+		msgs[i] = &list->v[p->remote_flags[i].index];
+		flags[i] = p->remote_flags[i].flags;
+	}
+	struct repo_msg **del = xmalloc(p->n_delete_remote * sizeof(*del));
+	for (size_t i = 0; i < p->n_delete_remote; i++)
+		del[i] = &list->v[p->delete_remote[i]];
+	int flags_rc = REPO_OK, del_rc = REPO_OK;
+	r->ops->set_flags_and_delete(r, msgs, flags, p->n_remote_flags, del, p->n_delete_remote,
+				     &flags_rc, &del_rc);
+	free(msgs);
+	free(flags);
+	free(del);
+	*flags_ok = repo_call_ok(f, r, flags_rc);
+	*del_ok = flags_rc == del_rc ? *flags_ok : repo_call_ok(f, r, del_rc);
+}
+
 static bool apply_deletes(struct folder_ctx *f, struct repo *r, struct repo_msg_list *list,
 			  const size_t *idx, size_t n)
 {
@@ -1302,9 +1328,19 @@ list_local:
 	run_downloads(&f, &remote, &plan);
 	if (!f.failed)
 		run_uploads(&f, &local, &plan);
+	/* flag changes and deletions for the server in one exchange when both
+	 * are due; their results count below where each call used to be */
+	bool combined = !f.failed && plan.n_remote_flags && plan.n_delete_remote &&
+			c->remote->ops->set_flags_and_delete;
+	bool remote_flags_ok = true, remote_del_ok = true;
+	if (combined)
+		apply_remote_flags_and_deletes(&f, c->remote, &remote, &plan, &remote_flags_ok,
+					       &remote_del_ok);
 	if (!f.failed) {
 		bool lok = apply_flags(&f, c->local, &local, plan.local_flags, plan.n_local_flags);
-		bool rok = apply_flags(&f, c->remote, &remote, plan.remote_flags, plan.n_remote_flags);
+		bool rok = combined ? remote_flags_ok
+				    : apply_flags(&f, c->remote, &remote, plan.remote_flags,
+						  plan.n_remote_flags);
 		f.flagged_local = lok ? plan.n_local_flags : 0;
 		f.flagged_remote = rok ? plan.n_remote_flags : 0;
 		bool ok = lok && rok;
@@ -1314,8 +1350,9 @@ list_local:
 	}
 	if (!f.failed) {
 		bool lok = apply_deletes(&f, c->local, &local, plan.delete_local, plan.n_delete_local);
-		bool rok = apply_deletes(&f, c->remote, &remote, plan.delete_remote,
-					 plan.n_delete_remote);
+		bool rok = combined ? remote_del_ok
+				    : apply_deletes(&f, c->remote, &remote, plan.delete_remote,
+						    plan.n_delete_remote);
 		f.deleted_local = lok ? plan.n_delete_local : 0;
 		f.deleted_remote = rok ? plan.n_delete_remote : 0;
 		bool ok = lok && rok;

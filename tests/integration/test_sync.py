@@ -169,6 +169,37 @@ class TestSync(harness.SyncTestCase):
             self.assertEqual(sorted(srv.messages("INBOX")), [1, 4, 6])
         self.assert_synced("INBOX")
 
+    def test_flags_and_deletes_one_round_trip(self):
+        """A folder with local flag changes and local deletions: every UID
+        STORE and the UID EXPUNGE are written before the first reply is read
+        (one round trip for both), and each lands."""
+        with self.server() as srv:
+            for i in range(6):
+                srv.append("INBOX", simple_message("fd %d" % i), ["\\Seen"])
+        self.sync()
+        local = {m.uid: m for m in self.local_messages("INBOX")}
+        set_local_flags(local[1], "FS")    # +Flagged
+        set_local_flags(local[4], "")      # -Seen
+        os.unlink(local[2].path)
+        os.unlink(local[6].path)
+        r = self.sync("-d", "imap")
+        lines = [ln for ln in r.output.splitlines()
+                 if ("C: " in ln and (" UID STORE " in ln or " UID EXPUNGE " in ln))
+                 or " OK Store" in ln or " OK Expunge" in ln]
+        sent = [ln for ln in lines if "C: " in ln]
+        self.assertEqual(len(sent), 4, "\n".join(lines))
+        first_reply = next(i for i, ln in enumerate(lines) if "C: " not in ln)
+        self.assertEqual(first_reply, len(sent), "a command waited for a reply:\n%s"
+                         % "\n".join(lines))
+        with self.server() as srv:
+            server = srv.messages("INBOX")
+        self.assertEqual(sorted(server), [1, 3, 4, 5])
+        self.assertEqual(server[1].flags, ("\\Flagged", "\\Seen"))
+        self.assertEqual(server[4].flags, ())
+        self.assert_synced("INBOX")
+        r = self.sync("-d", "imap")
+        self.assertNotIn("UID STORE", r.output)
+
     def test_flag_merge_both_sides(self):
         """The same message flagged differently on each side keeps both flags."""
         with self.server() as srv:
