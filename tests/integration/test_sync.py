@@ -144,22 +144,32 @@ class TestSync(harness.SyncTestCase):
         r = self.sync("-d", "imap")
         self.assertNotIn("UID STORE", r.output)
 
+    def seen_inbox_synced(self, n, tag):
+        """n \\Seen messages in INBOX, synced; their local files by UID."""
+        with self.server() as srv:
+            for i in range(n):
+                srv.append("INBOX", simple_message("%s %d" % (tag, i)), ["\\Seen"])
+        self.sync()
+        return {m.uid: m for m in self.local_messages("INBOX")}
+
+    @staticmethod
+    def store_expunge_exchange(output):
+        """The UID STORE / UID EXPUNGE lines sent and their tagged replies,
+        in the order of a -d imap trace, and the commands sent."""
+        lines = [ln for ln in output.splitlines()
+                 if ("C: " in ln and (" UID STORE " in ln or " UID EXPUNGE " in ln))
+                 or " OK Store" in ln or " OK Expunge" in ln]
+        return lines, [ln for ln in lines if "C: " in ln]
+
     def test_deletes_pipelined(self):
         """Local deletions go up as UID STORE +FLAGS.SILENT (\\Deleted) and
         UID EXPUNGE written together (one round trip); exactly the deleted
         messages leave the server, the others stay."""
-        with self.server() as srv:
-            for i in range(6):
-                srv.append("INBOX", simple_message("d %d" % i), ["\\Seen"])
-        self.sync()
-        local = {m.uid: m for m in self.local_messages("INBOX")}
+        local = self.seen_inbox_synced(6, "d")
         for uid in (2, 3, 5):
             os.unlink(local[uid].path)
         r = self.sync("-d", "imap")
-        lines = [ln for ln in r.output.splitlines()
-                 if ("C: " in ln and (" UID STORE " in ln or " UID EXPUNGE " in ln))
-                 or " OK Store" in ln or " OK Expunge" in ln]
-        sent = [ln for ln in lines if "C: " in ln]
+        lines, sent = self.store_expunge_exchange(r.output)
         self.assertEqual(len(sent), 2, "\n".join(lines))
         self.assertIn("(\\Deleted)", sent[0])
         self.assertIn("UID EXPUNGE 2:3,5", sent[1])
@@ -173,20 +183,13 @@ class TestSync(harness.SyncTestCase):
         """A folder with local flag changes and local deletions: every UID
         STORE and the UID EXPUNGE are written before the first reply is read
         (one round trip for both), and each lands."""
-        with self.server() as srv:
-            for i in range(6):
-                srv.append("INBOX", simple_message("fd %d" % i), ["\\Seen"])
-        self.sync()
-        local = {m.uid: m for m in self.local_messages("INBOX")}
+        local = self.seen_inbox_synced(6, "fd")
         set_local_flags(local[1], "FS")    # +Flagged
         set_local_flags(local[4], "")      # -Seen
         os.unlink(local[2].path)
         os.unlink(local[6].path)
         r = self.sync("-d", "imap")
-        lines = [ln for ln in r.output.splitlines()
-                 if ("C: " in ln and (" UID STORE " in ln or " UID EXPUNGE " in ln))
-                 or " OK Store" in ln or " OK Expunge" in ln]
-        sent = [ln for ln in lines if "C: " in ln]
+        lines, sent = self.store_expunge_exchange(r.output)
         self.assertEqual(len(sent), 4, "\n".join(lines))
         first_reply = next(i for i, ln in enumerate(lines) if "C: " not in ln)
         self.assertEqual(first_reply, len(sent), "a command waited for a reply:\n%s"
