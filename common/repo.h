@@ -109,6 +109,11 @@ struct repo_ops {
 	/* "IMAP" or "Maildir": used in messages such as "IMAP[INBOX]". */
 	const char *type_name;
 
+	/* Optional: starts what of connect can run while the caller does other
+	 * work (IMAP: the name lookup and TCP handshake, during which the
+	 * server prepares its side). Never fails; connect reports what went
+	 * wrong. Without a connect after it, free cleans up. */
+	void (*begin_connect)(struct repo *r);
 	/* Opens the connection / checks the root. Idempotent. */
 	int (*connect)(struct repo *r);
 	/* Hierarchy separator of folder names in this repo ('/' or '.'). */

@@ -62,6 +62,7 @@ struct imap_repo {
 	uint64_t batch_bytes;
 
 	mailimap *imap;       /* owned; NULL while not connected */
+	struct tls_pending *pending; /* owned; a TCP connect begun early */
 	bool dead;            /* the connection failed: only free/connect help */
 	struct strlist caps;  /* upper case; "AUTH=PLAIN" for auth types */
 	char sep;             /* 0 until learned (learn_separator, load_separator) */
@@ -667,6 +668,18 @@ static uint64_t literal_limit(const struct imap_repo *ir)
 
 static int connect_session(struct imap_repo *ir);
 
+/* The server's side of a new connection takes a while (Dovecot forks its
+ * login process and sets up TLS: 7 ms of a 10 ms login here), so the TCP
+ * connect goes out as soon as the caller knows it will connect; connect
+ * then takes it over. */
+static void imap_begin_connect(struct repo *r)
+{
+	struct imap_repo *ir = IR(r);
+	if (ir->imap || ir->pending || !ir->host || !*ir->host)
+		return;
+	ir->pending = tls_connect_begin(ir->host, ir->port, ir->timeout);
+}
+
 /* Every error of the connection phase (TCP, TLS, CAPABILITY, login,
  * LIST "" "") reads "IMAP[R] host:port: ...", as imap_repo.h promises. */
 static int imap_connect(struct repo *r)
@@ -677,6 +690,7 @@ static int imap_connect(struct repo *r)
 	ir->connecting = true;
 	int code = connect_session(ir);
 	ir->connecting = false;
+	tls_connect_abandon(&ir->pending); /* left over when the settings failed */
 	return code;
 }
 
@@ -699,7 +713,8 @@ static int connect_session(struct imap_repo *ir)
 	struct tls_params tp = { .host = ir->host, .cafile = ir->cafile,
 				 .fingerprints = ir->fingerprints };
 
-	mailstream_low *low = tls_connect_tcp(ir->host, ir->port, ir->timeout, &err);
+	mailstream_low *low = ir->pending ? tls_connect_finish(&ir->pending, &err)
+					  : tls_connect_tcp(ir->host, ir->port, ir->timeout, &err);
 	if (!low)
 		goto fail_err;
 	tls_set_literal_limit(low, literal_limit(ir));
@@ -3881,6 +3896,7 @@ static void imap_free(struct repo **rp)
 		return;
 	struct imap_repo *ir = IR(*rp);
 	disconnect(ir, true);
+	tls_connect_abandon(&ir->pending);
 	qr_drop(ir);
 	free(ir->host);
 	free(ir->user);
@@ -3903,6 +3919,7 @@ static void imap_free(struct repo **rp)
 
 static const struct repo_ops imap_ops = {
 	.type_name = "IMAP",
+	.begin_connect = imap_begin_connect,
 	.connect = imap_connect,
 	.separator = imap_separator,
 	.list_folders = imap_list_folders,

@@ -440,40 +440,39 @@ void tls_set_literal_limit(mailstream_low *low, uint64_t max)
 
 /* ---- TCP ---------------------------------------------------------------- */
 
-static int connect_one(const struct addrinfo *ai, int timeout_s, char **error_r)
+/* ai's address as text, in buf. */
+static const char *addr_text(const struct addrinfo *ai, char buf[INET6_ADDRSTRLEN])
 {
-	char addr[INET6_ADDRSTRLEN] = "?";
 	const void *sa = ai->ai_family == AF_INET6
 				 ? (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
 				 : (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr;
-	inet_ntop(ai->ai_family, sa, addr, sizeof(addr));
+	if (!inet_ntop(ai->ai_family, sa, buf, INET6_ADDRSTRLEN))
+		strcpy(buf, "?");
+	return buf;
+}
 
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			ai->ai_protocol);
-	if (fd < 0) {
-		*error_r = xasprintf("socket: %s", strerror(errno));
-		return -1;
+/* Waits (up to timeout_s) for the non-blocking connect of fd to ai to
+ * complete, then makes the socket blocking with timeouts on every read and
+ * write. Returns fd, or -1 with *error_r after closing fd. */
+static int connect_wait(int fd, const struct addrinfo *ai, int timeout_s, char **error_r)
+{
+	char addr[INET6_ADDRSTRLEN];
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	int r;
+	do
+		r = poll(&pfd, 1, timeout_s * 1000);
+	while (r < 0 && errno == EINTR);
+	if (r == 0) {
+		*error_r = xasprintf("connect to %s timed out after %d s", addr_text(ai, addr),
+				     timeout_s);
+		goto fail;
 	}
-	int r = connect(fd, ai->ai_addr, ai->ai_addrlen);
-	if (r < 0 && errno == EINPROGRESS) {
-		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-		do
-			r = poll(&pfd, 1, timeout_s * 1000);
-		while (r < 0 && errno == EINTR);
-		if (r == 0) {
-			*error_r = xasprintf("connect to %s timed out after %d s", addr, timeout_s);
-			goto fail;
-		}
-		int soerr = 0;
-		socklen_t len = sizeof(soerr);
-		if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-			soerr = errno;
-		if (soerr) {
-			*error_r = xasprintf("connect to %s: %s", addr, strerror(soerr));
-			goto fail;
-		}
-	} else if (r < 0) {
-		*error_r = xasprintf("connect to %s: %s", addr, strerror(errno));
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+		soerr = errno;
+	if (soerr) {
+		*error_r = xasprintf("connect to %s: %s", addr_text(ai, addr), strerror(soerr));
 		goto fail;
 	}
 	/* Blocking from now on, with timeouts on every read and write. */
@@ -493,15 +492,43 @@ fail:
 	return -1;
 }
 
-mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char **error_r)
+/* A TCP connect in flight: the addresses getaddrinfo() returned, the one
+ * being tried (cur) and its socket, or the failure of the lookup. */
+struct tls_pending {
+	struct addrinfo *res, *cur;
+	int fd;          /* -1 when no connect is in flight */
+	int timeout_s;
+	char *error;     /* the lookup's failure, reported by finish */
+};
+
+/* Starts a non-blocking connect to ai; returns the socket or -1 with
+ * *error_r. */
+static int connect_start(const struct addrinfo *ai, char **error_r)
 {
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+	if (fd < 0) {
+		*error_r = xasprintf("socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+		char addr[INET6_ADDRSTRLEN];
+		*error_r = xasprintf("connect to %s: %s", addr_text(ai, addr), strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct tls_pending *tls_connect_begin(const char *host, int port, int timeout_s)
+{
+	struct tls_pending *p = xcalloc(1, sizeof(*p));
+	p->fd = -1;
+	p->timeout_s = timeout_s > 0 ? timeout_s : 120;
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
 				  .ai_flags = AI_ADDRCONFIG };
-	struct addrinfo *res = NULL;
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	if (timeout_s <= 0)
-		timeout_s = 120;
 
 	/* "[::1]" is accepted for an IPv6 literal. */
 	char *name = xstrdup(host);
@@ -510,27 +537,76 @@ mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char 
 		memmove(name, name + 1, nl - 2);
 		name[nl - 2] = '\0';
 	}
-	int gai = getaddrinfo(name, portstr, &hints, &res);
+	int gai = getaddrinfo(name, portstr, &hints, &p->res);
 	free(name);
 	if (gai != 0) {
-		*error_r = xasprintf("cannot resolve host: %s",
+		p->res = NULL;
+		p->error = xasprintf("cannot resolve host: %s",
 				     gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
-		return NULL;
+		return p;
 	}
+	/* The first address's handshake runs while the caller goes on; a
+	 * failure here is remembered and the next address tried in finish. */
+	for (p->cur = p->res; p->cur; p->cur = p->cur->ai_next) {
+		free(p->error);
+		p->error = NULL;
+		if ((p->fd = connect_start(p->cur, &p->error)) >= 0)
+			break;
+	}
+	return p;
+}
+
+void tls_connect_abandon(struct tls_pending **pp)
+{
+	struct tls_pending *p = *pp;
+	if (!p)
+		return;
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->res)
+		freeaddrinfo(p->res);
+	free(p->error);
+	free(p);
+	*pp = NULL;
+}
+
+mailstream_low *tls_connect_finish(struct tls_pending **pp, char **error_r)
+{
+	struct tls_pending *p = *pp;
 	char *err = NULL;
 	int fd = -1;
-	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next) {
-		free(err);
-		err = NULL;
-		fd = connect_one(ai, timeout_s, &err);
+	while (p->cur) {
+		if (p->fd < 0) {
+			free(err);
+			err = NULL;
+			p->fd = connect_start(p->cur, &err);
+		}
+		if (p->fd >= 0) {
+			free(err);
+			err = NULL;
+			fd = connect_wait(p->fd, p->cur, p->timeout_s, &err);
+			p->fd = -1; /* closed by connect_wait on failure */
+			if (fd >= 0)
+				break;
+		}
+		p->cur = p->cur->ai_next;
 	}
-	freeaddrinfo(res);
 	if (fd < 0) {
-		*error_r = err ? err : xstrdup("no address to connect to");
+		if (!err)
+			err = p->error ? xstrdup(p->error) : xstrdup("no address to connect to");
+		*error_r = err;
+		tls_connect_abandon(pp);
 		return NULL;
 	}
 	free(err);
+	tls_connect_abandon(pp);
 	return conn_new(fd, NULL, NULL);
+}
+
+mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char **error_r)
+{
+	struct tls_pending *p = tls_connect_begin(host, port, timeout_s);
+	return tls_connect_finish(&p, error_r);
 }
 
 /* ---- fingerprints ------------------------------------------------------- */

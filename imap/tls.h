@@ -38,6 +38,19 @@ struct tls_params {
  * frees it), or NULL with *error_r (malloc'd). */
 mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char **error_r);
 
+/* tls_connect_tcp in two halves, so that the server's side of the TCP
+ * handshake (and of whatever it starts on a new connection: Dovecot forks
+ * its login process) runs while the caller does other work. begin looks
+ * the name up and sends the first SYN without waiting; it never fails (a
+ * failure is kept for finish to report). finish waits for the connect,
+ * trying the remaining addresses as tls_connect_tcp does, and consumes
+ * *pending (set to NULL) whatever the outcome; so does abandon, which
+ * closes the socket. */
+struct tls_pending;
+struct tls_pending *tls_connect_begin(const char *host, int port, int timeout_s);
+mailstream_low *tls_connect_finish(struct tls_pending **pending, char **error_r);
+void tls_connect_abandon(struct tls_pending **pending);
+
 /* Runs the TLS handshake on plain's socket and verifies the server (see
  * above). Returns a new driver that owns the socket from now on; the caller
  * then frees plain with mailstream_low_free() (which leaves the socket open)

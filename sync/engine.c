@@ -1603,12 +1603,16 @@ static int conn_open(struct account_ctx *acc, struct conn *c)
 {
 	const struct account_settings *a = acc->a;
 	char *err = NULL;
+	/* The server prepares its side of the connection while the status
+	 * cache opens. */
+	c->remote = sync_make_remote(a);
+	if (c->remote->ops->begin_connect)
+		c->remote->ops->begin_connect(c->remote);
 	if (status_open(acc->db_path, acc->req->dry_run, a->fsync, &c->status, &err) < 0) {
 		log_error("Account %s: %s", a->name, err);
 		free(err);
 		return -1;
 	}
-	c->remote = sync_make_remote(a);
 	c->local = make_local(a, acc->req);
 	if (c->remote->ops->connect(c->remote) != REPO_OK) {
 		log_error("Account %s: %s", a->name, repo_error(c->remote));

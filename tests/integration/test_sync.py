@@ -13,6 +13,7 @@ Meson registers each test method as its own test (tests/integration/meson.build)
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import unittest
@@ -407,6 +408,33 @@ class TestSync(harness.SyncTestCase):
         self.assertRegex(r.output.lower(), "|".join(words), str(r))
         files = [p for p in tree_snapshot(self.mail) if not p.endswith("/")]
         self.assertEqual(files, [], "messages written despite a refused certificate")
+
+    def assert_unreachable(self, r, *words):
+        """One ERROR line naming the server and why; nothing written."""
+        self.assertEqual(r.rc, 1, str(r))
+        errs = [ln for ln in r.err.splitlines() if ln.startswith("ERROR")]
+        self.assertEqual(len(errs), 1, str(r))
+        for w in words:
+            self.assertRegex(errs[0], w, str(r))
+        files = [p for p in tree_snapshot(self.mail) if not p.endswith("/")]
+        self.assertEqual(files, [], "messages written without a server")
+
+    def test_connect_refused(self):
+        """Nothing listens on the port: the TCP connect (sent before the
+        status cache opens, see imap_begin_connect) fails with one line
+        naming host, port and the reason."""
+        with socket.socket() as s:  # a port that was free a moment ago
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        self.write_config(remote={"remotehost": "127.0.0.1", "remoteport": str(port)})
+        self.assert_unreachable(self.run_offlinefs(), r"127\.0\.0\.1:%d" % port,
+                                "[Cc]onnection refused")
+
+    def test_unknown_host(self):
+        """A name that does not resolve: one line saying so."""
+        self.write_config(remote={"remotehost": "no-such-host.invalid"})
+        self.assert_unreachable(self.run_offlinefs(), "no-such-host\\.invalid",
+                                "cannot resolve host")
 
     def test_tls_wrong_ca(self):
         """A server certificate not signed by sslcacertfile is refused."""
