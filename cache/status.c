@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,7 @@ struct status_db {
 	bool in_txn;  /* between status_begin and commit/rollback */
 	bool fsync;   /* synchronous = FULL outside relaxed transactions */
 	bool relaxed; /* this transaction runs with synchronous = NORMAL */
+	struct wal_syncer *syncer; /* owned; status_sync_start until _wait */
 	sqlite3_stmt *stmt[ST_COUNT];
 	sqlite3_stmt *ext[STATUS_EXT_STMTS]; /* status_ext_stmt() */
 };
@@ -421,11 +423,74 @@ err_free:
 	return -1;
 }
 
+/* --- durability on a thread (status_sync_start) --- */
+
+/* fdatasync of the WAL on its own descriptor: fsync works on the file,
+ * not the descriptor, so this makes every frame written before it
+ * durable, as a FULL commit's sync would, while sqlite goes on using its
+ * own descriptor for the same file. */
+struct wal_syncer {
+	pthread_t thread;
+	bool threaded; /* else the sync ran inline in start */
+	int fd;
+	int err;       /* errno of a failed fdatasync, or 0 */
+};
+
+static void *wal_syncer_main(void *arg)
+{
+	struct wal_syncer *s = arg;
+	s->err = fdatasync(s->fd) == 0 ? 0 : errno;
+	return NULL;
+}
+
+int status_sync_start(struct status_db *db, char **error_r)
+{
+	if (!db->fsync)
+		return 0;
+	if (status_sync_wait(db, error_r) < 0) /* it covered less than this one must */
+		return -1;
+	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db->db, "main"));
+	int fd = wal && *wal ? open(wal, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0) {
+		*error_r = xasprintf("%s: cannot open its write-ahead log to sync it: %s", db->path,
+				     wal && *wal ? strerror(errno) : "no file name");
+		return -1;
+	}
+	struct wal_syncer *s = xcalloc(1, sizeof(*s));
+	s->fd = fd;
+	s->threaded = pthread_create(&s->thread, NULL, wal_syncer_main, s) == 0;
+	if (!s->threaded)
+		wal_syncer_main(s); /* no thread to be had: the same, only later */
+	db->syncer = s;
+	return 0;
+}
+
+int status_sync_wait(struct status_db *db, char **error_r)
+{
+	struct wal_syncer *s = db->syncer;
+	if (!s)
+		return 0;
+	if (s->threaded)
+		pthread_join(s->thread, NULL);
+	close(s->fd);
+	int err = s->err;
+	free(s);
+	db->syncer = NULL;
+	if (err) {
+		*error_r = xasprintf("%s: syncing the write-ahead log: %s", db->path, strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
 void status_close(struct status_db **dbp)
 {
 	struct status_db *db = *dbp;
 	if (!db)
 		return;
+	char *ignored = NULL;
+	if (status_sync_wait(db, &ignored) < 0)
+		free(ignored);
 	if (db->in_txn)
 		sqlite3_exec(db->db, "ROLLBACK", NULL, NULL, NULL);
 	for (int i = 0; i < ST_COUNT; i++)

@@ -97,11 +97,21 @@ int status_begin(struct status_db *db, char **error_r);
  * status_begin transaction or the checkpoint at close. For rows that
  * describe files already made durable (repo flush), whose loss only
  * makes the next sync compare again (it matches the files by their U=):
- * the sync's row batches and folder states. Not for the upload marks,
- * which must be on disk before their APPEND is sent. */
+ * the sync's row batches and folder states. The upload marks, which must
+ * be on disk before their APPEND is sent, need a status_begin commit or
+ * status_sync_start/_wait after this one. */
 int status_begin_relaxed(struct status_db *db, char **error_r);
 int status_commit(struct status_db *db, char **error_r);
 void status_rollback(struct status_db *db);
+/* Makes every transaction committed so far durable, as a status_begin
+ * commit would, on a thread while the caller goes on; status_sync_wait()
+ * waits for it and reports its failure. So relaxed commits that must be
+ * on disk before some later step (the upload marks, before their APPEND)
+ * cost that step no wait when a server round trip came in between. A
+ * second start first waits for the one before; a no-op with fsync off
+ * and for a read-only copy. Both return 0, or -1 with *error_r. */
+int status_sync_start(struct status_db *db, char **error_r);
+int status_sync_wait(struct status_db *db, char **error_r);
 /* Insert or replace one row. Call inside begin/commit. */
 int status_put(struct status_db *db, int64_t folder_id, uint32_t uid, flagset_t flags,
 	       char **error_r);

@@ -82,6 +82,13 @@ struct folder_ctx {
 	/* what was really done, for the summary line */
 	size_t copied_down, copied_up;
 	size_t deleted_local, deleted_remote, flagged_local, flagged_remote;
+	/* The plan's uploads, marked in flight ahead of time (premark_uploads):
+	 * their bases in plan order, and which were handed to the server. */
+	char **premarked;
+	bool *handed;
+	size_t n_premarked;
+	bool premarks_syncing; /* their sync runs on a thread (status_sync_start) */
+	bool premarks_durable; /* ... and has completed */
 };
 
 char *sync_remote_to_local_name(const char *remote, char remote_sep, char local_sep)
@@ -500,6 +507,103 @@ static bool marks_write(struct folder_ctx *f, struct upload_batch *b, bool mark)
 	return st_ok(f, rc, err);
 }
 
+/* Marks every upload of the plan in flight at once and starts making the
+ * marks durable on a thread: the fdatasync that each APPEND batch waited
+ * for (1-4 ms) then runs during the downloads and the flag and deletion
+ * round trip that come first. A failure to start the sync leaves the
+ * per-batch commit (marks_write) to do it. */
+static void premark_uploads(struct folder_ctx *f, const struct repo_msg_list *local,
+			    const struct plan *p)
+{
+	if (!p->n_upload)
+		return;
+	struct status_db *db = f->c->status;
+	char *err = NULL;
+	f->premarked = xcalloc(p->n_upload, sizeof(*f->premarked));
+	f->handed = xcalloc(p->n_upload, sizeof(*f->handed));
+	f->n_premarked = p->n_upload;
+	for (size_t i = 0; i < p->n_upload; i++)
+		f->premarked[i] = key_base(local->v[p->upload[i]].key);
+	int rc = status_begin_relaxed(db, &err);
+	for (size_t i = 0; rc == 0 && i < p->n_upload; i++)
+		rc = status_upload_mark(db, f->folder_id, f->premarked[i], &err);
+	if (rc == 0)
+		rc = status_commit(db, &err);
+	if (rc < 0)
+		status_rollback(db);
+	if (!st_ok(f, rc, err))
+		return;
+	if (status_sync_start(db, &err) == 0) {
+		f->premarks_syncing = true;
+	} else {
+		log_debug(LOG_DBG_SYNC, "Folder %s: %s; marks synced per batch", f->remote_name, err);
+		free(err);
+	}
+}
+
+/* The marks of batch b (all premarked) are on disk: waits for the sync
+ * that premark_uploads started, or commits them itself. */
+static bool marks_durable(struct folder_ctx *f, struct upload_batch *b)
+{
+	if (f->premarks_syncing) {
+		f->premarks_syncing = false;
+		char *err = NULL;
+		if (!st_ok(f, status_sync_wait(f->c->status, &err), err))
+			return false;
+		f->premarks_durable = true;
+		log_debug(LOG_DBG_SYNC, "Folder %s: upload marks on disk", f->remote_name);
+	}
+	if (f->premarks_durable)
+		return true;
+	if (!marks_write(f, b, true))
+		return false;
+	log_debug(LOG_DBG_SYNC, "Folder %s: upload marks on disk", f->remote_name);
+	return true;
+}
+
+/* After the uploads (or a failure before them): the marks of uploads
+ * never handed to the server go, as nothing can be on the server for
+ * them; those handed over keep the rule of flush_uploads. */
+static void unmark_unsent(struct folder_ctx *f)
+{
+	if (!f->n_premarked)
+		return;
+	struct status_db *db = f->c->status;
+	char *err = NULL;
+	if (f->premarks_syncing) {
+		f->premarks_syncing = false;
+		if (status_sync_wait(db, &err) < 0) {
+			log_debug(LOG_DBG_SYNC, "Folder %s: %s", f->remote_name, err);
+			free(err);
+			err = NULL;
+		}
+	}
+	size_t unsent = 0;
+	for (size_t i = 0; i < f->n_premarked; i++)
+		unsent += !f->handed[i];
+	if (unsent) {
+		int rc = status_begin_relaxed(db, &err);
+		for (size_t i = 0; rc == 0 && i < f->n_premarked; i++)
+			if (!f->handed[i])
+				rc = status_upload_clear(db, f->folder_id, f->premarked[i], &err);
+		if (rc == 0)
+			rc = status_commit(db, &err);
+		if (rc < 0)
+			status_rollback(db);
+		if (rc < 0) { /* only leaves marks that the next run resolves */
+			log_warn("Folder %s: status cache: %s", f->remote_name, err);
+			free(err);
+		}
+	}
+	for (size_t i = 0; i < f->n_premarked; i++)
+		free(f->premarked[i]);
+	free(f->premarked);
+	free(f->handed);
+	f->premarked = NULL;
+	f->handed = NULL;
+	f->n_premarked = 0;
+}
+
 /* Sends the batch: each base is marked in flight (committed) first, and
  * cleared only once the rows of what landed are committed, so a reply
  * lost with the connection leaves the mark for the next run to resolve
@@ -511,7 +615,7 @@ static void flush_uploads(struct folder_ctx *f, struct repo_msg_list *local, str
 	struct repo *rr = f->c->remote;
 	uint32_t uids[UPLOAD_BATCH_MSGS];
 	int codes[UPLOAD_BATCH_MSGS];
-	if (marks_write(f, b, true)) {
+	if (marks_durable(f, b)) {
 		int rc = rr->ops->store_many(rr, b->up, b->n, uids, codes);
 		for (size_t i = 0; i < b->n; i++) {
 			if (codes[i] == REPO_OK)
@@ -595,7 +699,7 @@ static void upload_streamed(struct folder_ctx *f, struct repo_msg_list *local, s
 	struct upload_batch *one = xcalloc(1, sizeof(*one));
 	one->base[0] = key_base(m->key);
 	one->n = 1;
-	if (marks_write(f, one, true)) {
+	if (marks_durable(f, one)) {
 		uint32_t uid = 0;
 		int rc = rr->ops->store_fd(rr, fd, size, m->flags, mtime, &uid);
 		if (rc == REPO_OK) {
@@ -640,8 +744,10 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 				continue;
 			if (size >= STREAM_MIN) {
 				flush_uploads(f, local, b);
-				if (!f->failed)
+				if (!f->failed) {
+					f->handed[i] = true;
 					upload_streamed(f, local, m, fd, size, mtime);
+				}
 				close(fd);
 				continue;
 			}
@@ -658,6 +764,7 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 			free(body);
 			break;
 		}
+		f->handed[i] = true; /* from here its outcome may be unknown */
 		b->m[b->n] = m;
 		b->base[b->n] = base;
 		b->up[b->n] = (struct repo_upload){ body, len, m->flags, mtime };
@@ -1325,17 +1432,21 @@ list_local:
 	if (!st_flush(&f))
 		goto out;
 
-	run_downloads(&f, &remote, &plan);
+	premark_uploads(&f, &local, &plan);
 	if (!f.failed)
-		run_uploads(&f, &local, &plan);
+		run_downloads(&f, &remote, &plan);
 	/* flag changes and deletions for the server in one exchange when both
-	 * are due; their results count below where each call used to be */
+	 * are due; their results count below where each call used to be. It
+	 * goes before the uploads, whose marks are synced meanwhile. */
 	bool combined = !f.failed && plan.n_remote_flags && plan.n_delete_remote &&
 			c->remote->ops->set_flags_and_delete;
 	bool remote_flags_ok = true, remote_del_ok = true;
 	if (combined)
 		apply_remote_flags_and_deletes(&f, c->remote, &remote, &plan, &remote_flags_ok,
 					       &remote_del_ok);
+	if (!f.failed)
+		run_uploads(&f, &local, &plan);
+	unmark_unsent(&f);
 	if (!f.failed) {
 		bool lok = apply_flags(&f, c->local, &local, plan.local_flags, plan.n_local_flags);
 		bool rok = combined ? remote_flags_ok
@@ -1389,6 +1500,7 @@ out:
 	/* Keep what was done even after a failure: every queued row
 	 * describes a message that really exists on both sides. */
 	st_flush(&f);
+	unmark_unsent(&f); /* a failure may have skipped the call above */
 	free(f.puts);
 	free(f.forgets);
 	if (f.failed)

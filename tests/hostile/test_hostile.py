@@ -925,6 +925,39 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(sorted(self.server_msgs()), [1, 2, 3, 4])
         self.assert_in_sync()
 
+    def upload_marks(self):
+        path = os.path.join(self.meta, "Account-Test", "offlinefs.sqlite")
+        con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        try:
+            return con.execute("SELECT base FROM uploads").fetchall()
+        finally:
+            con.close()
+
+    def test_unsent_upload_marks_cleared(self):
+        """A folder's uploads are marked in flight before its flag changes
+        and deletions go to the server; the connection dies there, so the
+        upload was never sent: its mark goes (it would cost the next run a
+        search for an upload that never happened), the file stays, and the
+        next run uploads it once."""
+        snap, path = self._one_local_new()
+        new = os.path.join(self.mail, "INBOX", "new")
+        one = [n for n in os.listdir(new) if ",U=1," in n][0]
+        os.rename(os.path.join(new, one), os.path.join(self.mail, "INBOX", "cur", one + "F"))
+        two = [os.path.join(self.mail, "INBOX", sub, n) for sub in ("new", "cur")
+               for n in os.listdir(os.path.join(self.mail, "INBOX", sub)) if ",U=2," in n][0]
+        os.unlink(two)
+        self.srv.hooks["STORE"] = raw_then_close(b"* BYE shutting down\r\n")
+        self.run_failing(r"\[INBOX\]")
+        self.assertTrue(os.path.exists(path), "local message lost")
+        self.assertEqual(sorted(self.server_msgs()), [1, 2, 3], "uploaded despite the failure")
+        self.assertEqual(self.upload_marks(), [])
+        del self.srv.hooks["STORE"]
+        r = self.sync_ok()
+        self.assertNotIn("interrupted run", r.out + r.err)
+        self.assertEqual(sorted(self.server_msgs()), [1, 3, 4])
+        self.assertEqual(self.upload_marks(), [])
+        self.assert_in_sync()
+
     def test_big_upload_refused_kept(self):
         """A big local message (sent from its file, synchronizing literal)
         refused with NO: one error line, the file stays, nothing on the

@@ -6,10 +6,12 @@ goes in its own APPEND without keeping the others out of the batch. Either
 way every message lands exactly once and its file gets the UID the server
 gave it."""
 
+import os
 import re
+import sqlite3
 
 import harness
-from harness import Imap, add_local_message, maildir_messages, simple_message
+from harness import Imap, add_local_message, maildir_messages, set_local_flags, simple_message
 
 
 class UploadCases(harness.SyncTestCase):
@@ -56,6 +58,46 @@ class UploadCases(harness.SyncTestCase):
 class TestUploads(UploadCases):
     def test_many_new_messages_one_append(self):
         self.check_uploads(want_multi=True)
+
+    def upload_marks(self):
+        path = os.path.join(self.meta, "Account-%s" % harness.ACCOUNT, "offlinefs.sqlite")
+        con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        try:
+            return con.execute("SELECT base FROM uploads").fetchall()
+        finally:
+            con.close()
+
+    def test_marks_on_disk_before_append(self):
+        """The uploads of a folder are marked in flight (the guard against
+        uploading twice after a lost reply) and the marks are made durable
+        on a thread while the flag changes and deletions go to the server
+        first: the APPEND still waits for them. Afterwards no mark is
+        left, and each message is on the server once."""
+        self.load_corpus(messages=6, folders="INBOX")
+        self.sync()
+        msgs = sorted(maildir_messages(self.mail, "INBOX"), key=lambda m: m.uid)
+        set_local_flags(msgs[0], "F")
+        os.unlink(msgs[1].path)
+        bodies = [simple_message("marked %d" % i) for i in range(3)]
+        for b in bodies:
+            add_local_message(self.mail, "INBOX", b)
+        r = self.sync("-d", "sync,imap")
+        out = r.output
+        store = re.search(r"C: \S+ UID STORE ", out)
+        durable = out.find("Folder INBOX: upload marks on disk")
+        append = re.search(r"C: \S+ APPEND ", out)
+        self.assertTrue(store and append and durable >= 0, out)
+        self.assertLess(store.start(), append.start(),
+                        "the flag and deletion round trip should come first:\n" + out)
+        self.assertLess(durable, append.start(), "APPEND sent before the marks were on disk")
+        self.assertEqual(self.upload_marks(), [])
+        with Imap(self.dc, self.user) as s:
+            server = s.messages("INBOX")
+        for b in bodies:
+            self.assertEqual(sum(1 for x in server.values() if harness.crlf_to_lf(x.body) == b),
+                             1, b)
+        self.assertEqual(len(server), 6 - 1 + 3)
+        self.assert_synced("INBOX")
 
 
 class TestUploadsNoExtensions(UploadCases):

@@ -479,6 +479,57 @@ static void test_relaxed(void)
 	free(path);
 }
 
+/* status_sync_start/_wait: the WAL synced on a thread (the upload marks'
+ * durability, overlapped with a server round trip). */
+static void test_sync_on_thread(void)
+{
+	char *path = xasprintf("%s/syncthread.sqlite", tmpdir);
+	char *err = NULL;
+	struct status_db *db = open_or_exit(path, true);
+	int64_t id = 0;
+	CHECK_INT(status_folder_ensure(db, "INBOX", &id, &err), 0);
+	CHECK_INT(status_sync_wait(db, &err), 0); /* none started: nothing to wait for */
+	CHECK_INT(status_begin_relaxed(db, &err), 0);
+	CHECK_INT(status_upload_mark(db, id, "1.M1P1.host", &err), 0);
+	CHECK_INT(status_commit(db, &err), 0);
+	CHECK_INT(status_sync_start(db, &err), 0);
+	/* the connection goes on being used while the thread syncs */
+	CHECK_INT(status_begin_relaxed(db, &err), 0);
+	CHECK_INT(status_put(db, id, 9, FLAG_SEEN, &err), 0);
+	CHECK_INT(status_commit(db, &err), 0);
+	CHECK_INT(status_sync_start(db, &err), 0); /* waits for the first, starts anew */
+	CHECK_INT(status_sync_wait(db, &err), 0);
+	CHECK_INT(status_sync_wait(db, &err), 0);
+	CHECK_INT(status_sync_start(db, &err), 0); /* left running: close waits for it */
+	status_close(&db);
+	char *v = sql_value(path, "SELECT base FROM uploads");
+	CHECK_STR(v, "1.M1P1.host");
+	free(v);
+	/* without fsync there is nothing to wait for */
+	db = open_or_exit(path, false);
+	CHECK_INT(status_sync_start(db, &err), 0);
+	CHECK_INT(status_sync_wait(db, &err), 0);
+	status_close(&db);
+	/* a WAL that cannot be opened: an error naming the database; the
+	 * caller then commits FULL instead */
+	db = open_or_exit(path, true);
+	CHECK_INT(status_begin_relaxed(db, &err), 0);
+	CHECK_INT(status_put(db, id, 10, 0, &err), 0);
+	CHECK_INT(status_commit(db, &err), 0);
+	char *wal = xasprintf("%s-wal", path);
+	char *moved = xasprintf("%s-wal.away", path);
+	CHECK_INT(rename(wal, moved), 0);
+	CHECK_INT(status_sync_start(db, &err), -1);
+	CHECK(err && strstr(err, path) && strstr(err, "write-ahead log"));
+	free(err);
+	err = NULL;
+	CHECK_INT(rename(moved, wal), 0);
+	status_close(&db);
+	free(wal);
+	free(moved);
+	free(path);
+}
+
 int main(void)
 {
 	umask(022);
@@ -491,6 +542,7 @@ int main(void)
 	test_import();
 	test_lock();
 	test_relaxed();
+	test_sync_on_thread();
 	char *rm = xasprintf("rm -rf '%s'", tmpdir);
 	if (check_failures == 0 && system(rm) != 0)
 		fprintf(stderr, "could not remove %s\n", tmpdir);
