@@ -1298,18 +1298,25 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 			bool unchanged = recorded_mtimes_hold(c, local_name, &sf, &mn, &mc);
 			if (!unchanged) {
 				/* the directories changed (or their mtimes were too
-				 * fresh to record): a listing, still no SELECT */
-				struct repo_folder_status lst;
-				if (c->local->ops->select_folder(c->local, local_name, false, &lst) ==
-					    REPO_OK &&
-				    mtime_check_listing(c->local, c->status, remote_name, local_name,
-							sf.id, &mn, &mc, &local)) {
+				 * fresh to record): a listing, still no SELECT; done
+				 * ahead by the checker's thread when it could */
+				bool same = false;
+				if (!mtime_checker_take(acc->checker, remote_name, &same, &mn, &mc,
+							&local)) {
+					struct repo_folder_status lst;
+					same = c->local->ops->select_folder(c->local, local_name, false,
+									    &lst) == REPO_OK &&
+					       mtime_check_listing(c->local, c->status, remote_name,
+								   local_name, sf.id, &mn, &mc,
+								   &local);
+					c->local->ops->close_folder(c->local);
+				}
+				if (same) {
 					unchanged = true;
 					if (mn && (mn != sf.new_mtime_ns || mc != sf.cur_mtime_ns))
 						mtime_check_record(c->status, remote_name, mn,
 								   mc);
 				}
-				c->local->ops->close_folder(c->local);
 				/* a folder that changed keeps this listing for its sync */
 				local_listed = !unchanged && local.v;
 			}
@@ -1378,6 +1385,11 @@ list_local:
 	if (!acc->local_root_missing) {
 		struct repo_folder_status lst;
 		rc = c->local->ops->select_folder(c->local, local_name, true, &lst);
+		bool same;
+		int64_t mn, mc;
+		if (rc == REPO_OK && !local_listed && !dry &&
+		    mtime_checker_take(acc->checker, remote_name, &same, &mn, &mc, &local))
+			local_listed = true; /* listed while the server answered */
 		if (rc == REPO_OK && !local_listed)
 			rc = c->local->ops->list_messages(c->local, &local);
 		else if (dry)
@@ -1836,6 +1848,35 @@ static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
 	free(workers);
 }
 
+/* The folders whose sync will list the Maildir folder (the server has
+ * news, or the local directories' mtimes moved) are listed ahead on the
+ * checker's thread, while the syncs before them wait for the server; a
+ * sync that reaches its folder first lists it itself. */
+static void prefetch_local_listings(struct account_ctx *acc, const struct pair_list *pairs)
+{
+	struct conn *c = &acc->main;
+	if (!acc->checker || acc->local_root_missing)
+		return;
+	for (size_t i = 0; i < pairs->n; i++) {
+		const struct folder_pair *pair = &pairs->v[i];
+		struct status_folder sf = { 0 };
+		char *err = NULL;
+		int64_t mn = 0, mc = 0;
+		if (pair->remote_missing)
+			continue;
+		if (status_folder_get(c->status, pair->remote, &sf, &err) < 0) {
+			free(err); /* the sync reports it */
+			continue;
+		}
+		if (!sf.id || !sf.uidvalidity)
+			continue; /* a first sync: no rows to compare with */
+		if (server_side_quiet(acc, c, pair, &sf) &&
+		    recorded_mtimes_hold(c, pair->local, &sf, &mn, &mc))
+			continue; /* skipped without a listing */
+		mtime_checker_prefetch(acc->checker, pair->remote, pair->local, sf.id);
+	}
+}
+
 /* One round trip for the state of every remote folder (repo.h probe),
  * so that folders unchanged on both sides are skipped without a SELECT. A
  * failed probe only costs the skipping. */
@@ -1907,6 +1948,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		if (pairs.n == 0)
 			log_warn("Account %s: no folder to sync (check -f)", a->name);
 		probe_folders(&acc, &pairs);
+		prefetch_local_listings(&acc, &pairs);
 		run_folders(&acc, &pairs);
 		mtime_checker_finish(&acc.checker, acc.main.status);
 	}

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -138,10 +139,24 @@ struct check_job {
 	int64_t new_ns, cur_ns; /* the result: both nonzero when trusted */
 };
 
+/* A folder's check done ahead of its sync (mtime_checker_prefetch). */
+enum prefetch_state { PF_QUEUED, PF_RUNNING, PF_DONE, PF_TAKEN };
+struct prefetch_job {
+	char *remote, *local;
+	int64_t folder_id;
+	enum prefetch_state state;
+	bool listed, same;       /* the result, once PF_DONE */
+	int64_t new_ns, cur_ns;
+	struct repo_msg_list listing;
+};
+
 struct mtime_checker {
 	pthread_t thread;
 	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	pthread_cond_t wake;     /* the thread: a job was queued, or closing */
+	pthread_cond_t prefetched; /* takers: a prefetch job is done */
+	struct prefetch_job *pf; /* done before any check job */
+	size_t n_pf, cap_pf, next_pf;
 	struct check_job *jobs;
 	size_t n_jobs, cap_jobs, next_job; /* next_job: the first not yet taken */
 	bool closing;
@@ -185,6 +200,33 @@ static void check_one(struct mtime_checker *chk, struct status_db *st, const str
 	chk->local->ops->close_folder(chk->local);
 }
 
+/* Prefetch job i (its fields copied: the array may move while unlocked),
+ * called and returning with the lock held. */
+static void prefetch_one(struct mtime_checker *chk, struct status_db *st, size_t i)
+{
+	struct prefetch_job job = chk->pf[i];
+	chk->pf[i].state = PF_RUNNING;
+	pthread_mutex_unlock(&chk->lock);
+	struct repo_msg_list listing = { 0 };
+	bool same = false;
+	int64_t mn = 0, mc = 0;
+	struct repo_folder_status lst;
+	if (st && chk->local->ops->select_folder(chk->local, job.local, false, &lst) == REPO_OK) {
+		same = mtime_check_listing(chk->local, st, job.remote, job.local, job.folder_id, &mn,
+					   &mc, &listing);
+		chk->local->ops->close_folder(chk->local);
+	}
+	pthread_mutex_lock(&chk->lock);
+	struct prefetch_job *pj = &chk->pf[i];
+	pj->listed = listing.v != NULL; /* an empty folder is listed again: cheap */
+	pj->same = same;
+	pj->new_ns = mn;
+	pj->cur_ns = mc;
+	pj->listing = listing;
+	pj->state = PF_DONE;
+	pthread_cond_broadcast(&chk->prefetched);
+}
+
 static void *checker_main(void *arg)
 {
 	struct mtime_checker *chk = arg;
@@ -197,8 +239,14 @@ static void *checker_main(void *arg)
 	}
 	pthread_mutex_lock(&chk->lock);
 	for (;;) {
-		while (chk->next_job == chk->n_jobs && !chk->closing)
+		while (chk->next_pf == chk->n_pf && chk->next_job == chk->n_jobs && !chk->closing)
 			pthread_cond_wait(&chk->wake, &chk->lock);
+		if (chk->next_pf < chk->n_pf && !chk->closing) {
+			size_t i = chk->next_pf++;
+			if (chk->pf[i].state == PF_QUEUED) /* else its sync took it over */
+				prefetch_one(chk, st, i);
+			continue;
+		}
 		if (chk->next_job == chk->n_jobs)
 			break;
 		size_t i = chk->next_job++;
@@ -224,13 +272,13 @@ struct mtime_checker *mtime_checker_new(const char *db_path, bool fsync, struct 
 	chk->local = local;
 	pthread_mutex_init(&chk->lock, NULL);
 	pthread_cond_init(&chk->wake, NULL);
+	pthread_cond_init(&chk->prefetched, NULL);
 	return chk;
 }
 
-void mtime_checker_add(struct mtime_checker *chk, const char *remote_name, const char *local_name,
-		       int64_t folder_id)
+/* With the lock held: the thread runs, or never will (false). */
+static bool ensure_started(struct mtime_checker *chk)
 {
-	pthread_mutex_lock(&chk->lock);
 	if (!chk->started && !chk->failed) {
 		/* Only now: a run that changes nothing pays for no thread and
 		 * no second database connection. */
@@ -242,7 +290,74 @@ void mtime_checker_add(struct mtime_checker *chk, const char *remote_name, const
 						"listed again by the next run");
 		}
 	}
-	if (chk->failed) {
+	return !chk->failed;
+}
+
+void mtime_checker_prefetch(struct mtime_checker *chk, const char *remote_name,
+			    const char *local_name, int64_t folder_id)
+{
+	if (!chk)
+		return;
+	pthread_mutex_lock(&chk->lock);
+	if (ensure_started(chk)) {
+		xgrow(&chk->pf, &chk->cap_pf, chk->n_pf + 1, sizeof(*chk->pf));
+		chk->pf[chk->n_pf++] = (struct prefetch_job){ .remote = xstrdup(remote_name),
+							      .local = xstrdup(local_name),
+							      .folder_id = folder_id,
+							      .state = PF_QUEUED };
+		pthread_cond_signal(&chk->wake);
+	}
+	pthread_mutex_unlock(&chk->lock);
+}
+
+bool mtime_checker_take(struct mtime_checker *chk, const char *remote_name, bool *same_r,
+			int64_t *new_r, int64_t *cur_r, struct repo_msg_list *listing_r)
+{
+	if (!chk)
+		return false;
+	bool got = false;
+	pthread_mutex_lock(&chk->lock);
+	struct prefetch_job *pj = NULL;
+	for (size_t i = 0; i < chk->n_pf && !pj; i++)
+		if (chk->pf[i].state != PF_TAKEN && !strcmp(chk->pf[i].remote, remote_name))
+			pj = &chk->pf[i];
+	if (pj) {
+		/* not started: the caller lists now (sooner than the thread) */
+		while (pj->state == PF_RUNNING) {
+			pthread_cond_wait(&chk->prefetched, &chk->lock);
+			pj = NULL; /* the array may have moved */
+			for (size_t i = 0; i < chk->n_pf && !pj; i++)
+				if (chk->pf[i].state != PF_TAKEN && !strcmp(chk->pf[i].remote, remote_name))
+					pj = &chk->pf[i];
+			if (!pj)
+				break;
+		}
+	}
+	if (pj) {
+		if (pj->state == PF_DONE && pj->listed) {
+			*same_r = pj->same;
+			*new_r = pj->new_ns;
+			*cur_r = pj->cur_ns;
+			*listing_r = pj->listing;
+			pj->listing = (struct repo_msg_list){ 0 };
+			got = true;
+		}
+		log_debug(LOG_DBG_SYNC, "Folder %s: %s", remote_name,
+			  got ? "listed ahead by the checker's thread"
+			      : pj->state == PF_QUEUED ? "not listed ahead yet: listing it now"
+						       : "no listing ahead");
+		repo_msg_list_free(&pj->listing);
+		pj->state = PF_TAKEN;
+	}
+	pthread_mutex_unlock(&chk->lock);
+	return got;
+}
+
+void mtime_checker_add(struct mtime_checker *chk, const char *remote_name, const char *local_name,
+		       int64_t folder_id)
+{
+	pthread_mutex_lock(&chk->lock);
+	if (!ensure_started(chk)) {
 		pthread_mutex_unlock(&chk->lock);
 		return;
 	}
@@ -289,9 +404,16 @@ void mtime_checker_finish(struct mtime_checker **chkp, struct status_db *st)
 		free(chk->jobs[i].local);
 	}
 	free(chk->jobs);
+	for (size_t i = 0; i < chk->n_pf; i++) {
+		free(chk->pf[i].remote);
+		free(chk->pf[i].local);
+		repo_msg_list_free(&chk->pf[i].listing);
+	}
+	free(chk->pf);
 	chk->local->ops->free(&chk->local);
 	pthread_mutex_destroy(&chk->lock);
 	pthread_cond_destroy(&chk->wake);
+	pthread_cond_destroy(&chk->prefetched);
 	free(chk->db_path);
 	free(chk);
 }

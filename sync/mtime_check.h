@@ -50,4 +50,19 @@ void mtime_checker_add(struct mtime_checker *chk, const char *remote_name, const
 		       int64_t folder_id);
 void mtime_checker_finish(struct mtime_checker **chk, struct status_db *st);
 
+/* Prefetch: the check of mtime_check_listing for a folder whose sync will
+ * need its listing, done on the checker's thread (before any folder
+ * added) while the syncs ahead of it wait for the server. Queue them
+ * before the syncs start (starts the thread). chk may be NULL (nothing
+ * happens). */
+void mtime_checker_prefetch(struct mtime_checker *chk, const char *remote_name,
+			    const char *local_name, int64_t folder_id);
+/* The prefetched check of remote_name, for its sync: waits if it is
+ * running; true with the result (what mtime_check_listing returned, its
+ * mtimes and the listing, now the caller's) when there is a listing. False
+ * when there is none (not queued, not started yet, the listing failed):
+ * the caller lists itself, and the thread no longer will. */
+bool mtime_checker_take(struct mtime_checker *chk, const char *remote_name, bool *same_r,
+			int64_t *new_r, int64_t *cur_r, struct repo_msg_list *listing_r);
+
 #endif

@@ -65,6 +65,31 @@ class TestSync(harness.SyncTestCase):
         self.assertTrue(os.path.isfile(status_db(self.meta)),
                         "no status cache at %s\n%s" % (status_db(self.meta), r))
 
+    def test_local_changes_listed_ahead(self):
+        """Local flag changes in every folder (and the server's news in
+        one): the folders are listed ahead on the checker's thread while
+        the ones before them sync (see prefetch_local_listings), and every
+        change still reaches the other side exactly."""
+        m = self.load_corpus(messages=40)
+        self.sync()
+        self.sync()  # settled: the next run skips what did not change
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("news from the server"))
+        want = {}
+        for f in m["folders"]:
+            msg = [x for x in self.local_messages(f["name"]) if x.uid and "F" not in x.flags][0]
+            set_local_flags(msg, msg.flags + "F")
+            want[f["name"]] = msg.uid
+        r = self.sync("-d", "sync")
+        self.assertIn("listed ahead by the checker's thread", r.output)
+        with self.server() as srv:
+            for name, uid in want.items():
+                self.assertIn("\\Flagged", srv.messages(name)[uid].flags, name)
+            for f in m["folders"]:
+                self.assert_synced(f["name"], srv=srv)
+        self.assertTrue(any(b"news from the server" in x.body
+                            for x in self.local_messages("INBOX")))
+
     def test_server_changes_reach_maildir(self):
         """New mail, flag changes and expunges on the server show up locally."""
         with self.server() as srv:
