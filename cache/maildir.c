@@ -509,6 +509,63 @@ static int maildir_flush(struct repo *r)
 	return ret;
 }
 
+/* flush_begin's syncs of new/ and cur/, on a thread of their own. */
+struct dir_syncs {
+	struct repo_pending_flush base; /* first: the caller's handle */
+	pthread_t thread;
+	bool threaded;
+	char *paths[2]; /* owned; NULL: that one is synced already */
+	int err[2];   /* errno of a failed sync, or 0 */
+};
+
+static void *dir_syncs_main(void *arg)
+{
+	struct dir_syncs *d = arg;
+	for (int i = 0; i < 2; i++)
+		if (d->paths[i])
+			d->err[i] = fsync_dir(d->paths[i]) < 0 ? errno : 0;
+	return NULL;
+}
+
+static int dir_syncs_wait(struct repo_pending_flush *p, char **error_r)
+{
+	struct dir_syncs *d = (struct dir_syncs *)p;
+	if (d->threaded)
+		pthread_join(d->thread, NULL);
+	int ret = REPO_OK;
+	for (int i = 0; i < 2; i++) {
+		if (d->err[i] && ret == REPO_OK) {
+			*error_r = xasprintf("Maildir %s: fsync: %s", d->paths[i], strerror(d->err[i]));
+			ret = REPO_FOLDER_BAD;
+		}
+		free(d->paths[i]);
+	}
+	free(d);
+	return ret;
+}
+
+static int maildir_flush_begin(struct repo *r, struct repo_pending_flush **pending_r)
+{
+	struct maildir_repo *m = M(r);
+	static const char *const subs[] = { "new", "cur" };
+	*pending_r = NULL;
+	if (m->n_pending)
+		publish_pending(m);
+	if (m->publish_code || !m->dir || !m->unsynced_dirs)
+		return maildir_flush(r); /* its error, or nothing to wait for */
+	struct dir_syncs *d = xcalloc(1, sizeof(*d));
+	d->base.wait = dir_syncs_wait;
+	for (int i = 0; i < 2; i++)
+		if (m->unsynced_dirs & (1u << i))
+			d->paths[i] = xasprintf("%s/%s", m->dir, subs[i]);
+	m->unsynced_dirs = 0;
+	d->threaded = pthread_create(&d->thread, NULL, dir_syncs_main, d) == 0;
+	if (!d->threaded)
+		dir_syncs_main(d); /* no thread to be had: the same, only now */
+	*pending_r = &d->base;
+	return REPO_OK;
+}
+
 static void maildir_close_folder(struct repo *r)
 {
 	struct maildir_repo *m = M(r);
@@ -1290,6 +1347,7 @@ static const struct repo_ops maildir_ops = {
 	.set_flags = maildir_set_flags,
 	.delete_messages = maildir_delete_messages,
 	.flush = maildir_flush,
+	.flush_begin = maildir_flush_begin,
 	.store_file = maildir_store_file,
 	.set_uid = maildir_set_uid,
 	.read_body = maildir_read_body,

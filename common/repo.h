@@ -105,6 +105,13 @@ struct repo_upload {
 
 struct repo;
 
+/* Directory syncs a flush_begin left running. wait() waits for them,
+ * frees p, and returns REPO_OK, or REPO_FOLDER_BAD with *error_r (one
+ * line, malloc'd). */
+struct repo_pending_flush {
+	int (*wait)(struct repo_pending_flush *p, char **error_r);
+};
+
 struct repo_ops {
 	/* "IMAP" or "Maildir": used in messages such as "IMAP[INBOX]". */
 	const char *type_name;
@@ -191,6 +198,14 @@ struct repo_ops {
 	 * they commit status rows that say the messages are there. Also done
 	 * by close_folder and select_folder. REPO_OK or REPO_FOLDER_BAD. */
 	int (*flush)(struct repo *r);
+	/* Optional: flush with the directory syncs left running on a thread,
+	 * so that the caller can talk to the server meanwhile; the stores are
+	 * published (file data durable, renamed) before it returns. *pending_r
+	 * is NULL when nothing is left to sync, else the caller must call its
+	 * wait() before committing rows that say the messages are there. The
+	 * folder may be closed and another selected in between. REPO_OK, or
+	 * what flush would have returned (nothing left pending then). */
+	int (*flush_begin)(struct repo *r, struct repo_pending_flush **pending_r);
 	/* Maildir only (NULL for IMAP): like store, for a body already written
 	 * (LF text) to tmp/<tmp_name> of the selected folder, e.g. a big
 	 * message fetched piece by piece (fetch_pieces): the file is synced

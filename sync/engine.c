@@ -39,6 +39,7 @@ struct folder_pair {
 struct conn {
 	struct repo *remote, *local;
 	struct status_db *status;
+	struct deferred_rows *deferred; /* owned; see defer_rows */
 };
 
 struct account_ctx {
@@ -143,20 +144,34 @@ static bool st_ok(struct folder_ctx *f, int rc, char *err)
 	return false;
 }
 
+/* After a failed flush: the rows would claim files whose renames may not
+ * survive a crash; they are found again by the next sync's listing. */
+static void st_drop(struct folder_ctx *f)
+{
+	f->n_puts = f->n_forgets = 0;
+	f->folder_dirty = false;
+	f->failed = true;
+}
+
+static bool st_commit(struct folder_ctx *f);
+
 static bool st_flush(struct folder_ctx *f)
 {
 	if (!f->n_puts && !f->n_forgets && !f->folder_dirty)
 		return true;
 	struct repo *local = f->c->local;
 	if (f->n_puts && local->ops->flush && local->ops->flush(local) != REPO_OK) {
-		/* the rows would claim files whose renames may not survive a
-		 * crash; they are found again by the next sync's listing */
 		log_error("%s", repo_error(local));
-		f->n_puts = f->n_forgets = 0;
-		f->folder_dirty = false;
-		f->failed = true;
+		st_drop(f);
 		return false;
 	}
+	return st_commit(f);
+}
+
+/* The queued rows in one relaxed transaction (the files they describe are
+ * durable already: st_flush, complete_deferred). */
+static bool st_commit(struct folder_ctx *f)
+{
 	struct status_db *db = f->c->status;
 	char *err = NULL;
 	int rc = status_begin_relaxed(db, &err);
@@ -199,6 +214,95 @@ static void st_folder(struct folder_ctx *f, const struct status_folder *sf)
 {
 	f->folder = *sf;
 	f->folder_dirty = true;
+}
+
+/* --- a folder's last rows after its directory syncs ------------------- */
+
+/* The rows a folder's sync left for the end (the renames of its downloads
+ * and flag changes, its new UIDVALIDITY/UIDNEXT/HIGHESTMODSEQ): they may
+ * only be committed once those renames are durable, which takes a sync
+ * of new/ and cur/ (a journal commit, 1-2 ms here). defer_rows starts the
+ * syncs on a thread (repo flush_begin) and parks the rows on the
+ * connection; complete_deferred commits them after the next folder's
+ * SELECT (or at the end of the run), so the syncs overlap that round trip
+ * instead of adding to it. A crash in between loses only rows, which the
+ * next sync rebuilds from the U= of the files (the folder state included:
+ * it is not committed before the renames are durable). */
+struct deferred_rows {
+	struct repo_pending_flush *pending;
+	char *remote_name, *local_name;
+	int64_t folder_id;
+	struct plan_status *puts;
+	size_t n_puts;
+	uint32_t *forgets;
+	size_t n_forgets;
+	struct status_folder folder;
+	bool folder_dirty;
+	bool check_mtimes; /* add the folder to the mtime checker once committed */
+};
+
+static void complete_deferred(struct account_ctx *acc, struct conn *c)
+{
+	struct deferred_rows *d = c->deferred;
+	if (!d)
+		return;
+	c->deferred = NULL;
+	struct folder_ctx f = { .acc = acc, .c = c, .remote_name = d->remote_name,
+				.local_name = d->local_name, .folder_id = d->folder_id,
+				.puts = d->puts, .n_puts = d->n_puts, .cap_puts = d->n_puts,
+				.forgets = d->forgets, .n_forgets = d->n_forgets,
+				.cap_forgets = d->n_forgets, .folder = d->folder,
+				.folder_dirty = d->folder_dirty };
+	char *err = NULL;
+	if (d->pending->wait(d->pending, &err) != REPO_OK) {
+		log_error("Folder %s: %s", d->remote_name, err);
+		free(err);
+		st_drop(&f);
+	} else if (st_commit(&f)) {
+		log_debug(LOG_DBG_SYNC, "Folder %s: rows committed after its directory syncs",
+			  d->remote_name);
+		if (d->check_mtimes)
+			mtime_checker_add(acc->checker, d->remote_name, d->local_name,
+					  d->folder_id);
+	}
+	if (f.failed)
+		__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
+	free(f.puts);
+	free(f.forgets);
+	free(d->remote_name);
+	free(d->local_name);
+	free(d);
+}
+
+/* The end of a folder's sync: true when its rows were parked (or dropped
+ * after a failed flush, with f->failed set); false when the caller is to
+ * st_flush them as before (nothing renamed, or nothing left to sync). */
+static bool defer_rows(struct folder_ctx *f, bool check_mtimes)
+{
+	struct repo *lr = f->c->local;
+	if (f->failed || !f->n_puts || !lr->ops->flush_begin)
+		return false;
+	complete_deferred(f->acc, f->c); /* one folder at a time */
+	struct repo_pending_flush *pending = NULL;
+	if (lr->ops->flush_begin(lr, &pending) != REPO_OK) {
+		log_error("%s", repo_error(lr));
+		st_drop(f);
+		return true;
+	}
+	if (!pending)
+		return false;
+	struct deferred_rows *d = xcalloc(1, sizeof(*d));
+	*d = (struct deferred_rows){ .pending = pending, .remote_name = xstrdup(f->remote_name),
+				     .local_name = xstrdup(f->local_name), .folder_id = f->folder_id,
+				     .puts = f->puts, .n_puts = f->n_puts, .forgets = f->forgets,
+				     .n_forgets = f->n_forgets, .folder = f->folder,
+				     .folder_dirty = f->folder_dirty, .check_mtimes = check_mtimes };
+	f->puts = NULL;
+	f->forgets = NULL;
+	f->n_puts = f->cap_puts = f->n_forgets = f->cap_forgets = 0;
+	f->folder_dirty = false;
+	f->c->deferred = d;
+	return true;
 }
 
 /* --- repository error handling ----------------------------------------- */
@@ -1346,6 +1450,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	else
 		rc = c->remote->ops->select_folder(c->remote, remote_name,
 						     !dry && !a->remote.readonly, &rst);
+	complete_deferred(acc, c); /* the folder before: its syncs ran meanwhile */
 	if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
 		goto out;
 	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity) {
@@ -1494,10 +1599,14 @@ list_local:
 		st_folder(&f, &sf);
 		check_mtimes = !f.msg_errors && !acc->local_root_missing;
 	}
-	st_flush(&f);
-	/* Off the critical path: the next folder's sync goes on meanwhile. */
-	if (check_mtimes && !f.failed)
-		mtime_checker_add(acc->checker, remote_name, local_name, f.folder_id);
+	/* The syncs of the last renames overlap the next folder's SELECT;
+	 * the rows follow them (defer_rows). */
+	if (!defer_rows(&f, check_mtimes && !f.failed)) {
+		st_flush(&f);
+		/* Off the critical path: the next folder's sync goes on meanwhile. */
+		if (check_mtimes && !f.failed)
+			mtime_checker_add(acc->checker, remote_name, local_name, f.folder_id);
+	}
 
 	if (plan_change_count(&plan) == 0)
 		log_info("Folder %s: nothing to do", remote_name);
@@ -1777,6 +1886,7 @@ static void drain_folders(struct account_ctx *acc, struct conn *c)
 		}
 		sync_folder(acc, c, &acc->pairs[i]);
 	}
+	complete_deferred(acc, c);
 }
 
 struct worker {

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import unittest
@@ -89,6 +90,46 @@ class TestSync(harness.SyncTestCase):
                 self.assert_synced(f["name"], srv=srv)
         self.assertTrue(any(b"news from the server" in x.body
                             for x in self.local_messages("INBOX")))
+
+    def test_rows_follow_directory_syncs(self):
+        """New server mail in every folder: the renames that publish each
+        folder's downloads are synced on a thread while the next folder's
+        SELECT runs, and its rows and folder state are committed only after
+        that (defer_rows). All of them land, the last folder's too: the
+        status cache matches both sides, and the next run skips every
+        folder without a SELECT."""
+        m = self.load_corpus(messages=40)
+        self.sync()
+        self.sync()
+        names = [f["name"] for f in m["folders"]]
+        with self.server() as srv:
+            for name in names:
+                uid = min(srv.messages(name))
+                srv.store(name, uid, "+FLAGS", ["\\Answered"])
+                srv.append(name, simple_message("news in %s" % name))
+        r = self.sync("-d", "sync,imap")
+        wire = [harness.corpus_mod.mutf7_encode(n) for n in names]  # as the log has them
+        for name in wire:
+            self.assertIn("Folder %s: rows committed after its directory syncs" % name,
+                          r.output)
+        # a folder's rows go in after the next folder's SELECT went out
+        first = min(r.output.index("Folder %s: rows committed" % n) for n in wire)
+        self.assertEqual(len(re.findall(r"C: \S+ SELECT ", r.output[:first])), 2, r.output)
+        with self.server() as srv:
+            for name in names:
+                self.assert_synced(name, srv=srv)
+        con = sqlite3.connect("file:%s?mode=ro" % status_db(self.meta), uri=True)
+        try:
+            for name, w in zip(names, wire):
+                rows = [u for (u,) in con.execute(
+                    "SELECT m.uid FROM messages m JOIN folders f ON f.id = m.folder_id "
+                    "WHERE f.name = ? ORDER BY m.uid", (w,))]
+                with self.server() as srv:
+                    self.assertEqual(rows, sorted(srv.messages(name)), name)
+        finally:
+            con.close()
+        r = self.sync("-d", "imap")
+        self.assertEqual(r.output.count("not selected"), len(names), r)
 
     def test_server_changes_reach_maildir(self):
         """New mail, flag changes and expunges on the server show up locally."""
