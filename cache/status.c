@@ -88,6 +88,7 @@ struct status_db {
 	bool relaxed; /* this transaction runs with synchronous = OFF */
 	bool checkpoint_due; /* the WAL grew past WAL_CHECKPOINT_PAGES while relaxed */
 	struct wal_syncer *syncer; /* owned; status_sync_start until _wait */
+	bool committed; /* a transaction was committed since the open */
 	sqlite3_stmt *stmt[ST_COUNT];
 	sqlite3_stmt *ext[STATUS_EXT_STMTS]; /* status_ext_stmt() */
 };
@@ -475,8 +476,8 @@ static void *wal_syncer_main(void *arg)
 
 int status_sync_start(struct status_db *db, char **error_r)
 {
-	if (!db->fsync)
-		return 0;
+	if (!db->fsync || !db->committed)
+		return 0; /* nothing to wait for */
 	if (status_sync_wait(db, error_r) < 0) /* it covered less than this one must */
 		return -1;
 	const char *wal = sqlite3_filename_wal(sqlite3_db_filename(db->db, "main"));
@@ -773,6 +774,7 @@ int status_commit(struct status_db *db, char **error_r)
 		return -1;
 	}
 	db->in_txn = false;
+	db->committed = true;
 	if (end_relaxed(db, error_r) < 0)
 		return -1;
 	return 0;

@@ -108,8 +108,8 @@ void status_rollback(struct status_db *db);
  * waits for it and reports its failure. So relaxed commits that must be
  * on disk before some later step (the upload marks, before their APPEND)
  * cost that step no wait when a server round trip came in between. A
- * second start first waits for the one before; a no-op with fsync off
- * and for a read-only copy. Both return 0, or -1 with *error_r. */
+ * second start first waits for the one before; a no-op with fsync off,
+ * for a read-only copy, and before the first status_commit. Both return 0, or -1 with *error_r. */
 int status_sync_start(struct status_db *db, char **error_r);
 int status_sync_wait(struct status_db *db, char **error_r);
 /* Insert or replace one row. Call inside begin/commit. */
