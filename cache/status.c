@@ -89,6 +89,7 @@ struct status_db {
 	bool checkpoint_due; /* the WAL grew past WAL_CHECKPOINT_PAGES while relaxed */
 	struct wal_syncer *syncer; /* owned; status_sync_start until _wait */
 	bool committed; /* a transaction was committed since the open */
+	bool wal;       /* a file in WAL mode (not the read-only in-memory copy) */
 	sqlite3_stmt *stmt[ST_COUNT];
 	sqlite3_stmt *ext[STATUS_EXT_STMTS]; /* status_ext_stmt() */
 };
@@ -408,6 +409,7 @@ int status_open(const char *path, bool readonly, bool fsync, struct status_db **
 			db_fail(db, error_r, "journal_mode = WAL");
 			goto err_close;
 		}
+		db->wal = true;
 		if (exec(db, fsync ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
 			 "synchronous", error_r) < 0)
 			goto err_close;
@@ -476,7 +478,7 @@ static void *wal_syncer_main(void *arg)
 
 int status_sync_start(struct status_db *db, char **error_r)
 {
-	if (!db->fsync || !db->committed)
+	if (!db->fsync || !db->committed || !db->wal)
 		return 0; /* nothing to wait for */
 	if (status_sync_wait(db, error_r) < 0) /* it covered less than this one must */
 		return -1;
