@@ -76,6 +76,9 @@ struct folder_ctx {
 	size_t n_forgets, cap_forgets;
 	struct status_folder folder;
 	bool folder_dirty;
+	/* upload marks to clear in the transaction that commits the rows of
+	 * their uploads (flush_uploads), so no mark goes before its row */
+	struct strlist clears;
 	const struct status_rec *rows; /* borrowed; the status rows at planning */
 	size_t n_rows;
 	bool failed;
@@ -150,6 +153,7 @@ static void st_drop(struct folder_ctx *f)
 {
 	f->n_puts = f->n_forgets = 0;
 	f->folder_dirty = false;
+	strlist_free(&f->clears); /* the marks stay for the next run to resolve */
 	f->failed = true;
 }
 
@@ -157,7 +161,7 @@ static bool st_commit(struct folder_ctx *f);
 
 static bool st_flush(struct folder_ctx *f)
 {
-	if (!f->n_puts && !f->n_forgets && !f->folder_dirty)
+	if (!f->n_puts && !f->n_forgets && !f->folder_dirty && !f->clears.n)
 		return true;
 	struct repo *local = f->c->local;
 	if (f->n_puts && local->ops->flush && local->ops->flush(local) != REPO_OK) {
@@ -184,12 +188,15 @@ static bool st_commit(struct folder_ctx *f)
 	}
 	if (rc == 0 && f->folder_dirty)
 		rc = status_folder_update(db, &f->folder, &err);
+	for (size_t i = 0; rc == 0 && i < f->clears.n; i++)
+		rc = status_upload_clear(db, f->folder_id, f->clears.v[i], &err);
 	if (rc == 0)
 		rc = status_commit(db, &err);
 	if (rc < 0)
 		status_rollback(db);
 	f->n_puts = f->n_forgets = 0;
 	f->folder_dirty = false;
+	strlist_free(&f->clears);
 	return st_ok(f, rc, err);
 }
 
@@ -238,6 +245,7 @@ struct deferred_rows {
 	size_t n_forgets;
 	struct status_folder folder;
 	bool folder_dirty;
+	struct strlist clears;
 	bool check_mtimes; /* add the folder to the mtime checker once committed */
 };
 
@@ -252,7 +260,7 @@ static void complete_deferred(struct account_ctx *acc, struct conn *c)
 				.puts = d->puts, .n_puts = d->n_puts, .cap_puts = d->n_puts,
 				.forgets = d->forgets, .n_forgets = d->n_forgets,
 				.cap_forgets = d->n_forgets, .folder = d->folder,
-				.folder_dirty = d->folder_dirty };
+				.folder_dirty = d->folder_dirty, .clears = d->clears };
 	char *err = NULL;
 	if (d->pending->wait(d->pending, &err) != REPO_OK) {
 		log_error("Folder %s: %s", d->remote_name, err);
@@ -269,6 +277,7 @@ static void complete_deferred(struct account_ctx *acc, struct conn *c)
 		__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
 	free(f.puts);
 	free(f.forgets);
+	strlist_free(&f.clears);
 	free(d->remote_name);
 	free(d->local_name);
 	free(d);
@@ -296,7 +305,9 @@ static bool defer_rows(struct folder_ctx *f, bool check_mtimes)
 				     .local_name = xstrdup(f->local_name), .folder_id = f->folder_id,
 				     .puts = f->puts, .n_puts = f->n_puts, .forgets = f->forgets,
 				     .n_forgets = f->n_forgets, .folder = f->folder,
-				     .folder_dirty = f->folder_dirty, .check_mtimes = check_mtimes };
+				     .folder_dirty = f->folder_dirty, .clears = f->clears,
+				     .check_mtimes = check_mtimes };
+	f->clears = (struct strlist)STRLIST_INIT;
 	f->puts = NULL;
 	f->forgets = NULL;
 	f->n_puts = f->cap_puts = f->n_forgets = f->cap_forgets = 0;
@@ -729,10 +740,13 @@ static void flush_uploads(struct folder_ctx *f, struct repo_msg_list *local, str
 		}
 		if (rc != REPO_OK)
 			repo_call_ok(f, rr, rc);
-		/* the marks of messages whose outcome is known go once their
-		 * rows are in; unknown outcomes (connection lost) keep theirs */
-		if (rc == REPO_OK && st_flush(f))
-			marks_write(f, b, false);
+		/* the marks of messages whose outcome is known go with their
+		 * rows (st_commit, after the directory syncs that make the U=
+		 * renames durable: at the folder's end, or when a batch of rows
+		 * is full); unknown outcomes (connection lost) keep theirs */
+		if (rc == REPO_OK)
+			for (size_t i = 0; i < b->n; i++)
+				strlist_add(&f->clears, b->base[i]);
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		free((char *)b->up[i].body);
@@ -817,8 +831,7 @@ static void upload_streamed(struct folder_ctx *f, struct repo_msg_list *local, s
 				uploaded(f, local, m, uid, body, len);
 			}
 			free(body);
-			if (st_flush(f))
-				marks_write(f, one, false);
+			strlist_add(&f->clears, one->base[0]); /* with its row, as above */
 		} else {
 			repo_call_ok(f, rr, rc);
 			if (rc == REPO_MSG_BAD)
@@ -1624,6 +1637,7 @@ out:
 	unmark_unsent(&f); /* a failure may have skipped the call above */
 	free(f.puts);
 	free(f.forgets);
+	strlist_free(&f.clears); /* left by a failed commit: the marks stay */
 	if (f.failed)
 		__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
 	if (!pair->remote_missing)
