@@ -9,8 +9,9 @@
  * Folder names are the remote folder names. WAL mode; writes are grouped by
  * the caller in status_begin()/status_commit() (one transaction per batch,
  * never a commit per message). synchronous=FULL when fsync is on, else
- * NORMAL; status_begin_relaxed() transactions are NORMAL either way. The
- * file and its directory are created 0600/0700.
+ * NORMAL; status_begin_relaxed() transactions are OFF when fsync is on
+ * (why, and the checkpoints that this defers: wal_hook in status.c), else
+ * NORMAL. The file and its directory are created 0600/0700.
  *
  * It also imports OfflineIMAP's per-folder LocalStatus-sqlite files
  * (schema v1 and v2: status(id, flags, ...)) so migrating users keep their
@@ -92,9 +93,10 @@ int status_upload_load(struct status_db *db, int64_t folder_id, struct strlist *
  * After a failed commit call status_rollback(). */
 int status_begin(struct status_db *db, char **error_r);
 /* status_begin for a transaction that a power cut may lose without harm:
- * it is committed without waiting for the disk (synchronous=NORMAL for
+ * it is committed without waiting for the disk (synchronous=OFF for
  * this one when fsync is on) and becomes durable with the next
- * status_begin transaction or the checkpoint at close. For rows that
+ * status_begin transaction, a status_sync_start, or the checkpoint at
+ * close. For rows that
  * describe files already made durable (repo flush), whose loss only
  * makes the next sync compare again (it matches the files by their U=):
  * the sync's row batches and folder states. The upload marks, which must

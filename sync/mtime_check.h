@@ -6,7 +6,8 @@
  * trusted, comparing a listing with the rows, and the background checker
  * that does this for every folder a sync changed, off the sync's critical
  * path (a listing costs about a millisecond per 500 messages, and each
- * changed folder needs one). The engine decides when a folder may be
+ * changed folder needs one); on the same thread, the listings a run will
+ * need, taken ahead (prefetch). The engine decides when a folder may be
  * skipped (sync/engine.c, docs/protocol.md section 2). */
 #ifndef OFFLINEFS_SYNC_MTIME_CHECK_H
 #define OFFLINEFS_SYNC_MTIME_CHECK_H
