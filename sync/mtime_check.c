@@ -157,6 +157,7 @@ struct mtime_checker {
 	pthread_cond_t prefetched; /* takers: a prefetch job is done */
 	struct prefetch_job *pf; /* done before any check job */
 	size_t n_pf, cap_pf, next_pf;
+	size_t pf_reached; /* one past the last job a sync asked for */
 	struct check_job *jobs;
 	size_t n_jobs, cap_jobs, next_job; /* next_job: the first not yet taken */
 	bool closing;
@@ -200,6 +201,18 @@ static void check_one(struct mtime_checker *chk, struct status_db *st, const str
 	chk->local->ops->close_folder(chk->local);
 }
 
+/* How many folders the prefetch may run ahead of the syncs: enough to keep
+ * the thread busy while a sync waits for the server, few enough that
+ * memory holds a few listings at a time, not the whole account's. */
+#define PREFETCH_AHEAD 2
+
+/* With the lock held: the next prefetch job may run now. */
+static bool prefetch_due(const struct mtime_checker *chk)
+{
+	return chk->next_pf < chk->n_pf && chk->next_pf < chk->pf_reached + PREFETCH_AHEAD &&
+	       !chk->closing;
+}
+
 /* Prefetch job i (its fields copied: the array may move while unlocked),
  * called and returning with the lock held. */
 static void prefetch_one(struct mtime_checker *chk, struct status_db *st, size_t i)
@@ -239,9 +252,9 @@ static void *checker_main(void *arg)
 	}
 	pthread_mutex_lock(&chk->lock);
 	for (;;) {
-		while (chk->next_pf == chk->n_pf && chk->next_job == chk->n_jobs && !chk->closing)
+		while (!prefetch_due(chk) && chk->next_job == chk->n_jobs && !chk->closing)
 			pthread_cond_wait(&chk->wake, &chk->lock);
-		if (chk->next_pf < chk->n_pf && !chk->closing) {
+		if (prefetch_due(chk)) {
 			size_t i = chk->next_pf++;
 			if (chk->pf[i].state == PF_QUEUED) /* else its sync took it over */
 				prefetch_one(chk, st, i);
@@ -318,9 +331,15 @@ bool mtime_checker_take(struct mtime_checker *chk, const char *remote_name, bool
 	bool got = false;
 	pthread_mutex_lock(&chk->lock);
 	struct prefetch_job *pj = NULL;
-	for (size_t i = 0; i < chk->n_pf && !pj; i++)
-		if (chk->pf[i].state != PF_TAKEN && !strcmp(chk->pf[i].remote, remote_name))
+	for (size_t i = 0; i < chk->n_pf && !pj; i++) {
+		if (chk->pf[i].state != PF_TAKEN && !strcmp(chk->pf[i].remote, remote_name)) {
 			pj = &chk->pf[i];
+			if (i + 1 > chk->pf_reached) { /* the thread may go further */
+				chk->pf_reached = i + 1;
+				pthread_cond_signal(&chk->wake);
+			}
+		}
+	}
 	if (pj) {
 		/* not started: the caller lists now (sooner than the thread) */
 		while (pj->state == PF_RUNNING) {
@@ -351,6 +370,16 @@ bool mtime_checker_take(struct mtime_checker *chk, const char *remote_name, bool
 	}
 	pthread_mutex_unlock(&chk->lock);
 	return got;
+}
+
+size_t mtime_checker_held(struct mtime_checker *chk)
+{
+	size_t held = 0;
+	pthread_mutex_lock(&chk->lock);
+	for (size_t i = 0; i < chk->n_pf; i++)
+		held += chk->pf[i].state == PF_DONE;
+	pthread_mutex_unlock(&chk->lock);
+	return held;
 }
 
 void mtime_checker_add(struct mtime_checker *chk, const char *remote_name, const char *local_name,

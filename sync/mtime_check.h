@@ -13,6 +13,7 @@
 #define OFFLINEFS_SYNC_MTIME_CHECK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/repo.h"
@@ -53,8 +54,10 @@ void mtime_checker_finish(struct mtime_checker **chk, struct status_db *st);
 
 /* Prefetch: the check of mtime_check_listing for a folder whose sync will
  * need its listing, done on the checker's thread (before any folder
- * added) while the syncs ahead of it wait for the server. Queue them
- * before the syncs start (starts the thread). chk may be NULL (nothing
+ * added) while the syncs ahead of it wait for the server. Queue them in
+ * the order of the syncs, before they start (starts the thread); the
+ * thread stays at most two folders ahead of the last one taken, so that
+ * only a few listings are held at a time. chk may be NULL (nothing
  * happens). */
 void mtime_checker_prefetch(struct mtime_checker *chk, const char *remote_name,
 			    const char *local_name, int64_t folder_id);
@@ -65,5 +68,7 @@ void mtime_checker_prefetch(struct mtime_checker *chk, const char *remote_name,
  * the caller lists itself, and the thread no longer will. */
 bool mtime_checker_take(struct mtime_checker *chk, const char *remote_name, bool *same_r,
 			int64_t *new_r, int64_t *cur_r, struct repo_msg_list *listing_r);
+/* How many listings done ahead wait to be taken (tests, debug output). */
+size_t mtime_checker_held(struct mtime_checker *chk);
 
 #endif
