@@ -1925,19 +1925,27 @@ static void *worker_main(void *arg)
  * says the server side is unchanged and both Maildir directories still
  * have the mtimes recorded after the last sync. Only counts the work, so
  * that a run with nothing to do opens no extra connection; sync_folder
- * decides for itself (and may still skip a folder this calls busy). */
-static bool folder_quiet(struct account_ctx *acc, const struct folder_pair *pair)
+ * decides for itself (and may still skip a folder this calls busy). *sf:
+ * the folder's row as read here (zeroed when there is none). */
+static bool folder_quiet_row(struct account_ctx *acc, const struct folder_pair *pair,
+			     struct status_folder *sf)
 {
 	struct conn *c = &acc->main;
+	*sf = (struct status_folder){ 0 };
 	if (acc->req->dry_run || pair->remote_missing || acc->local_root_missing)
 		return false;
-	struct status_folder sf = { 0 };
 	char *err = NULL;
-	int rc = status_folder_get(c->status, pair->remote, &sf, &err);
-	free(err);
+	int rc = status_folder_get(c->status, pair->remote, sf, &err);
+	free(err); /* the sync reports it */
 	int64_t mn = 0, mc = 0;
-	return rc > 0 && sf.uidvalidity && recorded_mtimes_hold(c, pair->local, &sf, &mn, &mc) &&
-	       server_side_quiet(acc, c, pair, &sf);
+	return rc > 0 && sf->uidvalidity && recorded_mtimes_hold(c, pair->local, sf, &mn, &mc) &&
+	       server_side_quiet(acc, c, pair, sf);
+}
+
+static bool folder_quiet(struct account_ctx *acc, const struct folder_pair *pair)
+{
+	struct status_folder sf;
+	return folder_quiet_row(acc, pair, &sf);
 }
 
 /* Syncs the folder pairs over up to maxconnections connections. The main
@@ -1978,26 +1986,15 @@ static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
  * sync that reaches its folder first lists it itself. */
 static void prefetch_local_listings(struct account_ctx *acc, const struct pair_list *pairs)
 {
-	struct conn *c = &acc->main;
-	if (!acc->checker || acc->local_root_missing)
+	if (!acc->checker)
 		return;
 	for (size_t i = 0; i < pairs->n; i++) {
 		const struct folder_pair *pair = &pairs->v[i];
-		struct status_folder sf = { 0 };
-		char *err = NULL;
-		int64_t mn = 0, mc = 0;
-		if (pair->remote_missing)
-			continue;
-		if (status_folder_get(c->status, pair->remote, &sf, &err) < 0) {
-			free(err); /* the sync reports it */
-			continue;
-		}
-		if (!sf.id || !sf.uidvalidity)
-			continue; /* a first sync: no rows to compare with */
-		if (server_side_quiet(acc, c, pair, &sf) &&
-		    recorded_mtimes_hold(c, pair->local, &sf, &mn, &mc))
+		struct status_folder sf;
+		if (folder_quiet_row(acc, pair, &sf))
 			continue; /* skipped without a listing */
-		mtime_checker_prefetch(acc->checker, pair->remote, pair->local, sf.id);
+		if (sf.id && sf.uidvalidity) /* else a first sync: no rows to compare with */
+			mtime_checker_prefetch(acc->checker, pair->remote, pair->local, sf.id);
 	}
 }
 
