@@ -457,6 +457,8 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 	}
 	a_r->maxsize = (uint64_t)get_int(&acc, "maxsize", 0, 0, INT64_MAX);
 	a_r->quick = (int)get_int(&acc, "quick", 0, INT_MIN, INT_MAX);
+	a_r->presynchook = dup_or_null(get_str(&acc, "presynchook"));
+	a_r->postsynchook = dup_or_null(get_str(&acc, "postsynchook"));
 	const char *local = get_str(&acc, "localrepository");
 	const char *remote = get_str(&acc, "remoterepository");
 	if (acc.failed)
@@ -506,6 +508,8 @@ void account_free(struct account_settings *a)
 	strlist_free(&a->mount.idlefolders);
 	free(a->name);
 	free(a->metadata);
+	free(a->presynchook);
+	free(a->postsynchook);
 	repo_settings_free(&a->local);
 	repo_settings_free(&a->remote);
 	memset(a, 0, sizeof(*a));

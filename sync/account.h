@@ -81,6 +81,8 @@ struct account_settings {
 	int quick;              /* [Account] quick: in autorefresh mode, this many
 				 * quick syncs (sync_request.quick) between full
 				 * ones; 0 = never quick, negative = always */
+	char *presynchook;      /* [Account] presynchook, NULL = none (sync/hooks.h) */
+	char *postsynchook;     /* [Account] postsynchook, NULL = none */
 	struct repo_settings local, remote;
 	struct mount_settings mount; /* zero unless account_load_mount ran */
 };

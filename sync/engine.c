@@ -20,6 +20,7 @@
 #include "imap/imap_repo.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
+#include "sync/hooks.h"
 #include "sync/planner.h"
 
 /* Status rows are committed in batches of this many messages, so an
@@ -2033,6 +2034,9 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	char *err = NULL;
 	char *acct_dir = xasprintf("%s/Account-%s", a->metadata, a->name);
 	bool dry = req->dry_run;
+	bool folders_synced = false; /* for postsynchook (sync/hooks.h) */
+	enum hook_mode hook_mode = req->idle ? HOOK_MODE_IDLE :
+				   req->quick ? HOOK_MODE_QUICK : HOOK_MODE_FULL;
 	acc.db_path = sync_status_db_path(a);
 
 	log_info("*** Processing account %s%s", a->name, dry ? " [DRYRUN]" : "");
@@ -2049,6 +2053,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			goto out;
 		}
 	}
+	if (req->run_hooks)
+		hooks_run(a->presynchook, hook_mode, dry);
 	if (dry && access(a->local.localfolders, F_OK) != 0) {
 		log_info("[DRYRUN] Would create the Maildir root %s", a->local.localfolders);
 		acc.local_root_missing = true;
@@ -2071,6 +2077,14 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		probe_folders(&acc, &pairs);
 		prefetch_local_listings(&acc, &pairs);
 		run_folders(&acc, &pairs);
+		folders_synced = pairs.n > 0;
+		if (folders_synced && req->after_folders) {
+			struct strlist names = STRLIST_INIT;
+			for (size_t i = 0; i < pairs.n; i++)
+				strlist_add(&names, pairs.v[i].local);
+			req->after_folders(req->after_folders_ctx, a, &names);
+			strlist_free(&names);
+		}
 		/* The run's relaxed commits reach the disk while the checker
 		 * finishes (it may wait for the clock's next tick): the
 		 * checkpoint at close then finds the log synced. */
@@ -2087,6 +2101,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 out:
 	mtime_checker_finish(&acc.checker, acc.main.status);
 	conn_close(&acc.main);
+	if (folders_synced && req->run_hooks)
+		hooks_run(a->postsynchook, hook_mode, dry);
 	if (lock_fd >= 0)
 		account_unlock(&lock_fd);
 	free(acc.db_path);

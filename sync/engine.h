@@ -75,6 +75,19 @@ struct sync_request {
 	 * folders are skipped, nothing else is an error). */
 	bool (*before_folder)(void *ctx, const char *remote_name, const char *local_name);
 	void *before_folder_ctx;      /* borrowed */
+
+	/* --- OfflineIMAP's per-account extras (the one-shot and autorefresh
+	 * runs; off in the mount) --- */
+	/* Run [Account] presynchook / postsynchook (sync/hooks.h says when);
+	 * idle: this sync was started by IDLE (OFFLINEIMAPSYNCMODE=idle). */
+	bool run_hooks;
+	bool idle;
+	/* NULL-able; called once the account's folders are synced (not when
+	 * it failed before syncing any folder), with the local names of the
+	 * folders it synced or tried to, in sync order: [mbnames]. */
+	void (*after_folders)(void *ctx, const struct account_settings *a,
+			      const struct strlist *local_names);
+	void *after_folders_ctx;      /* borrowed */
 };
 
 enum sync_exit {

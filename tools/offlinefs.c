@@ -44,6 +44,7 @@
 #include "common/xalloc.h"
 #include "sync/account.h"
 #include "sync/engine.h"
+#include "sync/hooks.h"
 #include "tools/cli.h"
 #include "tools/mount.h"
 #include "tools/mountstate.h"
@@ -107,6 +108,8 @@ static void on_stop(int sig)
 		interrupted = 1;
 		signal_children(SIGINT);
 	}
+	if (sig != SIGUSR2)
+		hooks_abort_now(); /* OfflineIMAP's abort-now: no more hooks */
 	stop_requested++;
 	if (stop_requested >= 3) {
 		signal_children(SIGKILL);
@@ -563,7 +566,8 @@ int main(int argc, char **argv)
 
 	install_signals(forked);
 	double refresh = once || dry_run ? 0 : autorefresh_minutes(cfg, &accounts);
-	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick };
+	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick,
+				    .run_hooks = true };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
 	for (;;) {
 		struct round r = { .settings = settings, .n = accounts.n, .req = &req,
