@@ -45,6 +45,7 @@
 #include "sync/account.h"
 #include "sync/engine.h"
 #include "sync/hooks.h"
+#include "sync/mbnames.h"
 #include "tools/cli.h"
 #include "tools/mount.h"
 #include "tools/mountstate.h"
@@ -73,6 +74,7 @@ static void usage(FILE *out)
 		"                   HIGHESTMODSEQ) and local directories are unchanged, trusting\n"
 		"                   UIDNEXT+MESSAGES even when the server lacks CONDSTORE\n"
 		"  --dry-run        print every planned action; change nothing anywhere\n"
+		"  --mbnames-prune  remove [mbnames] entries of accounts not in [general] accounts\n"
 		"  -u UI            quiet | basic | ttyui (default ttyui)\n"
 		"  -l FILE          also log to FILE\n"
 		"  -d CATEGORIES    debug output: imap,maildir,sync or all (passwords redacted)\n"
@@ -196,7 +198,7 @@ static void sleep_interruptible(double minutes)
 	wake_requested = 0;
 }
 
-enum { OPT_DRY_RUN = 256, OPT_VERSION };
+enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_MBNAMES_PRUNE };
 
 /* The subcommand word, if any: the first argument that is neither an
  * option nor an option's value ("offlinefs -c rc status" works as well as
@@ -435,6 +437,7 @@ int main(int argc, char **argv)
 
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "mbnames-prune", no_argument, NULL, OPT_MBNAMES_PRUNE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -443,6 +446,8 @@ int main(int argc, char **argv)
 	const char *log_path = NULL, *debug_arg = NULL;
 	struct strlist overrides = STRLIST_INIT, folders = STRLIST_INIT;
 	bool once = false, dry_run = false, quick = false, single = false;
+	bool mbnames_prune_only = false;
+	struct mbnames *mb = NULL;
 	int c;
 	/* freed at out: on every path that gets past the options */
 	char *found = NULL, *err = NULL;
@@ -467,6 +472,7 @@ int main(int argc, char **argv)
 		case 'l': log_path = optarg; break;
 		case 'd': debug_arg = optarg; break;
 		case OPT_DRY_RUN: dry_run = true; break;
+		case OPT_MBNAMES_PRUNE: mbnames_prune_only = true; break;
 		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default:
@@ -533,6 +539,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	dry_run = dry_run || cfg_dry;
+	/* [mbnames] (sync/mbnames.h): its Python is checked before anything
+	 * is touched; --mbnames-prune does only that and exits. */
+	if (mbnames_load(cfg, dry_run, &mb, &err) < 0) {
+		fprintf(stderr, "offlinefs: %s\n", err);
+		goto out;
+	}
+	if (mbnames_prune_only) {
+		status = mbnames_prune(cfg, mb, dry_run) < 0 ? 1 : 0;
+		goto out;
+	}
 
 	if (account_names(cfg, accounts_arg, &accounts, &err) < 0) {
 		fprintf(stderr, "offlinefs: %s\n", err);
@@ -567,7 +583,9 @@ int main(int argc, char **argv)
 	install_signals(forked);
 	double refresh = once || dry_run ? 0 : autorefresh_minutes(cfg, &accounts);
 	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick,
-				    .run_hooks = true };
+				    .run_hooks = true,
+				    .after_folders = mb ? mbnames_after_folders : NULL,
+				    .after_folders_ctx = mb };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
 	for (;;) {
 		struct round r = { .settings = settings, .n = accounts.n, .req = &req,
@@ -584,6 +602,8 @@ int main(int argc, char **argv)
 			status = SYNC_EXIT_ERRORS;
 		if (status == SYNC_EXIT_UIDVALIDITY)
 			log_warn("At least one folder skipped due to UID validity problem");
+		if (mbnames_write(mb) < 0 && status == SYNC_EXIT_OK)
+			status = SYNC_EXIT_ERRORS;
 		if (refresh <= 0 || stop_requested)
 			break;
 		sleep_interruptible(refresh);
@@ -592,6 +612,7 @@ int main(int argc, char **argv)
 	}
 
 out:
+	mbnames_free(&mb);
 	free(quick_count);
 	forward_signals = 0; /* before the handler's array goes */
 	free(child_pids);
