@@ -16,7 +16,7 @@
 static const char *const python_options[] = {
 	"nametrans", "folderfilter", "folderincludes", "foldersort", "remotehosteval",
 	"remoteporteval", "remoteusereval", "remotepasseval", "copy_ignore_eval",
-	"newmail_hook", "oauth2_access_token_eval", "oauth2_client_id_eval",
+	"oauth2_access_token_eval", "oauth2_client_id_eval",
 	"oauth2_client_secret_eval", "oauth2_refresh_token_eval", "preauthtunnel",
 	"transporttunnel", NULL,
 };

@@ -83,6 +83,7 @@ struct folder_ctx {
 	const struct status_rec *rows; /* borrowed; the status rows at planning */
 	size_t n_rows;
 	bool failed;
+	bool new_unseen;          /* a message without \Seen was downloaded (newmail_hook) */
 	size_t msg_errors;        /* failures of single messages (REPO_MSG_BAD) */
 	/* what was really done, for the summary line */
 	size_t copied_down, copied_up;
@@ -353,6 +354,8 @@ static int download_one(void *ctx, const struct repo_msg *msg, const char *body,
 		  f->c->remote->ops->type_name, f->remote_name, local->ops->type_name,
 		  f->local_name);
 	f->copied_down++;
+	if (!(msg->flags & FLAG_SEEN))
+		f->new_unseen = true;
 	return st_put(f, msg->uid, msg->flags) ? 0 : -1;
 }
 
@@ -420,6 +423,8 @@ static void download_streamed(struct folder_ctx *f, struct repo_msg *msg)
 				  msg->uid, rr->ops->type_name, f->remote_name, lr->ops->type_name,
 				  f->local_name);
 			f->copied_down++;
+			if (!(msg->flags & FLAG_SEEN))
+				f->new_unseen = true;
 			st_put(f, msg->uid, msg->flags);
 		} else {
 			log_error("%s", repo_error(lr));
@@ -1566,6 +1571,8 @@ list_local:
 	premark_uploads(&f, &local, &plan);
 	if (!f.failed)
 		run_downloads(&f, &remote, &plan);
+	if (f.new_unseen && acc->req->new_unseen_mail)
+		acc->req->new_unseen_mail(acc->req->new_unseen_mail_ctx, acc->a, f.remote_name);
 	/* flag changes and deletions for the server in one exchange when both
 	 * are due; their results count below where each call used to be. It
 	 * goes before the uploads, whose marks are synced meanwhile. */

@@ -88,6 +88,12 @@ struct sync_request {
 	void (*after_folders)(void *ctx, const struct account_settings *a,
 			      const struct strlist *local_names);
 	void *after_folders_ctx;      /* borrowed */
+	/* NULL-able; called on the folder's thread after its downloads when
+	 * at least one downloaded message had no \Seen (OfflineIMAP's
+	 * have_newmail, for newmail_hook). */
+	void (*new_unseen_mail)(void *ctx, const struct account_settings *a,
+				const char *remote_name);
+	void *new_unseen_mail_ctx;    /* borrowed */
 };
 
 enum sync_exit {

@@ -46,6 +46,7 @@
 #include "sync/engine.h"
 #include "sync/hooks.h"
 #include "sync/mbnames.h"
+#include "sync/newmail.h"
 #include "tools/cli.h"
 #include "tools/mount.h"
 #include "tools/mountstate.h"
@@ -448,6 +449,7 @@ int main(int argc, char **argv)
 	bool once = false, dry_run = false, quick = false, single = false;
 	bool mbnames_prune_only = false;
 	struct mbnames *mb = NULL;
+	struct newmail_hooks *newmail = NULL;
 	int c;
 	/* freed at out: on every path that gets past the options */
 	char *found = NULL, *err = NULL;
@@ -563,6 +565,11 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (newmail_load(cfg, settings, accounts.n, &newmail, &err) < 0) {
+		fprintf(stderr, "offlinefs: %s\n", err);
+		goto out;
+	}
+
 	int maxsync = 1;
 	if (account_maxsyncaccounts(cfg, &maxsync, &err) < 0) {
 		fprintf(stderr, "offlinefs: %s\n", err);
@@ -585,7 +592,9 @@ int main(int argc, char **argv)
 	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick,
 				    .run_hooks = true,
 				    .after_folders = mb ? mbnames_after_folders : NULL,
-				    .after_folders_ctx = mb };
+				    .after_folders_ctx = mb,
+				    .new_unseen_mail = newmail ? newmail_notify : NULL,
+				    .new_unseen_mail_ctx = newmail };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
 	for (;;) {
 		struct round r = { .settings = settings, .n = accounts.n, .req = &req,
@@ -613,6 +622,7 @@ int main(int argc, char **argv)
 
 out:
 	mbnames_free(&mb);
+	newmail_free(&newmail);
 	free(quick_count);
 	forward_signals = 0; /* before the handler's array goes */
 	free(child_pids);

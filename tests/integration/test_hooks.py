@@ -154,5 +154,71 @@ class TestHooks(harness.SyncTestCase):
         self.assertLessEqual(len(listed), 4, listed)
 
 
+class TestNewmailHook(harness.SyncTestCase):
+    """[Repository] newmail_hook: a Python callable (here from the
+    pythonfile) called once per sync of the server's INBOX in which unseen
+    mail was copied down -- not for other folders, not for mail that is
+    already \\Seen, not in dry-run."""
+
+    def setUp(self):
+        super().setUp()
+        self.calls = os.path.join(self.client, "calls")
+        pyfile = os.path.join(self.client, "hooks.py")
+        with open(pyfile, "w") as f:
+            f.write("def notify():\n    open(%r, 'a').write('new\\n')\n" % self.calls)
+        self.write_config(general={"pythonfile": pyfile}, remote={"newmail_hook": "notify"})
+
+    def ncalls(self):
+        try:
+            with open(self.calls) as f:
+                return f.read().count("new")
+        except FileNotFoundError:
+            return 0
+
+    def test_called_for_unseen_inbox_mail(self):
+        with self.server() as srv:
+            srv.create("Other")
+            srv.append("INBOX", simple_message("a"))
+            srv.append("INBOX", simple_message("b"))
+            srv.append("Other", simple_message("c"))
+        self.sync("--dry-run")
+        self.assertEqual(self.ncalls(), 0)
+        self.sync()
+        self.assertEqual(self.ncalls(), 1)   # once for the two INBOX messages
+        self.sync()
+        self.assertEqual(self.ncalls(), 1)   # nothing new
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("read"), ["\\Seen"])
+            srv.append("Other", simple_message("elsewhere"))
+        self.sync()
+        self.assertEqual(self.ncalls(), 1)   # seen, or not INBOX
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("d"))
+        self.sync()
+        self.assertEqual(self.ncalls(), 2)
+        self.assert_synced("INBOX")
+
+    def test_bad_hook_refused_before_sync(self):
+        """A newmail_hook that does not evaluate is one error line with
+        file:line and the Python exception; nothing is synced."""
+        self.write_config(remote={"newmail_hook": "no_such_function"})
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1, r)
+        self.assertRegex(r.err, r"offlineimaprc:\d+: option 'newmail_hook' in section "
+                         r"'Repository Remote': NameError: name 'no_such_function' is not defined")
+        self.assertFalse(os.path.exists(self.mail))
+
+    def test_raising_hook_is_an_error_mail_kept(self):
+        """A hook that raises is reported (exit 1) with the exception; the
+        mail it was called for is in the Maildir."""
+        self.write_config(remote={"newmail_hook": "lambda: 1 / 0"})
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("a"))
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1, r)
+        self.assertIn("newmail_hook: ZeroDivisionError: division by zero", r.err)
+        self.assert_synced("INBOX")
+
+
 if __name__ == "__main__":
     unittest.main()
