@@ -45,6 +45,7 @@
 #include "sync/account.h"
 #include "sync/engine.h"
 #include "sync/hooks.h"
+#include "sync/idlewatch.h"
 #include "sync/mbnames.h"
 #include "sync/newmail.h"
 #include "tools/cli.h"
@@ -266,6 +267,29 @@ static bool refuse_mounted(const struct account_settings *a)
 	return mounted;
 }
 
+/* idlefolders (sync/idlewatch.h): a change reported while sleeping syncs
+ * that one folder now, with the hooks in idle mode; never the mbnames
+ * JSON (one folder is not the account's list). */
+struct idle_sync_ctx {
+	struct account_settings *settings;
+	const struct sync_request *req;
+};
+
+static void idle_sync(void *ctx, size_t i, const char *remote_name)
+{
+	struct idle_sync_ctx *c = ctx;
+	struct strlist one = STRLIST_INIT;
+	strlist_add(&one, remote_name);
+	struct sync_request req = *c->req;
+	req.folders = &one;
+	req.idle = true;
+	req.quick = false;
+	req.after_folders = NULL;
+	if (!refuse_mounted(&c->settings[i]))
+		sync_account(&c->settings[i], &req);
+	strlist_free(&one);
+}
+
 /* One round: every account synced once. */
 struct round {
 	struct account_settings *settings;
@@ -450,6 +474,7 @@ int main(int argc, char **argv)
 	bool mbnames_prune_only = false;
 	struct mbnames *mb = NULL;
 	struct newmail_hooks *newmail = NULL;
+	struct idlewatch *idle = NULL;
 	int c;
 	/* freed at out: on every path that gets past the options */
 	char *found = NULL, *err = NULL;
@@ -596,6 +621,11 @@ int main(int argc, char **argv)
 				    .new_unseen_mail = newmail ? newmail_notify : NULL,
 				    .new_unseen_mail_ctx = newmail };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
+	if (refresh > 0 && idlewatch_load(cfg, settings, accounts.n, &idle, &err) < 0) {
+		fprintf(stderr, "offlinefs: %s\n", err);
+		goto out;
+	}
+	struct idle_sync_ctx idle_ctx = { .settings = settings, .req = &req };
 	for (;;) {
 		struct round r = { .settings = settings, .n = accounts.n, .req = &req,
 				   .quick_count = quick_count, .status = SYNC_EXIT_OK,
@@ -615,7 +645,14 @@ int main(int argc, char **argv)
 			status = SYNC_EXIT_ERRORS;
 		if (refresh <= 0 || stop_requested)
 			break;
-		sleep_interruptible(refresh);
+		if (idle) {
+			log_info("Next refresh in %.1f minutes", refresh);
+			idlewatch_sleep(idle, refresh * 60, &stop_requested, &wake_requested,
+					idle_sync, &idle_ctx);
+			wake_requested = 0;
+		} else {
+			sleep_interruptible(refresh);
+		}
 		if (stop_requested)
 			break;
 	}
@@ -623,6 +660,7 @@ int main(int argc, char **argv)
 out:
 	mbnames_free(&mb);
 	newmail_free(&newmail);
+	idlewatch_free(&idle);
 	free(quick_count);
 	forward_signals = 0; /* before the handler's array goes */
 	free(child_pids);

@@ -1,0 +1,99 @@
+#!/usr/bin/python3
+"""idlefolders in autorefresh mode, against a real Dovecot.
+
+Why: OfflineIMAP users with `idlefolders = ['INBOX']` and a long
+autorefresh get new INBOX mail within a second, because OfflineIMAP IDLEs
+on those folders between syncs and syncs the folder on the server's
+notice. The test uses autorefresh = 60 (minutes), so the new message can
+only arrive through IDLE within the bounded wait: the assertion is on the
+event (the message is in the Maildir, the hooks ran in idle mode, the
+folder that is not watched was not synced), not on a timing.
+
+Run one test:  OFFLINEFS=build/tools/offlinefs python3 tests/integration/test_idle.py TestIdle.test_idle_folder_synced_on_new_mail
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import simple_message  # noqa: E402
+
+WAIT = 60  # seconds: an upper bound for events, never a pass/fail timing
+
+
+class TestIdle(harness.SyncTestCase):
+    def start(self, *args):
+        self.out = os.path.join(self.client, "out")
+        self.outf = open(self.out, "wb")
+        self.addCleanup(self.outf.close)
+        self.p = subprocess.Popen([self.offlinefs, "-c", self.conf, "-u", "basic"] + list(args),
+                                  stdin=subprocess.DEVNULL, stdout=self.outf,
+                                  stderr=subprocess.STDOUT)
+        self.addCleanup(self.stop)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(WAIT)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        with open(self.out, errors="replace") as f:
+            print("$ offlinefs (autorefresh)\n" + f.read(), file=sys.stderr)
+
+    def output(self):
+        with open(self.out, errors="replace") as f:
+            return f.read()
+
+    def wait_for(self, what, cond):
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if cond():
+                return
+            self.assertIsNone(self.p.poll(), "offlinefs ended:\n" + self.output())
+            time.sleep(0.1)
+        self.fail("%s did not happen within %d s:\n%s" % (what, WAIT, self.output()))
+
+    def subjects(self, folder):
+        return sorted(harness.read_text(m.path).split("Subject: ")[1].split("\n")[0]
+                      for m in self.local_messages(folder))
+
+    def test_idle_folder_synced_on_new_mail(self):
+        events = os.path.join(self.client, "events")
+        hook = 'echo "%s $OFFLINEIMAPSYNCMODE" >> ' + events
+        with self.server() as srv:
+            srv.create("Other")
+            srv.append("INBOX", simple_message("first"))
+        self.write_config(account={"autorefresh": "60", "presynchook": hook % "pre",
+                                   "postsynchook": hook % "post"},
+                          remote={"idlefolders": "['INBOX']"})
+        self.start("-d", "sync")
+        self.wait_for("the first sync", lambda: "Next refresh in" in self.output())
+        self.assertEqual(self.subjects("INBOX"), ["first"])
+        # Mail that reached the server before the watcher's SELECT waits
+        # for the next refresh (as in OfflineIMAP): append once it is there.
+        self.wait_for("IDLE on INBOX", lambda: "Account Test: IDLE on INBOX" in self.output())
+        with self.server() as srv:
+            srv.append("Other", simple_message("not watched"))
+            srv.append("INBOX", simple_message("second"))
+        self.wait_for("the new INBOX message in the Maildir",
+                      lambda: self.subjects("INBOX") == ["first", "second"])
+        self.assertEqual(self.local_messages("Other"), [],
+                         "only the idle folder is synced on its notice")
+        with open(events) as f:
+            ev = f.read().split("\n")
+        self.assertEqual(ev[:2], ["pre full", "post full"])
+        self.wait_for("the idle postsynchook",
+                      lambda: "post idle" in harness.read_text(events))
+        self.assertIn("pre idle", harness.read_text(events))
+        self.assertIsNone(self.p.poll(), "still sleeping until the next refresh")
+        self.assert_synced("INBOX")
+
+if __name__ == "__main__":
+    unittest.main()
