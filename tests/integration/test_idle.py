@@ -94,6 +94,9 @@ class TestIdle(harness.SyncTestCase):
         self.assertIn("pre idle", harness.read_text(events))
         self.assertIsNone(self.p.poll(), "still sleeping until the next refresh")
         self.assert_synced("INBOX")
+        # SIGTERM ends the sleep and the watchers; a clean exit.
+        self.p.send_signal(signal.SIGTERM)
+        self.assertEqual(self.p.wait(WAIT), 0, self.output())
 
 if __name__ == "__main__":
     unittest.main()
