@@ -350,6 +350,17 @@ bool imap_repo_has_capability(struct repo *r, const char *cap)
 	return ir->imap && !ir->dead && has_cap(ir, cap);
 }
 
+int imap_repo_noop(struct repo *r)
+{
+	struct imap_repo *ir = IR(r);
+	if (!ir->imap || ir->dead) {
+		repo_fail(&ir->base, REPO_STORE_BAD, "IMAP[%s]: NOOP: not connected", ir->base.name);
+		return REPO_STORE_BAD;
+	}
+	int rc = mailimap_noop(ir->imap);
+	return rc == MAILIMAP_NO_ERROR ? REPO_OK : imap_fail(ir, rc, REPO_STORE_BAD, "NOOP");
+}
+
 /* Forgets what the server said before and asks again (after STARTTLS, and
  * after login when the OK carried no CAPABILITY code). */
 static int caps_refresh(struct imap_repo *ir)

@@ -127,4 +127,9 @@ uint64_t imap_wire_size(const char *body, size_t len);
  * true if the connected server advertised it. */
 bool imap_repo_has_capability(struct repo *r, const char *cap);
 
+/* NOOP on a connected repository (holdconnectionopen's keepalive and the
+ * check before a held connection is reused). REPO_OK, or the error
+ * (repo_error says which) when the connection is gone. */
+int imap_repo_noop(struct repo *r);
+
 #endif

@@ -1858,18 +1858,25 @@ static int conn_open(struct account_ctx *acc, struct conn *c)
 {
 	const struct account_settings *a = acc->a;
 	char *err = NULL;
-	/* The server prepares its side of the connection while the status
-	 * cache opens. */
-	c->remote = sync_make_remote(a);
-	if (c->remote->ops->begin_connect)
-		c->remote->ops->begin_connect(c->remote);
+	struct repo **held = c == &acc->main ? acc->req->held_remote : NULL;
+	bool connected = held && *held;
+	if (connected) { /* holdconnectionopen: the last sync's connection */
+		c->remote = *held;
+		*held = NULL;
+	} else {
+		/* The server prepares its side of the connection while the
+		 * status cache opens. */
+		c->remote = sync_make_remote(a);
+		if (c->remote->ops->begin_connect)
+			c->remote->ops->begin_connect(c->remote);
+	}
 	if (status_open(acc->db_path, acc->req->dry_run, a->fsync, &c->status, &err) < 0) {
 		log_error("Account %s: %s", a->name, err);
 		free(err);
 		return -1;
 	}
 	c->local = make_local(a, acc->req);
-	if (c->remote->ops->connect(c->remote) != REPO_OK) {
+	if (!connected && c->remote->ops->connect(c->remote) != REPO_OK) {
 		log_error("Account %s: %s", a->name, repo_error(c->remote));
 		return -1;
 	}
@@ -2107,6 +2114,11 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	log_info("*** Finished account '%s'", a->name);
 out:
 	mtime_checker_finish(&acc.checker, acc.main.status);
+	if (req->held_remote && folders_synced && acc.main.remote) {
+		acc.main.remote->ops->close_folder(acc.main.remote);
+		*req->held_remote = acc.main.remote; /* held for the next sync */
+		acc.main.remote = NULL;
+	}
 	conn_close(&acc.main);
 	if (folders_synced && req->run_hooks)
 		hooks_run(a->postsynchook, hook_mode, dry);

@@ -94,6 +94,14 @@ struct sync_request {
 	void (*new_unseen_mail)(void *ctx, const struct account_settings *a,
 				const char *remote_name);
 	void *new_unseen_mail_ctx;    /* borrowed */
+	/* holdconnectionopen (sync/holdconn.h): NULL = connect and log out as
+	 * usual. Else a connected remote in *held_remote is used as the
+	 * account's main connection instead of a new one (*held_remote is
+	 * set to NULL), and when the account's folders were synced the main
+	 * connection is handed back in *held_remote rather than closed; on
+	 * an account-level failure it is closed (OfflineIMAP drops its
+	 * connections on any error). */
+	struct repo **held_remote;
 };
 
 enum sync_exit {

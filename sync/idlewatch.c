@@ -253,12 +253,15 @@ static double now_mono(void)
 }
 
 void idlewatch_sleep(struct idlewatch *iw, double seconds, volatile sig_atomic_t *stop,
-		     volatile sig_atomic_t *wake, idlewatch_sync_fn *sync, void *ctx)
+		     volatile sig_atomic_t *wake, idlewatch_sync_fn *sync, idlewatch_tick_fn *tick,
+		     void *ctx)
 {
 	double end = now_mono() + seconds;
 	if (!start_watchers(iw)) {
 		log_error("cannot start the IDLE watchers: %s", strerror(errno));
 		while (!*stop && !*wake && now_mono() < end) {
+			if (tick)
+				tick(ctx);
 			struct timespec slice = { .tv_sec = 1, .tv_nsec = 0 };
 			nanosleep(&slice, NULL);
 		}
@@ -268,6 +271,8 @@ void idlewatch_sleep(struct idlewatch *iw, double seconds, volatile sig_atomic_t
 		double left = end - now_mono();
 		if (left <= 0)
 			break;
+		if (tick)
+			tick(ctx);
 		struct pollfd p = { .fd = iw->notify[0], .events = POLLIN };
 		int ms = left > 1 ? 1000 : (int)(left * 1000) + 1;
 		if (poll(&p, 1, ms) <= 0)

@@ -43,12 +43,16 @@ void idlewatch_free(struct idlewatch **iw);
  * of accounts[account]. */
 typedef void idlewatch_sync_fn(void *ctx, size_t account, const char *remote_name);
 
+/* Called on the sleeping thread about once a second (keepalive NOOPs). */
+typedef void idlewatch_tick_fn(void *ctx);
+
 /* Sleeps `seconds` with the watchers running: returns when the time is
  * up or *stop / *wake becomes non-zero (checked at least every second).
- * Each folder change reported meanwhile calls sync once, on this thread.
- * The watchers' connections are opened at the start and closed before
- * it returns. */
+ * Each folder change reported meanwhile calls sync once, on this thread;
+ * tick (NULL-able) is called about every second. The watchers'
+ * connections are opened at the start and closed before it returns. */
 void idlewatch_sleep(struct idlewatch *iw, double seconds, volatile sig_atomic_t *stop,
-		     volatile sig_atomic_t *wake, idlewatch_sync_fn *sync, void *ctx);
+		     volatile sig_atomic_t *wake, idlewatch_sync_fn *sync, idlewatch_tick_fn *tick,
+		     void *ctx);
 
 #endif

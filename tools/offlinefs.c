@@ -44,6 +44,7 @@
 #include "common/xalloc.h"
 #include "sync/account.h"
 #include "sync/engine.h"
+#include "sync/holdconn.h"
 #include "sync/hooks.h"
 #include "sync/idlewatch.h"
 #include "sync/mbnames.h"
@@ -183,7 +184,7 @@ static double autorefresh_minutes(const struct config *cfg, const struct strlist
 	return best;
 }
 
-static void sleep_interruptible(double minutes)
+static void sleep_interruptible(double minutes, struct holdconn *held)
 {
 	struct timespec end;
 	clock_gettime(CLOCK_MONOTONIC, &end);
@@ -194,6 +195,7 @@ static void sleep_interruptible(double minutes)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (stop_requested || wake_requested || now.tv_sec >= end.tv_sec)
 			break;
+		holdconn_keepalive(held); /* keepalive NOOPs on held connections */
 		struct timespec slice = { .tv_sec = 1, .tv_nsec = 0 };
 		nanosleep(&slice, NULL);
 	}
@@ -273,7 +275,13 @@ static bool refuse_mounted(const struct account_settings *a)
 struct idle_sync_ctx {
 	struct account_settings *settings;
 	const struct sync_request *req;
+	struct holdconn *held;
 };
+
+static void idle_tick(void *ctx)
+{
+	holdconn_keepalive(((struct idle_sync_ctx *)ctx)->held);
+}
 
 static void idle_sync(void *ctx, size_t i, const char *remote_name)
 {
@@ -285,6 +293,7 @@ static void idle_sync(void *ctx, size_t i, const char *remote_name)
 	req.idle = true;
 	req.quick = false;
 	req.after_folders = NULL;
+	req.held_remote = holdconn_slot(c->held, i);
 	if (!refuse_mounted(&c->settings[i]))
 		sync_account(&c->settings[i], &req);
 	strlist_free(&one);
@@ -296,6 +305,7 @@ struct round {
 	size_t n;
 	const struct sync_request *req; /* the -f/--dry-run/-q request */
 	int *quick_count;               /* per account: syncs since its last full one */
+	struct holdconn *held;          /* NULL-able: holdconnectionopen (sequential only) */
 	int status;                     /* enum sync_exit, combined */
 	bool only_validity;             /* no account had errors */
 };
@@ -340,6 +350,7 @@ static void round_sequential(struct round *r)
 			continue;
 		}
 		struct sync_request req = account_request(r, i);
+		req.held_remote = holdconn_slot(r->held, i);
 		round_add(r, sync_account(&r->settings[i], &req));
 	}
 }
@@ -475,6 +486,7 @@ int main(int argc, char **argv)
 	struct mbnames *mb = NULL;
 	struct newmail_hooks *newmail = NULL;
 	struct idlewatch *idle = NULL;
+	struct holdconn *held = NULL;
 	int c;
 	/* freed at out: on every path that gets past the options */
 	char *found = NULL, *err = NULL;
@@ -625,10 +637,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "offlinefs: %s\n", err);
 		goto out;
 	}
-	struct idle_sync_ctx idle_ctx = { .settings = settings, .req = &req };
+	/* Held connections need a next sync in this process. */
+	if (refresh > 0 && !forked && holdconn_load(cfg, settings, accounts.n, &held, &err) < 0) {
+		fprintf(stderr, "offlinefs: %s\n", err);
+		goto out;
+	}
+	struct idle_sync_ctx idle_ctx = { .settings = settings, .req = &req, .held = held };
 	for (;;) {
 		struct round r = { .settings = settings, .n = accounts.n, .req = &req,
-				   .quick_count = quick_count, .status = SYNC_EXIT_OK,
+				   .quick_count = quick_count, .held = held, .status = SYNC_EXIT_OK,
 				   .only_validity = true };
 		if (forked && round_forked(&r)) {
 			status = r.status; /* a child: its one account's result */
@@ -648,10 +665,10 @@ int main(int argc, char **argv)
 		if (idle) {
 			log_info("Next refresh in %.1f minutes", refresh);
 			idlewatch_sleep(idle, refresh * 60, &stop_requested, &wake_requested,
-					idle_sync, &idle_ctx);
+					idle_sync, idle_tick, &idle_ctx);
 			wake_requested = 0;
 		} else {
-			sleep_interruptible(refresh);
+			sleep_interruptible(refresh, held);
 		}
 		if (stop_requested)
 			break;
@@ -661,6 +678,7 @@ out:
 	mbnames_free(&mb);
 	newmail_free(&newmail);
 	idlewatch_free(&idle);
+	holdconn_free(&held);
 	free(quick_count);
 	forward_signals = 0; /* before the handler's array goes */
 	free(child_pids);

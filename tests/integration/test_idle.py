@@ -26,7 +26,7 @@ from harness import simple_message  # noqa: E402
 WAIT = 60  # seconds: an upper bound for events, never a pass/fail timing
 
 
-class TestIdle(harness.SyncTestCase):
+class IdleCase(harness.SyncTestCase):
     def start(self, *args):
         self.out = os.path.join(self.client, "out")
         self.outf = open(self.out, "wb")
@@ -64,6 +64,9 @@ class TestIdle(harness.SyncTestCase):
         return sorted(harness.read_text(m.path).split("Subject: ")[1].split("\n")[0]
                       for m in self.local_messages(folder))
 
+
+
+class TestIdle(IdleCase):
     def test_idle_folder_synced_on_new_mail(self):
         events = os.path.join(self.client, "events")
         hook = 'echo "%s $OFFLINEIMAPSYNCMODE" >> ' + events
@@ -97,6 +100,58 @@ class TestIdle(harness.SyncTestCase):
         # SIGTERM ends the sleep and the watchers; a clean exit.
         self.p.send_signal(signal.SIGTERM)
         self.assertEqual(self.p.wait(WAIT), 0, self.output())
+
+class TestHoldConnection(IdleCase):
+    """holdconnectionopen / keepalive: the connection stays logged in
+    between autorefresh syncs (one login for several rounds), NOOPs keep
+    it alive while sleeping, and a connection the server dropped is
+    replaced by a new login rather than failing the sync."""
+
+    def rounds(self):
+        return self.output().count("Next refresh in")
+
+    def run_rounds(self, n, remote, *args):
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("first"))
+        self.write_config(account={"autorefresh": "0.02"}, remote=remote)  # ~1 s
+        self.start(*args)
+        self.wait_for("the first sync", lambda: self.rounds() >= 1)
+        first = self.server_logins()
+        self.wait_for("%d rounds" % n, lambda: self.rounds() >= n)
+        return first
+
+    def test_holdconnectionopen_logs_in_once(self):
+        first = self.run_rounds(4, {"holdconnectionopen": "yes"})
+        self.assertEqual(self.server_logins(), first, self.output())
+        self.p.send_signal(signal.SIGTERM)
+        self.assertEqual(self.p.wait(WAIT), 0, self.output())
+
+    def test_without_hold_each_sync_logs_in(self):
+        """The control: the count above really measures logins."""
+        first = self.run_rounds(4, {})
+        self.assertGreaterEqual(self.server_logins(), first + 2, self.output())
+
+    def test_keepalive_noops_while_sleeping(self):
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("first"))
+        self.write_config(account={"autorefresh": "0.2"},  # 12 s
+                          remote={"holdconnectionopen": "yes", "keepalive": "1"})
+        self.start("-d", "imap")
+        self.wait_for("two keepalive NOOPs",
+                      lambda: self.output().count("keepalive NOOP") >= 2)
+        self.assertEqual(self.rounds(), 1, "NOOPs while sleeping, before the next sync")
+
+    def test_dropped_held_connection_replaced(self):
+        first = self.run_rounds(1, {"holdconnectionopen": "yes"})
+        self.dc.doveadm(["kick", self.user])
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("second"))
+        self.wait_for("the second message",
+                      lambda: self.subjects("INBOX") == ["first", "second"])
+        self.assertGreater(self.server_logins(), first)
+        self.assertIn("the held connection is gone", self.output())
+        self.assertNotIn("ERROR", self.output())
+
 
 if __name__ == "__main__":
     unittest.main()
