@@ -198,6 +198,47 @@ class TestNewmailHook(harness.SyncTestCase):
         self.assertEqual(self.ncalls(), 2)
         self.assert_synced("INBOX")
 
+    def test_same_calls_as_offlineimap(self):
+        """The real offlineimap and offlinefs, each with its own Maildir and
+        metadata, sync the same server after each change: the hook is
+        called the same number of times by both."""
+        exe = offlineimap_exe(self)
+        pyfile = os.path.join(self.client, "hooks2.py")
+        theirs = os.path.join(self.client, "calls-offlineimap")
+        with open(pyfile, "w") as f:
+            f.write("def notify():\n    open(%r, 'a').write('new\\n')\n" % theirs)
+        conf_o = self.write_config(
+            name="rc-offlineimap",
+            general={"pythonfile": pyfile, "metadata": os.path.join(self.client, "meta-o")},
+            local={"localfolders": os.path.join(self.client, "Mail-o")},
+            remote={"newmail_hook": "notify"})
+
+        def count(path):
+            try:
+                with open(path) as f:
+                    return f.read().count("new")
+            except FileNotFoundError:
+                return 0
+
+        steps = [
+            lambda srv: (srv.create("Other"), srv.append("INBOX", simple_message("a")),
+                         srv.append("Other", simple_message("b"))),
+            lambda srv: None,
+            lambda srv: srv.append("INBOX", simple_message("read"), ["\\Seen"]),
+            lambda srv: (srv.append("INBOX", simple_message("c")),
+                         srv.append("INBOX", simple_message("d"))),
+        ]
+        for step in steps:
+            with self.server() as srv:
+                step(srv)
+            p = subprocess.run([exe, "-c", conf_o, "-o", "-u", "basic"],
+                               stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout.decode(errors="replace"))
+            self.sync()
+            self.assertEqual(self.ncalls(), count(theirs))
+        self.assertEqual(self.ncalls(), 2)
+
     def test_bad_hook_refused_before_sync(self):
         """A newmail_hook that does not evaluate is one error line with
         file:line and the Python exception; nothing is synced."""
