@@ -16,8 +16,10 @@ Run one test:  OFFLINEFS=build/tools/offlinefs python3 tests/integration/test_ho
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -139,6 +141,33 @@ class TestHooks(harness.SyncTestCase):
         self.assertEqual(self.read_events(), [])
         self.assertIn("[DRYRUN] Calling hook: " + self.hook("pre"), r.out)
         self.assertIn("[DRYRUN] Calling hook: " + self.hook("post"), r.out)
+
+    def test_no_hook_after_sigterm(self):
+        """SIGTERM while the presynchook runs: no hook runs after it (as
+        OfflineIMAP's abort-now), and the run still ends cleanly."""
+        self.add_mail(1)
+        started = os.path.join(self.client, "started")
+        self.write_config(account={"presynchook": "touch %s; sleep 2" % started,
+                                   "postsynchook": self.hook("post")})
+        p = subprocess.Popen([self.offlinefs, "-c", self.conf, "-o", "-u", "basic"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(started) and time.monotonic() < deadline:
+                self.assertIsNone(p.poll(), "offlinefs ended before its presynchook ran")
+                time.sleep(0.05)
+            self.assertTrue(os.path.exists(started), "the presynchook never ran")
+            p.send_signal(signal.SIGTERM)
+            out = p.communicate(timeout=100)[0].decode(errors="replace")
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        print(out, file=sys.stderr)
+        self.assertIn("Hook return code: 0", out)
+        self.assertNotIn("post-out", out)
+        self.assertEqual(self.read_events(), [])
 
     def test_hook_keeps_no_descriptor(self):
         """The hook inherits only stdin, stdout and stderr (close_fds): it
