@@ -31,6 +31,9 @@
  *   - --mbnames-prune compares account names whole (OfflineIMAP tests
  *     `name in "<accounts string>"`, so a pruned "Wor" survives
  *     accounts = Work);
+ *   - an account's JSON lists the folders of its latest sync
+ *     (OfflineIMAP's list only grows while the process runs, so a folder
+ *     deleted on the server stays listed until it restarts);
  *   - the JSON files are replaced by rename and the mbnames file written
  *     under a lock on the mbnames directory, so accounts synced in
  *     parallel (maxsyncaccounts) never lose each other's entries; the
