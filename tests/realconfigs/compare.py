@@ -130,6 +130,11 @@ def _run_tool(argv, run, timeout=TOOL_TIMEOUT):
         "TZ": "UTC",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    # The sanitizer settings of a CI build (tools/run-tests.sh) must reach
+    # offlinefs, or LeakSanitizer would run without its suppressions.
+    for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if k in os.environ:
+            env[k] = os.environ[k]
     t0 = time.monotonic()
     p = subprocess.Popen(argv, cwd=env["HOME"], env=env, stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
@@ -199,6 +204,9 @@ def _last_error(res, run):
     lines = [l.strip() for l in text.splitlines() if l.strip()]
     if res["rc"] == "timeout":
         return "timed out after %d s" % TOOL_TIMEOUT
+    if any(l.startswith("Traceback") for l in lines) and not any(
+            l.startswith("ERROR:") for l in lines):
+        return lines[-1][:400]  # an uncaught exception: its last line says what
     for i, l in enumerate(lines):
         if re.search(r"ERROR|[Ee]rror|refus|not supported", l) and not l.startswith("Traceback"):
             if "While attempting" in l and i + 1 < len(lines):
@@ -286,9 +294,10 @@ def run_one(name, workroot, offlinefs, keep=False):
         res["status"] = "transports issue"
         res["detail"] = "; ".join("%s: %s" % (a, ", ".join(w)) for a, w in probe.transport.items())
         return res
-    base = tempfile.mkdtemp(prefix="rc-%s-" % name[:20], dir=workroot)
+    # Short: Dovecot's unix socket paths live under it (108-byte limit).
+    base = tempfile.mkdtemp(prefix="c", dir=workroot)
     os.chmod(base, 0o755)
-    dc = Dovecot(os.path.join(base, "dovecot"), users=2)
+    dc = Dovecot(os.path.join(base, "d"), users=2)
     try:
         dc.start()
         info = dc.info()
@@ -390,7 +399,7 @@ def main(argv=None):
         if unknown:
             sys.exit("unknown config(s): %s" % ", ".join(unknown))
         names = want
-    workroot = a.keep or tempfile.mkdtemp(prefix="realconfigs-", dir="/var/tmp")
+    workroot = a.keep or tempfile.mkdtemp(prefix="rc", dir="/var/tmp")
     os.makedirs(workroot, exist_ok=True)
     os.chmod(workroot, 0o755)
     t0 = time.monotonic()

@@ -27,6 +27,11 @@ the user's config.  What changes (and nothing else):
   presynchook / postsynchook         -> each command word replaced by a
                                         logging wrapper (RUN/hookbin/<name>)
                                         keeping every argument
+  status_backend                     -> removed: OfflineIMAP 8 refuses to
+                                        start with it and tells the user to
+                                        remove it (offlinefs says the same),
+                                        so a user moving to a machine with
+                                        OfflineIMAP 8 has removed it
 
 *eval options stay Python: with a pythonfile they become
 `fixture_value("remotepass")`, a function of the generated pythonfile; without
@@ -74,8 +79,7 @@ STUB_SOURCE = r'''
 class _Stub:
     """Stands in for a name of the user's pythonfile.  Called with a folder
     name (a str as last argument) it returns it, so it is an identity
-    nametrans and a keep-everything folderfilter; called with two names
-    (foldersort) it returns 0; called otherwise (a factory such as
+    nametrans and a keep-everything folderfilter; called otherwise (a factory such as
     exclude([...]) or nt_local(mapping)) it returns itself; as a mapping it is
     empty; as a re.sub replacement it returns the match unchanged."""
 
@@ -83,8 +87,6 @@ class _Stub:
         self._name = name
 
     def __call__(self, *args, **kw):
-        if len(args) == 2 and all(isinstance(a, str) for a in args):
-            return 0
         if args and isinstance(args[-1], str):
             return args[-1]
         if args and isinstance(args[-1], re.Match):
@@ -122,6 +124,15 @@ class _Stub:
 
     def __repr__(self):
         return "<stub %s>" % self._name
+
+
+class _CmpStub(_Stub):
+    """A name used in foldersort: a cmp function that keeps the order."""
+
+    def __call__(self, *args, **kw):
+        if len(args) == 2 and all(isinstance(a, str) for a in args):
+            return 0
+        return self
 '''
 
 _BUILTINS = set(dir(__import__("builtins")))
@@ -186,9 +197,13 @@ class Ini:
         self.lines.insert(at, "%s = %s" % (key, value))
 
     def delete(self, section, key):
+        """Remove key from section; returns how many lines went."""
         opts, _ = self._scan()
+        n = 0
         for _, _, start, end in reversed([o for o in opts if o[0] == section and o[1] == key]):
             del self.lines[start:end]
+            n += end - start
+        return n
 
     def text(self):
         return "\n".join(self.lines)
@@ -396,7 +411,7 @@ def rewrite(text, run, fixture, user, password):
     ini = Ini(text)
     hookbin = os.path.join(run, "hookbin")
     hooklog = os.path.join(run, "hooks.log")
-    stub_names = set()
+    stub_names, cmp_names = set(), set()
     has_pythonfile = cp.has_option("general", "pythonfile")
 
     eval_port = None
@@ -410,6 +425,9 @@ def rewrite(text, run, fixture, user, password):
             r.accounts_run.append(acc)
 
     wrappers = set()
+    for sec in ["DEFAULT"] + cp.sections():
+        if ini.delete(sec, "status_backend"):
+            r.notes.append("[%s] status_backend removed" % sec)
     for acc in r.accounts_run:
         asec = "Account " + acc
         if not cp.has_section(asec):
@@ -430,7 +448,7 @@ def rewrite(text, run, fixture, user, password):
             for opt in PY_REPO_OPTIONS:
                 v = _get(cp, lsec, opt, raw=True)
                 if v:
-                    stub_names |= _free_names(v)[0]
+                    (cmp_names if opt == "foldersort" else stub_names).update(_free_names(v)[0])
                     if opt == "nametrans":
                         r.folders += folder_candidates(v)
         if not cp.has_section(rsec):
@@ -438,7 +456,7 @@ def rewrite(text, run, fixture, user, password):
         for opt in PY_REPO_OPTIONS:
             v = _get(cp, rsec, opt, raw=True)
             if v:
-                stub_names |= _free_names(v)[0]
+                (cmp_names if opt == "foldersort" else stub_names).update(_free_names(v)[0])
                 if opt in ("nametrans", "folderfilter", "folderincludes", "idlefolders"):
                     r.folders += folder_candidates(v)
         ssl = _bool(_get(cp, rsec, "ssl"), True)
@@ -506,8 +524,10 @@ def rewrite(text, run, fixture, user, password):
                "def fixture_value(key):",
                "    return FIXTURE[key]",
                STUB_SOURCE]
-        for n in sorted(stub_names):
+        for n in sorted(stub_names - cmp_names):
             src.append("%s = _Stub(%r)" % (n, n))
+        for n in sorted(cmp_names):
+            src.append("%s = _CmpStub(%r)" % (n, n))
         r.files[pyf] = ("\n".join(src) + "\n", 0o644)
     for name in sorted(wrappers):
         path = os.path.join(hookbin, name)
