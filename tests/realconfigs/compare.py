@@ -290,6 +290,8 @@ def run_one(name, workroot, offlinefs, keep=False):
     probe = rewrite.rewrite(text, "/probe", {"imaps_port": 1, "imap_port": 2, "cafile": "x",
                                              "cert_fingerprint_sha1": "y"}, "u", "p")
     res["accounts_skipped"] = probe.transport
+    res["python_options"] = probe.python_options
+    res["not_yet_options"] = probe.not_yet_options
     if probe.parse_error is None and not probe.accounts_run and probe.transport:
         res["status"] = "transports issue"
         res["detail"] = "; ".join("%s: %s" % (a, ", ".join(w)) for a, w in probe.transport.items())
