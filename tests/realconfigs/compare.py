@@ -310,8 +310,7 @@ def run_one(name, workroot, offlinefs, keep=False):
             if f not in wanted and len(wanted) < MAX_FOLDERS:
                 wanted.append(f)
         res["server_folders"] = _server_folders(dc, wanted)
-        pics, runs = {}, {}
-        for tool, user in (("offlineimap", dc.users[0]), ("offlinefs", dc.users[1])):
+        def one_tool(tool, user):
             run = os.path.join(base, tool)
             os.makedirs(os.path.join(run, "home"))
             rw = rewrite.rewrite(text, run, fx, user["user"], user["password"])
@@ -327,9 +326,17 @@ def run_one(name, workroot, offlinefs, keep=False):
                 argv += ["-a", ",".join(rw.accounts_run)]
             r = _run_tool(argv, run)
             r["run"] = run
-            runs[tool] = r
-            pics[tool] = {"maildir": _maildir_picture(run), "hooks": _hooks(run),
-                          "mbnames": _mbnames(run), "server": _server_picture(dc, user["user"])}
+            pic = {"maildir": _maildir_picture(run), "hooks": _hooks(run),
+                   "mbnames": _mbnames(run), "server": _server_picture(dc, user["user"])}
+            return r, pic
+
+        # The two runs share nothing (own user, own directories): run them
+        # side by side.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as ex:
+            futs = {tool: ex.submit(one_tool, tool, user) for tool, user in
+                    (("offlineimap", dc.users[0]), ("offlinefs", dc.users[1]))}
+            runs = {t: f.result()[0] for t, f in futs.items()}
+            pics = {t: f.result()[1] for t, f in futs.items()}
         a, b = runs["offlineimap"], runs["offlinefs"]
         res["rc"] = {"offlineimap": a["rc"], "offlinefs": b["rc"]}
         res["seconds"] = {"offlineimap": round(a["seconds"], 2), "offlinefs": round(b["seconds"], 2)}
