@@ -47,6 +47,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -83,13 +84,26 @@ def config_names():
     return sorted(f[:-5] for f in os.listdir(CONFIG_DIR) if f.endswith(".conf"))
 
 
-def _gen_corpus(out, folders):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "gen_corpus", os.path.join(ROOT, "tools", "gen-corpus.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.generate(out, seed=11, folders=folders, messages=max(MESSAGES, 2 * len(folders)))
+_corpus_lock = threading.Lock()
+_corpus_cache = {}
+
+
+def _gen_corpus(cache_root, folders):
+    """The corpus for this folder list (tools/gen-corpus.py, fixed seed),
+    generated once per distinct list and shared by the configs using it."""
+    key = hashlib.sha256("\0".join(folders).encode()).hexdigest()[:16]
+    with _corpus_lock:
+        if key in _corpus_cache:
+            return _corpus_cache[key]
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(
+            "gen_corpus", os.path.join(ROOT, "tools", "gen-corpus.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        out = os.path.join(cache_root, "corpus-" + key)
+        mod.generate(out, seed=11, folders=folders, messages=max(MESSAGES, 2 * len(folders)))
+        _corpus_cache[key] = out
+        return out
 
 
 def _recent_message(n, now):
@@ -101,9 +115,8 @@ def _recent_message(n, now):
             % (n, date, n)).encode()
 
 
-def _server_folders(dc, wanted):
+def _server_folders(dc, wanted, cache_root):
     """Create the mail for both users; returns the folders really created."""
-    corpus = os.path.join(dc.dir, "corpus")
     ok = []
     for f in wanted:
         # A name Dovecot's fs layout cannot hold (a path component cur/new/
@@ -112,7 +125,7 @@ def _server_folders(dc, wanted):
         if any(p in ("", "cur", "new", "tmp", ".", "..") for p in parts):
             continue
         ok.append(f)
-    _gen_corpus(corpus, ok)
+    corpus = _gen_corpus(cache_root, ok)
     now = int(time.time())
     for u in dc.users:
         load_corpus(dc, u["user"], corpus)
@@ -309,7 +322,7 @@ def run_one(name, workroot, offlinefs, keep=False):
         for f in probe.folders:
             if f not in wanted and len(wanted) < MAX_FOLDERS:
                 wanted.append(f)
-        res["server_folders"] = _server_folders(dc, wanted)
+        res["server_folders"] = _server_folders(dc, wanted, workroot)
         def one_tool(tool, user):
             run = os.path.join(base, tool)
             os.makedirs(os.path.join(run, "home"))

@@ -67,8 +67,8 @@ def esc(s):
 def main():
     data = json.load(open(sys.argv[1]))
     results = data["results"]
-    print("| config | result | detail |")
-    print("|---|---|---|")
+    print("| config | result | detail | Python options | ignored options it uses |")
+    print("|---|---|---|---|---|")
     for r in results:
         detail = r["detail"]
         if r["status"] == "offlineimap fails" and r.get("offlinefs"):
@@ -76,8 +76,11 @@ def main():
         if r["accounts_skipped"] and r["status"] != "transports issue":
             detail += " (accounts not run, transports issue: %s)" % ", ".join(
                 sorted(r["accounts_skipped"]))
-        print("| [%s](%s) | %s | %s |" % (r["name"], source_url(r["name"]), r["status"],
-                                          esc(detail[:300])))
+        py = ", ".join(r.get("python_options", [])) if r["status"] != "transports issue" else ""
+        later = (", ".join(r.get("not_yet_options", []))
+                 if r["status"] != "transports issue" else "")
+        print("| [%s](%s) | %s | %s | %s | %s |" % (
+            r["name"], source_url(r["name"]), r["status"], esc(detail[:300]), py, later))
     print()
     groups = {}
     for r in results:
