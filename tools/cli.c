@@ -29,6 +29,26 @@ char *cli_find_config(void)
 	return NULL;
 }
 
+int cli_override_section_ok(const struct config *cfg, const char *path, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	const char *colon = eq ? memchr(arg, ':', (size_t)(eq - arg)) : NULL;
+	if (!colon || colon == arg)
+		return 0; /* [general], or an error config_apply_override words */
+	char *section = xstrndup(arg, (size_t)(colon - arg));
+	for (char *p = section; *p; p++)
+		if (*p == '_')
+			*p = ' ';
+	int rc = 0;
+	if (strcmp(section, "general") != 0 && strcmp(section, "DEFAULT") != 0 &&
+	    !config_has_section(cfg, section)) {
+		fprintf(stderr, "offlinefs: -k %.80s: no section [%.80s] in %s\n", arg, section, path);
+		rc = -1;
+	}
+	free(section);
+	return rc;
+}
+
 struct config *cli_load(const struct cli_common *c)
 {
 	if (c->debug) {
@@ -36,7 +56,7 @@ struct config *cli_load(const struct cli_common *c)
 		const char *bad = NULL;
 		if (log_parse_debug(c->debug, &cats, &bad) < 0) {
 			fprintf(stderr, "offlinefs: -d: unknown debug category '%s' (imap, maildir, "
-				"sync, fuse, all)\n", bad);
+				"thread, sync, fuse, all)\n", bad);
 			return NULL;
 		}
 		log_enable_debug(cats);
@@ -61,13 +81,17 @@ struct config *cli_load(const struct cli_common *c)
 	}
 	char *err = NULL;
 	struct config *cfg = config_load(path, &err);
-	free(found);
 	if (!cfg) {
 		fprintf(stderr, "offlinefs: %s\n", err);
 		free(err);
+		free(found);
 		return NULL;
 	}
 	for (size_t i = 0; i < c->overrides.n; i++) {
+		if (cli_override_section_ok(cfg, path, c->overrides.v[i]) < 0) {
+			config_free(&cfg);
+			return NULL;
+		}
 		if (config_apply_override(cfg, c->overrides.v[i], &err) < 0) {
 			fprintf(stderr, "offlinefs: -k %s: %s\n", c->overrides.v[i], err);
 			free(err);
@@ -75,15 +99,11 @@ struct config *cli_load(const struct cli_common *c)
 			return NULL;
 		}
 	}
+	free(found);
 	const char *ui = c->ui ? c->ui : config_get(cfg, "general", "ui", NULL);
-	if (ui) {
-		enum log_ui u;
-		if (log_parse_ui(ui, &u) < 0) {
-			fprintf(stderr, "offlinefs: unknown UI '%s' (quiet, basic, ttyui)\n", ui);
-			config_free(&cfg);
-			return NULL;
-		}
-		log_set_ui(u);
+	if (ui && log_use_ui(ui) < 0) {
+		config_free(&cfg);
+		return NULL;
 	}
 	return cfg;
 }

@@ -38,6 +38,12 @@ struct config *cli_load(const struct cli_common *c);
 int cli_account(const struct config *cfg, const struct cli_common *c, bool mount,
 		struct account_settings *a_r);
 
+/* -k SECTION:option=value names a section the file has (or general,
+ * DEFAULT): OfflineIMAP refuses others too (NoSectionError), and a typo
+ * must not be accepted and then ignored. Returns 0, or -1 after printing
+ * one line naming path. */
+int cli_override_section_ok(const struct config *cfg, const char *path, const char *arg);
+
 void cli_common_free(struct cli_common *c);
 
 #endif
