@@ -1988,6 +1988,8 @@ static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
 			busy += !folder_quiet(acc, &pairs->v[i]);
 		extra = busy > 1 ? ((size_t)maxconn < busy ? (size_t)maxconn : busy) - 1 : 0;
 	}
+	log_debug(LOG_DBG_THREAD, "Account %s: %zu folders over %zu connections", acc->a->name,
+		  pairs->n, extra + 1);
 	struct worker *workers = xcalloc(extra ? extra : 1, sizeof(*workers));
 	size_t started = 0;
 	for (size_t i = 0; i < extra; i++) {

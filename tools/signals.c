@@ -62,43 +62,36 @@ static void die_of(int sig)
 	_exit(1);
 }
 
+/* The flags are set first, under sig_lock; the log line comes after,
+ * outside it: it may have to wait for the console, the stop must not. */
 static void on_signal(int sig)
 {
 	const char *name = sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" :
 			   sig == SIGINT ? "SIGINT" : sig == SIGQUIT ? "SIGQUIT" :
 			   sig == SIGUSR1 ? "SIGUSR1" : "SIGUSR2";
+	bool first = false, immediate = false;
 	pthread_mutex_lock(&sig_lock);
 	switch (sig) {
 	case SIGUSR1:
-		if (!wake)
-			log_info("Received SIGUSR1: syncing every account now");
+		first = !wake;
 		wake = true;
 		break;
 	case SIGUSR2:
-		if (!last_round)
-			log_info("Received SIGUSR2: exiting after the current sync");
+		first = !last_round;
 		last_round = true;
 		break;
 	case SIGQUIT:
-		log_warn("Received SIGQUIT: exiting at once with a core dump");
 		signal_kids_locked(SIGQUIT);
-		pthread_mutex_unlock(&sig_lock);
-		die_of(SIGQUIT);
+		immediate = true;
 		break;
 	default: /* SIGTERM, SIGHUP, SIGINT */
 		if (sig == SIGINT)
 			interrupted = true;
 		if (++graceful_count >= 2) {
-			log_warn("Received %s again: stopping at once", name);
 			signal_kids_locked(SIGKILL);
-			pthread_mutex_unlock(&sig_lock);
-			if (sig == SIGINT)
-				die_of(SIGINT);
-			ui_stop(1);
-			_exit(1);
+			immediate = true;
+			break;
 		}
-		log_warn("Received %s: stopping after the folders being synced%s (send it again to "
-			 "stop at once)", name, is_child ? "" : "; no other account starts");
 		stopping = last_round = true;
 		sync_stop_request(name);
 		signal_kids_locked(SIGTERM);
@@ -106,6 +99,26 @@ static void on_signal(int sig)
 	}
 	pthread_cond_broadcast(&sig_cond);
 	pthread_mutex_unlock(&sig_lock);
+
+	if (sig == SIGQUIT) {
+		log_warn("Received SIGQUIT: exiting at once with a core dump");
+		die_of(SIGQUIT);
+	} else if (immediate) {
+		log_warn("Received %s again: stopping at once", name);
+		if (sig == SIGINT)
+			die_of(SIGINT);
+		ui_stop(1);
+		_exit(1);
+	} else if (sig == SIGUSR1) {
+		if (first)
+			log_info("Received SIGUSR1: syncing every account now");
+	} else if (sig == SIGUSR2) {
+		if (first)
+			log_info("Received SIGUSR2: exiting after the current sync");
+	} else {
+		log_warn("Received %s: stopping after the folders being synced%s (send it again to "
+			 "stop at once)", name, is_child ? "" : "; no other account starts");
+	}
 }
 
 static void *signal_thread(void *arg)
@@ -142,6 +155,8 @@ void signals_start(void)
 	handled_set(&set, false);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	start_thread();
+	log_debug(LOG_DBG_THREAD, "signals SIGUSR1, SIGUSR2, SIGTERM, SIGHUP, SIGINT, SIGQUIT "
+		  "handled on their own thread");
 }
 
 bool signals_stopping(void)
