@@ -129,7 +129,7 @@ static void draw(void)
 	}
 	move(y, 0);
 	if (y < LINES)
-		hline(ACS_HLINE, COLS);
+		hline('-', COLS);
 	y++;
 	/* the log pane: as many of the latest lines as fit */
 	int room = LINES - y;
