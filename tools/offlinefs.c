@@ -490,8 +490,16 @@ int main(int argc, char **argv)
 
 	const char *why = NULL;
 	if (ui_start(&why) < 0) {
-		fprintf(stderr, "offlinefs: -u %s: %s\n", ui_current()->name, why);
-		goto out;
+		if (cc.ui) { /* -u forces the UI (offlineimap(1)) */
+			fprintf(stderr, "offlinefs: -u %s: %s\n", ui_current()->name, why);
+			goto out;
+		}
+		/* [general] ui = blinkenlights from cron: the sync must still run */
+		fprintf(stderr, "offlinefs: [general] ui = %s: %s; using ttyui\n",
+			ui_current()->name, why);
+		ui_use(&ui_tty);
+		if (ui_start(&why) < 0)
+			goto out;
 	}
 	ui_started = true;
 	signals_start();

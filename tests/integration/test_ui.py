@@ -319,14 +319,24 @@ class TestUi(UiCase):
             self.assertEqual(f.read().strip(), "EXIT=0")
 
     def test_blinkenlights_needs_a_terminal(self):
-        """Without a terminal blinkenlights is refused before anything is
-        touched (one line, exit 1)."""
+        """Without a terminal -u blinkenlights is refused before anything is
+        touched (one line, exit 1); [general] ui = blinkenlights falls back
+        to ttyui."""
         r = self.run_offlinefs(ui="blinkenlights")
         self.assertEqual(r.rc, 1, str(r))
         self.assertEqual(len(r.err.splitlines()), 1, r.err)
         self.assertIn("blinkenlights needs a terminal", r.err)
         self.assertFalse(os.path.exists(self.mail))
         self.assertFalse(os.path.exists(self.meta))
+        # from the config (a cron job with ui = Curses.Blinkenlights) it
+        # falls back to ttyui, says so, and syncs
+        self.fill(messages=1, folders=("INBOX",))
+        self.write_config(general={"ui": "Curses.Blinkenlights"})
+        r = self.sync(ui=None)
+        self.assertIn("offlinefs: [general] ui = blinkenlights: blinkenlights needs a terminal",
+                      r.err)
+        self.assertIn("Syncing INBOX: IMAP -> Maildir", r.err)
+        self.assert_synced("INBOX")
 
     # ------------------------------------------------------------ command line
     def test_info(self):
