@@ -1,6 +1,7 @@
 /* cli.c — see cli.h. */
 #include "tools/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,19 @@ char *cli_find_config(void)
 		free(path);
 	}
 	return NULL;
+}
+
+void cli_option_error(const char *cmd, int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+	if (optopt > 0 && optopt < 256 && c == ':')
+		fprintf(stderr, "offlinefs: option -%c needs a value (see %s -h)\n", optopt, cmd);
+	else if (c == ':')
+		fprintf(stderr, "offlinefs: option %s needs a value (see %s -h)\n", arg, cmd);
+	else if (optopt > 0 && optopt < 256)
+		fprintf(stderr, "offlinefs: unknown option -%c (see %s -h)\n", optopt, cmd);
+	else
+		fprintf(stderr, "offlinefs: unknown option %s (see %s -h)\n", arg, cmd);
 }
 
 int cli_override_section_ok(const struct config *cfg, const char *path, const char *arg)

@@ -44,6 +44,11 @@ int cli_account(const struct config *cfg, const struct cli_common *c, bool mount
  * one line naming path. */
 int cli_override_section_ok(const struct config *cfg, const char *path, const char *arg);
 
+/* One line for a getopt_long error (called with opterr = 0 and an
+ * optstring starting with ':'; c is what getopt_long returned, '?' or
+ * ':'): "offlinefs: unknown option -Z (see CMD -h)", never the usage. */
+void cli_option_error(const char *cmd, int c, char **argv);
+
 void cli_common_free(struct cli_common *c);
 
 #endif

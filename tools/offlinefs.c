@@ -396,20 +396,8 @@ int main(int argc, char **argv)
 		case OPT_DELETE_FOLDER: delete_folder = optarg; break;
 		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); goto out0;
 		case 'h': usage(stdout); goto out0;
-		case ':':
-			if (optopt && optopt < 256)
-				fprintf(stderr, "offlinefs: option -%c needs a value (see offlinefs -h)\n",
-					optopt);
-			else
-				fprintf(stderr, "offlinefs: option %s needs a value (see offlinefs -h)\n",
-					argv[optind - 1]);
-			goto out;
 		default:
-			if (optopt && optopt < 256)
-				fprintf(stderr, "offlinefs: unknown option -%c (see offlinefs -h)\n", optopt);
-			else
-				fprintf(stderr, "offlinefs: unknown option %s (see offlinefs -h)\n",
-					argv[optind - 1]);
+			cli_option_error("offlinefs", c, argv);
 			goto out;
 		}
 	}

@@ -405,6 +405,14 @@ class TestUi(UiCase):
                 self.assertEqual(p.returncode, 1)
                 self.assertEqual(p.stderr.decode(), want + "\n")
                 self.assertEqual(p.stdout, b"")
+        for args, want in ((["status", "--zz"], "unknown option --zz (see offlinefs status -h)"),
+                           (["mount", "-Q"], "unknown option -Q (see offlinefs mount -h)"),
+                           (["status", "-c"], "option -c needs a value (see offlinefs status -h)")):
+            with self.subTest(args=args):
+                p = subprocess.run([self.offlinefs] + args, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, timeout=30)
+                self.assertEqual(p.returncode, 1)
+                self.assertEqual(p.stderr.decode(), "offlinefs: " + want + "\n")
         self.assertFalse(os.path.exists(self.mail))
         self.assertFalse(os.path.exists(self.meta))
         # a section the file has, and general, are still accepted
