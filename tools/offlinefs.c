@@ -490,7 +490,8 @@ int main(int argc, char **argv)
 			goto out;
 	}
 	ui_started = true;
-	signals_start();
+	bool forked = maxsync > 1 && accounts.n > 1 && !info && !delete_folder;
+	signals_start(!forked);
 
 	if (info) {
 		status = cmd_info(settings, accounts.n);
@@ -501,7 +502,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	bool forked = maxsync > 1 && accounts.n > 1;
 	if (forked)
 		max_children = (size_t)maxsync < accounts.n ? (size_t)maxsync : accounts.n;
 	double refresh = once || dry_run ? 0 : autorefresh_minutes(cfg, &accounts);

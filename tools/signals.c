@@ -19,6 +19,7 @@ static pthread_cond_t sig_cond = PTHREAD_COND_INITIALIZER;
 static bool stopping, last_round, wake, interrupted;
 static int graceful_count;
 static bool is_child;
+static bool threaded; /* a signal thread takes them (else signals_reap/wait do) */
 
 /* account processes, under sig_lock */
 static pid_t *kids;
@@ -149,14 +150,36 @@ static void start_thread(void)
 	pthread_attr_destroy(&attr);
 }
 
-void signals_start(void)
+void signals_start(bool own_thread)
 {
 	sigset_t set;
 	handled_set(&set, false);
+	if (!own_thread)
+		sigaddset(&set, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	start_thread();
+	if (own_thread) {
+		start_thread();
+		threaded = true;
+	}
 	log_debug(LOG_DBG_THREAD, "signals SIGUSR1, SIGUSR2, SIGTERM, SIGHUP, SIGINT, SIGQUIT "
-		  "handled on their own thread");
+		  "handled %s", own_thread ? "on their own thread" : "by the main loop");
+}
+
+/* Without a signal thread: waits for one of the signals or SIGCHLD (at
+ * most *timeout when given) and acts on it. Returns the signal, or -1. */
+static int take_signal(const struct timespec *timeout)
+{
+	sigset_t set;
+	handled_set(&set, false);
+	sigaddset(&set, SIGCHLD);
+	siginfo_t si;
+	int sig = timeout ? sigtimedwait(&set, &si, timeout) : sigwaitinfo(&set, &si);
+	if (sig > 0 && sig != SIGCHLD) {
+		log_debug(LOG_DBG_THREAD, "signal %d (%s) from pid %ld", sig, strsignal(sig),
+			  (long)si.si_pid);
+		on_signal(sig);
+	}
+	return sig;
 }
 
 bool signals_stopping(void)
@@ -183,8 +206,33 @@ bool signals_interrupted(void)
 	return s;
 }
 
+static double mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void signals_wait(double seconds)
 {
+	if (!threaded) {
+		double end = mono_now() + seconds;
+		for (;;) {
+			pthread_mutex_lock(&sig_lock);
+			bool done = wake || last_round;
+			wake = false;
+			pthread_mutex_unlock(&sig_lock);
+			double left = end - mono_now();
+			if (done || left <= 0)
+				return;
+			if (left > 1)
+				left = 1;
+			struct timespec t = { .tv_sec = (time_t)left,
+					      .tv_nsec = (long)((left - (double)(time_t)left) * 1e9) };
+			take_signal(&t);
+			ui_tick();
+		}
+	}
 	struct timespec end;
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	double whole = (double)(time_t)seconds;
@@ -232,8 +280,10 @@ static void child_setup(void)
 	sigset_t one;
 	sigemptyset(&one);
 	sigaddset(&one, SIGINT);
+	sigaddset(&one, SIGCHLD);
 	pthread_sigmask(SIG_UNBLOCK, &one, NULL);
 	start_thread();
+	threaded = true;
 }
 
 pid_t signals_fork(void)
@@ -274,6 +324,24 @@ pid_t signals_fork(void)
 
 pid_t signals_reap(int *status_r)
 {
+	while (!threaded) {
+		/* one thread: the account processes' ends and the signals are
+		 * both taken here, so no pid is signalled after its reaping */
+		pid_t pid = waitpid(-1, status_r, WNOHANG);
+		if (pid > 0) {
+			for (size_t i = 0; i < n_kids; i++) {
+				if (kids[i] == pid) {
+					kids[i] = kids[--n_kids];
+					break;
+				}
+			}
+			log_debug(LOG_DBG_THREAD, "account process %ld ended", (long)pid);
+			return pid;
+		}
+		if (pid < 0)
+			return -1;
+		take_signal(NULL);
+	}
 	for (;;) {
 		siginfo_t si;
 		memset(&si, 0, sizeof(si));

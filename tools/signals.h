@@ -13,10 +13,10 @@
  * graceful stop, SIGKILL on an immediate one and SIGQUIT on SIGQUIT; they
  * ignore SIGINT (a Ctrl-C reaches this process, which passes it on once).
  *
- * Owns: one thread that takes these signals with sigwaitinfo (so the sync's
- * threads are never interrupted and the log calls are made on an ordinary
- * thread), the flags it sets, and the table of account processes, guarded
- * so that a signal is never sent to a pid already reaped.
+ * Owns: the taking of these signals with sigwaitinfo, never in a handler
+ * (so the sync's threads are never interrupted and the log calls are made
+ * on an ordinary thread), the flags they set, and the table of account
+ * processes, kept so that a signal is never sent to a pid already reaped.
  */
 #ifndef OFFLINEFS_TOOLS_SIGNALS_H
 #define OFFLINEFS_TOOLS_SIGNALS_H
@@ -25,9 +25,14 @@
 #include <sys/types.h>
 
 /* Blocks the signals above in the calling thread (so in every thread
- * created after it) and starts the thread that handles them. Call once,
- * before any other thread exists. */
-void signals_start(void);
+ * created after it). own_thread: starts the thread that handles them (a
+ * sequential run, whose main thread is busy syncing). Otherwise (the
+ * parent of account processes) signals_reap and signals_wait take them on
+ * the calling thread, so that the parent has no other thread when it
+ * forks (a fork beside a running thread inherits whatever lock that
+ * thread holds: seen as hung children under ASan). Call once, before any
+ * other thread exists. */
+void signals_start(bool own_thread);
 
 /* A graceful stop was asked (SIGTERM, SIGHUP, SIGINT). */
 bool signals_stopping(void);
