@@ -85,7 +85,7 @@ static void usage(FILE *out)
 		"  -P DIR           write per-folder timings to DIR/<time>_<account>.prof\n"
 		"                   (implies -1)\n"
 		"  -d CATEGORIES    debug output: imap,maildir,thread,sync,fuse or all (passwords\n"
-		"                   redacted); without thread it implies -1\n"
+		"                   redacted)\n"
 		"  -V, --version    print the version\n"
 		"  -h, --help       this help\n"
 		"\n"
@@ -419,13 +419,9 @@ int main(int argc, char **argv)
 	}
 	if (info)
 		cc.ui = "ttyui"; /* as OfflineIMAP: --info always talks plainly */
-	if (cc.debug) {
-		/* OfflineIMAP: any -d but "thread" implies -1 */
-		unsigned cats = 0;
-		const char *bad = NULL;
-		if (log_parse_debug(cc.debug, &cats, &bad) == 0 && !(cats & LOG_DBG_THREAD))
-			single = true;
-	}
+	/* Unlike OfflineIMAP, -d does not imply -1: our trace lines are whole
+	 * and name their connection and folder, so several connections stay
+	 * readable, and a bug that needs them can still be traced. */
 	if (profile_dir)
 		single = true; /* as OfflineIMAP's -P */
 
