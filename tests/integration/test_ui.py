@@ -318,6 +318,39 @@ class TestUi(UiCase):
         with open(status) as f:
             self.assertEqual(f.read().strip(), "EXIT=0")
 
+    def test_blinkenlights_folder_lines(self):
+        """While a folder is being synced, blinkenlights shows a line for it
+        under its account ("  Folder Archive: copying 12/300, 34.5 KiB"):
+        the server is frozen once the folder started, so the screen holds
+        still while it is read. The run then ends normally (exit 0)."""
+        if not shutil.which("tmux"):
+            self.skipTest("tmux not installed")
+        self.fill(messages=5)
+        with self.server() as srv:
+            for i in range(400):
+                srv.append("Archive", simple_message("more %d" % i))
+        self.write_config(remote={"maxconnections": "1"})
+        self.tmux_sock = "ofs-%d" % os.getpid()
+        self.addCleanup(lambda: self.tmux("kill-server"))
+        status = os.path.join(self.tmp, "status")
+        cmd = "%s -c %s -o -u blinkenlights; echo EXIT=$? > %s" % (self.offlinefs, self.conf,
+                                                                     status)
+        self.tmux("new-session", "-d", "-s", "ofs", "-x", "120", "-y", "40", cmd)
+        self.screen_until(r"Syncing Archive: IMAP -> Maildir")
+        procs = self.freeze()
+        screen = self.tmux("capture-pane", "-p", "-t", "ofs")
+        print(screen, file=sys.stderr)
+        self.assertRegex(screen, r"(?m)^Account Test: active")
+        self.assertRegex(screen, r"(?m)^  Folder \S+: (syncing|copying \d+/\d+, [\d.]+ (B|KiB|MiB))")
+        self.assertRegex(screen, r"(?m)^Progress: \d+/4 folders, \d+/\d+ messages")
+        self.thaw(procs)
+        deadline = time.monotonic() + WAIT
+        while not os.path.exists(status) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with open(status) as f:
+            self.assertEqual(f.read().strip(), "EXIT=0")
+        self.assert_all_synced()
+
     def test_blinkenlights_needs_a_terminal(self):
         """Without a terminal -u blinkenlights is refused before anything is
         touched (one line, exit 1); [general] ui = blinkenlights falls back
