@@ -1,3 +1,4 @@
+/* log.c — see log.h. */
 #include "common/log.h"
 
 #include <errno.h>
@@ -9,32 +10,34 @@
 #include <time.h>
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static enum log_ui log_ui_mode = LOG_UI_TTY;
 static FILE *log_file;
+static bool syslog_copy;
 static unsigned debug_cats;
 static unsigned error_count, warning_count;
 
+/* syslog's datagrams (ui_syslog.c) */
+void syslog_send(enum ui_level level, const char *msg);
+
 void log_set_ui(enum log_ui ui)
 {
-	log_ui_mode = ui;
+	ui_use(ui == LOG_UI_QUIET ? &ui_quiet : ui == LOG_UI_BASIC ? &ui_basic : &ui_tty);
 }
 
-int log_parse_ui(const char *name, enum log_ui *ui_r)
+int log_use_ui(const char *name)
 {
-	const char *dot = strrchr(name, '.');
-	if (dot)
-		name = dot + 1;
-	if (!strcasecmp(name, "quiet"))
-		*ui_r = LOG_UI_QUIET;
-	else if (!strcasecmp(name, "basic") || !strcasecmp(name, "syslog") ||
-		 !strcasecmp(name, "machineui"))
-		*ui_r = LOG_UI_BASIC;
-	else if (!strcasecmp(name, "ttyui") || !strcasecmp(name, "tty") ||
-		 !strcasecmp(name, "blinkenlights"))
-		*ui_r = LOG_UI_TTY;
-	else
+	const struct ui_ops *ui = ui_find(name);
+	if (!ui) {
+		fprintf(stderr, "offlinefs: unknown UI '%s' (quiet, basic, ttyui, syslog, "
+			"machineui, blinkenlights)\n", name);
 		return -1;
+	}
+	ui_use(ui);
 	return 0;
+}
+
+void log_enable_syslog(void)
+{
+	syslog_copy = true;
 }
 
 int log_open_file(const char *path, const char **error_r)
@@ -63,8 +66,10 @@ int log_parse_debug(const char *list, unsigned *cats_r, const char **bad_r)
 			cats |= LOG_DBG_IMAP;
 		else if (!strcasecmp(w, "maildir"))
 			cats |= LOG_DBG_MAILDIR;
-		else if (!strcasecmp(w, "sync") || !strcasecmp(w, "thread"))
+		else if (!strcasecmp(w, "sync"))
 			cats |= LOG_DBG_SYNC;
+		else if (!strcasecmp(w, "thread"))
+			cats |= LOG_DBG_THREAD;
 		else if (!strcasecmp(w, "fuse"))
 			cats |= LOG_DBG_FUSE;
 		else if (!strcasecmp(w, "all"))
@@ -91,24 +96,38 @@ bool log_debug_enabled(unsigned cat)
 	return (debug_cats & cat) != 0;
 }
 
-static void log_emit(const char *level, bool to_console, FILE *console, const char *prefix,
-		     const char *fmt, va_list ap)
+static const char *level_name(enum ui_level level)
 {
-	char *msg = xvasprintf(fmt, ap);
+	return level == UI_ERROR ? "ERROR" : level == UI_WARN ? "WARNING" :
+	       level == UI_INFO ? "INFO" : "DEBUG";
+}
+
+void log_sinks_write(enum ui_level level, const char *msg)
+{
 	pthread_mutex_lock(&log_lock);
-	if (to_console) {
-		fprintf(console, "%s%s\n", prefix, msg);
-		fflush(console);
-	}
 	if (log_file) {
 		char stamp[32];
 		time_t now = time(NULL);
 		struct tm tm;
 		localtime_r(&now, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", &tm);
-		fprintf(log_file, "%s %s: %s\n", stamp, level, msg);
+		fprintf(log_file, "%s %s: %s\n", stamp, level_name(level), msg);
 	}
 	pthread_mutex_unlock(&log_lock);
+	if (syslog_copy || ui_current() == &ui_syslog)
+		syslog_send(level, msg);
+}
+
+static void log_emit(enum ui_level level, const char *prefix, const char *fmt, va_list ap)
+{
+	char *msg = xvasprintf(fmt, ap);
+	if (prefix) {
+		char *with = xasprintf("%s%s", prefix, msg);
+		free(msg);
+		msg = with;
+	}
+	log_sinks_write(level, msg);
+	ui_log_line(level, msg);
 	free(msg);
 }
 
@@ -117,7 +136,7 @@ void log_error(const char *fmt, ...)
 	va_list ap;
 	__atomic_add_fetch(&error_count, 1, __ATOMIC_RELAXED);
 	va_start(ap, fmt);
-	log_emit("ERROR", true, stderr, "ERROR: ", fmt, ap);
+	log_emit(UI_ERROR, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -126,7 +145,7 @@ void log_warn(const char *fmt, ...)
 	va_list ap;
 	__atomic_add_fetch(&warning_count, 1, __ATOMIC_RELAXED);
 	va_start(ap, fmt);
-	log_emit("WARNING", true, stderr, "WARNING: ", fmt, ap);
+	log_emit(UI_WARN, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -134,8 +153,7 @@ void log_info(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_emit("INFO", log_ui_mode != LOG_UI_QUIET,
-		 log_ui_mode == LOG_UI_BASIC ? stdout : stderr, "", fmt, ap);
+	log_emit(UI_INFO, NULL, fmt, ap);
 	va_end(ap);
 }
 
@@ -145,10 +163,11 @@ void log_debug(unsigned cat, const char *fmt, ...)
 		return;
 	const char *name = cat == LOG_DBG_IMAP ? "[imap]: " :
 			   cat == LOG_DBG_MAILDIR ? "[maildir]: " :
-			   cat == LOG_DBG_FUSE ? "[fuse]: " : "[sync]: ";
+			   cat == LOG_DBG_FUSE ? "[fuse]: " :
+			   cat == LOG_DBG_THREAD ? "[thread]: " : "[sync]: ";
 	va_list ap;
 	va_start(ap, fmt);
-	log_emit("DEBUG", true, stderr, name, fmt, ap);
+	log_emit(UI_DEBUG, name, fmt, ap);
 	va_end(ap);
 }
 

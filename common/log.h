@@ -1,9 +1,11 @@
 /* log.h — every line offlinefs prints about its work goes through here.
  *
- * Owns: the console UI level (-u quiet|basic|ttyui), the optional log file
- * (-l FILE, "%Y-%m-%d %H:%M:%S LEVEL: msg" like OfflineIMAP), debug
- * categories (-d imap,maildir,sync) and the error/warning counters the exit
- * status is computed from.
+ * Owns: the optional log file (-l FILE, "%Y-%m-%d %H:%M:%S LEVEL: msg" like
+ * OfflineIMAP), the syslog copy (-s), debug categories (-d
+ * imap,maildir,thread,sync,fuse) and the error/warning counters the exit
+ * status is computed from. What the console shows is the UI's business
+ * (common/ui.h: quiet, basic, ttyui, syslog, machineui, blinkenlights):
+ * every line is handed to it.
  *
  * Callers never pass secrets to these functions: the IMAP trace redacts
  * LOGIN/AUTHENTICATE arguments before logging (imap/imap_trace.c).
@@ -17,6 +19,9 @@
 
 #include "common/xalloc.h"
 
+#include "common/ui.h"
+
+/* The three UIs tests and the mount pick without a name (ui.h has all). */
 enum log_ui {
 	LOG_UI_TTY,   /* default: info and above on stderr */
 	LOG_UI_BASIC, /* info and above on stdout */
@@ -28,18 +33,24 @@ enum log_debug_cat {
 	LOG_DBG_MAILDIR = 1u << 1,
 	LOG_DBG_SYNC = 1u << 2,
 	LOG_DBG_FUSE = 1u << 3,
+	LOG_DBG_THREAD = 1u << 4, /* threads, processes and signals */
 	LOG_DBG_ALL = 0xffu,
 };
 
 void log_set_ui(enum log_ui ui);
-/* Parses "quiet", "basic", "ttyui", "tty" (case-insensitive; a dotted old
- * name such as "Curses.Blinkenlights" is reduced to its last component and
- * falls back to ttyui). Returns 0, or -1 for an unknown name. */
-int log_parse_ui(const char *name, enum log_ui *ui_r);
+/* Switches to the UI called name (ui_find). Returns 0, or -1 after printing
+ * why on stderr ("offlinefs: unknown UI ..."). */
+int log_use_ui(const char *name);
+/* Sends every line to syslog as well (-s; ui_syslog.c). */
+void log_enable_syslog(void);
+/* The log file and syslog copies of one line (not the console); for the
+ * UI events of common/ui.c. */
+void log_sinks_write(enum ui_level level, const char *msg);
 /* Appends to path as well. Returns 0 or -1 with *error_r (static text). */
 int log_open_file(const char *path, const char **error_r);
-/* Parses "imap,maildir,sync,fuse,all". Returns 0 or -1 with *bad_r the first
- * unknown word (pointer into a static buffer). */
+/* Parses "imap,maildir,thread,sync,fuse,all" (case-insensitive, as
+ * OfflineIMAP's ALL). Returns 0 or -1 with *bad_r the first unknown word
+ * (pointer into a static buffer). */
 int log_parse_debug(const char *list, unsigned *cats_r, const char **bad_r);
 void log_enable_debug(unsigned cats);
 bool log_debug_enabled(unsigned cat);

@@ -945,6 +945,29 @@ static int imap_create_folder(struct repo *r, const char *name)
 	return REPO_OK;
 }
 
+/* --delete-folder (tools/info.c): DELETE of one folder, nothing else. */
+int imap_repo_delete_folder(struct repo *r, const char *name)
+{
+	struct imap_repo *ir = IR(r);
+	int code = need_conn(ir);
+	if (code)
+		return code;
+	drop_listed_status(ir);
+	if (!folder_name_ok(name))
+		return repo_fail(r, REPO_FOLDER_BAD,
+				 "IMAP[%s]: cannot delete \"%s\": not a 7-bit (modified UTF-7) name",
+				 r->name, name);
+	int rc = mailimap_delete(ir->imap, name);
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_FOLDER_BAD, "DELETE %s", name);
+	return REPO_OK;
+}
+
+const struct strlist *imap_repo_capabilities(struct repo *r)
+{
+	return &IR(r)->caps;
+}
+
 /* libetpan reads numbers into a uint32_t and wraps: "* 4294967296 EXISTS"
  * arrives as 0 and would read as "the folder is empty". The raw reply of the
  * command just run is still in imap_stream_buffer (libetpan appends every

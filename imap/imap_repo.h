@@ -126,6 +126,11 @@ uint64_t imap_wire_size(const char *body, size_t len);
 /* Capability query for the engine and tests ("UIDPLUS", "MOVE", ...):
  * true if the connected server advertised it. */
 bool imap_repo_has_capability(struct repo *r, const char *cap);
+/* The connected server's capabilities, upper-case (for --info). */
+const struct strlist *imap_repo_capabilities(struct repo *r);
+/* IMAP DELETE of one folder (name in the server's encoding), for
+ * --delete-folder. Returns REPO_OK or a REPO_* code with repo_error. */
+int imap_repo_delete_folder(struct repo *r, const char *name);
 
 /* NOOP on a connected repository (holdconnectionopen's keepalive and the
  * check before a held connection is reused). REPO_OK, or the error

@@ -17,11 +17,13 @@
 #include "cache/quarantine.h"
 #include "cache/status.h"
 #include "common/log.h"
+#include "common/ui.h"
 #include "imap/imap_repo.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
 #include "sync/hooks.h"
 #include "sync/planner.h"
+#include "sync/stop.h"
 
 /* Status rows are committed in batches of this many messages, so an
  * interrupted initial sync keeps most of its progress without paying for a
@@ -356,6 +358,8 @@ static int download_one(void *ctx, const struct repo_msg *msg, const char *body,
 	f->copied_down++;
 	if (!(msg->flags & FLAG_SEEN))
 		f->new_unseen = true;
+	ui_ev_copy(f->acc->a->name, msg->uid, len, f->c->remote->ops->type_name, f->remote_name,
+		   local->ops->type_name, f->local_name);
 	return st_put(f, msg->uid, msg->flags) ? 0 : -1;
 }
 
@@ -425,6 +429,8 @@ static void download_streamed(struct folder_ctx *f, struct repo_msg *msg)
 			f->copied_down++;
 			if (!(msg->flags & FLAG_SEEN))
 				f->new_unseen = true;
+			ui_ev_copy(f->acc->a->name, msg->uid, msg->size, rr->ops->type_name,
+				   f->remote_name, lr->ops->type_name, f->local_name);
 			st_put(f, msg->uid, msg->flags);
 		} else {
 			log_error("%s", repo_error(lr));
@@ -564,6 +570,8 @@ static void uploaded(struct folder_ctx *f, struct repo_msg_list *local, struct r
 	struct repo *lr = f->c->local, *rr = f->c->remote;
 	bool keep = f->acc->req->keep_local_names;
 	f->copied_up++;
+	ui_ev_copy(f->acc->a->name, -(long long)f->copied_up, len, lr->ops->type_name,
+		   f->local_name, rr->ops->type_name, f->remote_name);
 	if (uid == 0 && keep) {
 		/* A mail reader is looking: the file must not vanish
 		 * into quarantine. Find the copy by its content. */
@@ -1399,8 +1407,8 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	char *err = NULL;
 	int rc;
 
-	log_info("Syncing %s: %s -> %s", remote_name, c->remote->ops->type_name,
-		 c->local->ops->type_name);
+	ui_ev_folder_start(a->name, c->remote->ops->type_name, remote_name, c->local->ops->type_name,
+			   local_name);
 
 	rc = status_folder_get(c->status, remote_name, &sf, &err);
 	if (rc < 0 && !st_ok(&f, rc, err))
@@ -1555,6 +1563,12 @@ list_local:
 		report_plan(&f, &remote, &local, &plan);
 		goto out;
 	}
+	uint64_t copy_bytes = 0; /* for the UIs' progress */
+	for (size_t i = 0; i < plan.n_download; i++)
+		copy_bytes += remote.v[plan.download[i]].size;
+	for (size_t i = 0; i < plan.n_upload; i++)
+		copy_bytes += local.v[plan.upload[i]].size;
+	ui_ev_folder_plan(a->name, remote_name, plan.n_download + plan.n_upload, copy_bytes);
 
 	/* The folder row carries UIDVALIDITY from the first write on, so the
 	 * rows below are never applied to a renumbered folder. */
@@ -1656,6 +1670,7 @@ out:
 	free(rows);
 	repo_msg_list_free(&remote);
 	repo_msg_list_free(&local);
+	ui_ev_folder_end(a->name, remote_name);
 }
 
 /* --- folder structure -------------------------------------------------- */
@@ -1913,6 +1928,13 @@ static void drain_folders(struct account_ctx *acc, struct conn *c)
 				 acc->pairs[i].remote);
 			break;
 		}
+		/* SIGTERM, SIGHUP, SIGINT: the folders being synced finish,
+		 * no other starts (sync/stop.h) */
+		if (sync_stop_requested()) {
+			log_info("Account %s: %s: not starting folder %s", acc->a->name,
+				 sync_stop_reason(), acc->pairs[i].remote);
+			break;
+		}
 		sync_folder(acc, c, &acc->pairs[i]);
 	}
 	complete_deferred(acc, c);
@@ -1981,6 +2003,8 @@ static void run_folders(struct account_ctx *acc, struct pair_list *pairs)
 			busy += !folder_quiet(acc, &pairs->v[i]);
 		extra = busy > 1 ? ((size_t)maxconn < busy ? (size_t)maxconn : busy) - 1 : 0;
 	}
+	log_debug(LOG_DBG_THREAD, "Account %s: %zu folders over %zu connections", acc->a->name,
+		  pairs->n, extra + 1);
 	struct worker *workers = xcalloc(extra ? extra : 1, sizeof(*workers));
 	size_t started = 0;
 	for (size_t i = 0; i < extra; i++) {
@@ -2053,7 +2077,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 				   req->quick ? HOOK_MODE_QUICK : HOOK_MODE_FULL;
 	acc.db_path = sync_status_db_path(a);
 
-	log_info("*** Processing account %s%s", a->name, dry ? " [DRYRUN]" : "");
+	ui_ev_account_start(a->name, dry);
 	if (!dry) {
 		if (make_dir_0700(a->metadata) < 0 || make_dir_0700(acct_dir) < 0) {
 			log_error("Account %s: cannot create metadata directory %s: %s", a->name,
@@ -2073,8 +2097,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		log_info("[DRYRUN] Would create the Maildir root %s", a->local.localfolders);
 		acc.local_root_missing = true;
 	}
-	log_info("Establishing connection to %s:%d (%s)", a->remote.host,
-		 a->remote.port ? a->remote.port : (a->remote.ssl ? 993 : 143), a->remote.name);
+	ui_ev_connecting(a->remote.host, a->remote.port ? a->remote.port : (a->remote.ssl ? 993 : 143),
+			 a->remote.name);
 	if (conn_open(&acc, &acc.main) < 0)
 		goto out;
 	if (!dry) {
@@ -2088,6 +2112,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	if (build_folder_pairs(&acc, &pairs) == 0) {
 		if (pairs.n == 0)
 			log_warn("Account %s: no folder to sync (check -f)", a->name);
+		ui_ev_folders(a->name, acc.main.remote->ops->type_name,
+			      acc.main.local->ops->type_name, pairs.n);
 		probe_folders(&acc, &pairs);
 		prefetch_local_listings(&acc, &pairs);
 		run_folders(&acc, &pairs);
@@ -2111,8 +2137,9 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	}
 	pair_free(&pairs);
 	repo_probe_free(&acc.probe);
-	log_info("*** Finished account '%s'", a->name);
+	ui_ev_account_end(a->name);
 out:
+	ui_clear_thread();
 	mtime_checker_finish(&acc.checker, acc.main.status);
 	if (req->held_remote && folders_synced && acc.main.remote) {
 		acc.main.remote->ops->close_folder(acc.main.remote);

@@ -252,14 +252,13 @@ static double now_mono(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-void idlewatch_sleep(struct idlewatch *iw, double seconds, volatile sig_atomic_t *stop,
-		     volatile sig_atomic_t *wake, idlewatch_sync_fn *sync, idlewatch_tick_fn *tick,
-		     void *ctx)
+void idlewatch_sleep(struct idlewatch *iw, double seconds, idlewatch_over_fn *over,
+		     idlewatch_sync_fn *sync, idlewatch_tick_fn *tick, void *ctx)
 {
 	double end = now_mono() + seconds;
 	if (!start_watchers(iw)) {
 		log_error("cannot start the IDLE watchers: %s", strerror(errno));
-		while (!*stop && !*wake && now_mono() < end) {
+		while (!over() && now_mono() < end) {
 			if (tick)
 				tick(ctx);
 			struct timespec slice = { .tv_sec = 1, .tv_nsec = 0 };
@@ -267,7 +266,7 @@ void idlewatch_sleep(struct idlewatch *iw, double seconds, volatile sig_atomic_t
 		}
 		return;
 	}
-	while (!*stop && !*wake) {
+	while (!over()) {
 		double left = end - now_mono();
 		if (left <= 0)
 			break;
@@ -294,7 +293,7 @@ void idlewatch_sleep(struct idlewatch *iw, double seconds, volatile sig_atomic_t
 				break;
 			char *nl = strchr(key, '\n');
 			*nl = '\0';
-			if (!*stop)
+			if (!over())
 				sync(ctx, (size_t)strtoul(key, NULL, 10), nl + 1);
 			free(key);
 		}

@@ -23,7 +23,7 @@
 #ifndef OFFLINEFS_IDLEWATCH_H
 #define OFFLINEFS_IDLEWATCH_H
 
-#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/config.h"
@@ -46,13 +46,15 @@ typedef void idlewatch_sync_fn(void *ctx, size_t account, const char *remote_nam
 /* Called on the sleeping thread about once a second (keepalive NOOPs). */
 typedef void idlewatch_tick_fn(void *ctx);
 
+/* True when the sleep must end now (a stop, SIGUSR1 or SIGUSR2). */
+typedef bool idlewatch_over_fn(void);
+
 /* Sleeps `seconds` with the watchers running: returns when the time is
- * up or *stop / *wake becomes non-zero (checked at least every second).
+ * up or over() returns true (asked at least every second).
  * Each folder change reported meanwhile calls sync once, on this thread;
  * tick (NULL-able) is called about every second. The watchers'
  * connections are opened at the start and closed before it returns. */
-void idlewatch_sleep(struct idlewatch *iw, double seconds, volatile sig_atomic_t *stop,
-		     volatile sig_atomic_t *wake, idlewatch_sync_fn *sync, idlewatch_tick_fn *tick,
-		     void *ctx);
+void idlewatch_sleep(struct idlewatch *iw, double seconds, idlewatch_over_fn *over,
+		     idlewatch_sync_fn *sync, idlewatch_tick_fn *tick, void *ctx);
 
 #endif

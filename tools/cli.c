@@ -1,6 +1,7 @@
 /* cli.c — see cli.h. */
 #include "tools/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,39 @@ char *cli_find_config(void)
 	return NULL;
 }
 
+void cli_option_error(const char *cmd, int c, char **argv)
+{
+	const char *arg = optind > 0 ? argv[optind - 1] : "?";
+	if (optopt > 0 && optopt < 256 && c == ':')
+		fprintf(stderr, "offlinefs: option -%c needs a value (see %s -h)\n", optopt, cmd);
+	else if (c == ':')
+		fprintf(stderr, "offlinefs: option %s needs a value (see %s -h)\n", arg, cmd);
+	else if (optopt > 0 && optopt < 256)
+		fprintf(stderr, "offlinefs: unknown option -%c (see %s -h)\n", optopt, cmd);
+	else
+		fprintf(stderr, "offlinefs: unknown option %s (see %s -h)\n", arg, cmd);
+}
+
+int cli_override_section_ok(const struct config *cfg, const char *path, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	const char *colon = eq ? memchr(arg, ':', (size_t)(eq - arg)) : NULL;
+	if (!colon || colon == arg)
+		return 0; /* [general], or an error config_apply_override words */
+	char *section = xstrndup(arg, (size_t)(colon - arg));
+	for (char *p = section; *p; p++)
+		if (*p == '_')
+			*p = ' ';
+	int rc = 0;
+	if (strcmp(section, "general") != 0 && strcmp(section, "DEFAULT") != 0 &&
+	    !config_has_section(cfg, section)) {
+		fprintf(stderr, "offlinefs: -k %.80s: no section [%.80s] in %s\n", arg, section, path);
+		rc = -1;
+	}
+	free(section);
+	return rc;
+}
+
 struct config *cli_load(const struct cli_common *c)
 {
 	if (c->debug) {
@@ -36,7 +70,7 @@ struct config *cli_load(const struct cli_common *c)
 		const char *bad = NULL;
 		if (log_parse_debug(c->debug, &cats, &bad) < 0) {
 			fprintf(stderr, "offlinefs: -d: unknown debug category '%s' (imap, maildir, "
-				"sync, fuse, all)\n", bad);
+				"thread, sync, fuse, all)\n", bad);
 			return NULL;
 		}
 		log_enable_debug(cats);
@@ -61,13 +95,17 @@ struct config *cli_load(const struct cli_common *c)
 	}
 	char *err = NULL;
 	struct config *cfg = config_load(path, &err);
-	free(found);
 	if (!cfg) {
 		fprintf(stderr, "offlinefs: %s\n", err);
 		free(err);
+		free(found);
 		return NULL;
 	}
 	for (size_t i = 0; i < c->overrides.n; i++) {
+		if (cli_override_section_ok(cfg, path, c->overrides.v[i]) < 0) {
+			config_free(&cfg);
+			return NULL;
+		}
 		if (config_apply_override(cfg, c->overrides.v[i], &err) < 0) {
 			fprintf(stderr, "offlinefs: -k %s: %s\n", c->overrides.v[i], err);
 			free(err);
@@ -75,15 +113,11 @@ struct config *cli_load(const struct cli_common *c)
 			return NULL;
 		}
 	}
+	free(found);
 	const char *ui = c->ui ? c->ui : config_get(cfg, "general", "ui", NULL);
-	if (ui) {
-		enum log_ui u;
-		if (log_parse_ui(ui, &u) < 0) {
-			fprintf(stderr, "offlinefs: unknown UI '%s' (quiet, basic, ttyui)\n", ui);
-			config_free(&cfg);
-			return NULL;
-		}
-		log_set_ui(u);
+	if (ui && log_use_ui(ui) < 0) {
+		config_free(&cfg);
+		return NULL;
 	}
 	return cfg;
 }

@@ -38,6 +38,17 @@ struct config *cli_load(const struct cli_common *c);
 int cli_account(const struct config *cfg, const struct cli_common *c, bool mount,
 		struct account_settings *a_r);
 
+/* -k SECTION:option=value names a section the file has (or general,
+ * DEFAULT): OfflineIMAP refuses others too (NoSectionError), and a typo
+ * must not be accepted and then ignored. Returns 0, or -1 after printing
+ * one line naming path. */
+int cli_override_section_ok(const struct config *cfg, const char *path, const char *arg);
+
+/* One line for a getopt_long error (called with opterr = 0 and an
+ * optstring starting with ':'; c is what getopt_long returned, '?' or
+ * ':'): "offlinefs: unknown option -Z (see CMD -h)", never the usage. */
+void cli_option_error(const char *cmd, int c, char **argv);
+
 void cli_common_free(struct cli_common *c);
 
 #endif

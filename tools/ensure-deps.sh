@@ -18,7 +18,7 @@ set -euo pipefail
 what=${1:-test}
 build_pkgs=(gcc libc6-dev meson ninja-build pkg-config python3
             libssl-dev libsqlite3-dev libetpan-dev libiniparser-dev libfuse3-dev fuse3
-            libjson-c-dev)
+            libjson-c-dev libncurses-dev)
 demo_pkgs=("${build_pkgs[@]}" dovecot-core dovecot-imapd openssl passwd)
 test_pkgs=("${demo_pkgs[@]}" offlineimap3 sqlite3 mutt tmux time)
 bench_pkgs=("${test_pkgs[@]}" isync)

@@ -586,7 +586,8 @@ int cmd_mount(int argc, char **argv)
 	bool foreground = false;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:a:fd:l:k:u:h", longopts, NULL)) != -1) {
+	opterr = 0; /* one line (cli_option_error), not the usage */
+	while ((opt = getopt_long(argc, argv, ":c:a:fd:l:k:u:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': c.config_path = optarg; break;
 		case 'a': c.account = optarg; break;
@@ -597,7 +598,7 @@ int cmd_mount(int argc, char **argv)
 		case 'u': c.ui = optarg; break;
 		case 'h': usage(stdout); cli_common_free(&c); return 0;
 		default:
-			usage(stderr);
+			cli_option_error("offlinefs mount", opt, argv);
 			cli_common_free(&c);
 			return 1;
 		}

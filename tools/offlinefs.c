@@ -14,13 +14,11 @@
  * each in a forked child (sync_account keeps per-process state: the log's
  * error count, the account lock, its worker threads); the parent only
  * starts, waits for and reaps them and combines their exit statuses as the
- * sequential loop does. Stop signals work as in the sequential loop:
- * SIGTERM/SIGHUP/SIGUSR2 let every running account finish and start no
- * other (the children keep these signals blocked, so they never interrupt
- * a child's I/O with EINTR); a third one SIGKILLs the children and ends
- * offlinefs at once; SIGINT is passed on and ends them all at once, as it
- * ends a sequential run. N = 1 (the default) syncs in this process, one
- * account after the other.
+ * sequential loop does. N = 1 (the default) syncs in this process, one
+ * account after the other. Signals (SIGTERM stops after the folders being
+ * synced, ...) are handled in tools/signals.c, for both.
+ *
+ * Modes that do not sync: --info and --delete-folder (tools/info.c).
  *
  * [Account] quick = N (autorefresh): the first sync of an account is full,
  * the next N quick, then full again (OfflineIMAP's accounts.py); negative:
@@ -35,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -44,14 +43,17 @@
 #include "common/xalloc.h"
 #include "sync/account.h"
 #include "sync/engine.h"
+#include "common/ui.h"
 #include "sync/holdconn.h"
 #include "sync/hooks.h"
 #include "sync/idlewatch.h"
 #include "sync/mbnames.h"
 #include "sync/newmail.h"
 #include "tools/cli.h"
+#include "tools/info.h"
 #include "tools/mount.h"
 #include "tools/mountstate.h"
+#include "tools/signals.h"
 #include "tools/status.h"
 
 static void usage(FILE *out)
@@ -77,77 +79,23 @@ static void usage(FILE *out)
 		"                   HIGHESTMODSEQ) and local directories are unchanged, trusting\n"
 		"                   UIDNEXT+MESSAGES even when the server lacks CONDSTORE\n"
 		"  --dry-run        print every planned action; change nothing anywhere\n"
+		"  --info           show the accounts' repositories (server capabilities,\n"
+		"                   folder lists) and exit; syncs nothing\n"
 		"  --mbnames-prune  remove [mbnames] entries of accounts not in [general] accounts\n"
-		"  -u UI            quiet | basic | ttyui (default ttyui)\n"
+		"  --delete-folder FOLDER\n"
+		"                   delete FOLDER (remote name) on the server of the one account\n"
+		"  -u UI            ttyui | basic | quiet | syslog | machineui | blinkenlights\n"
+		"                   (default ttyui)\n"
 		"  -l FILE          also log to FILE\n"
-		"  -d CATEGORIES    debug output: imap,maildir,sync or all (passwords redacted)\n"
+		"  -s               also log to syslog\n"
+		"  -P DIR           write per-folder timings to DIR/<time>_<account>.prof\n"
+		"                   (implies -1)\n"
+		"  -d CATEGORIES    debug output: imap,maildir,thread,sync,fuse or all (passwords\n"
+		"                   redacted)\n"
 		"  -V, --version    print the version\n"
 		"  -h, --help       this help\n"
 		"\n"
 		"Exit status: 0 success, 1 errors, 2 only folders skipped for UIDVALIDITY changes.\n");
-}
-
-static volatile sig_atomic_t stop_requested;
-static volatile sig_atomic_t wake_requested;
-static volatile sig_atomic_t interrupted; /* SIGINT (only caught with children) */
-
-/* The running account children ([general] maxsyncaccounts > 1): pids, 0 for
- * a free slot. Written only with the stop signals blocked, so the handler
- * never signals a pid that is already reaped (and maybe reused). */
-static pid_t *child_pids;
-static size_t child_slots;
-static volatile sig_atomic_t forward_signals; /* set in the parent only */
-
-static void signal_children(int sig)
-{
-	if (forward_signals)
-		for (size_t i = 0; i < child_slots; i++)
-			if (child_pids[i] > 0)
-				kill(child_pids[i], sig);
-}
-
-static void on_stop(int sig)
-{
-	int saved = errno;
-	if (sig == SIGINT) {
-		interrupted = 1;
-		signal_children(SIGINT);
-	}
-	if (sig != SIGUSR2)
-		hooks_abort_now(); /* OfflineIMAP's abort-now: no more hooks */
-	stop_requested++;
-	if (stop_requested >= 3) {
-		signal_children(SIGKILL);
-		_exit(1);
-	}
-	errno = saved;
-}
-
-static void on_wake(int sig)
-{
-	(void)sig;
-	wake_requested = 1;
-}
-
-/* SIGINT is caught only when children run (catch_int): it is passed on to
- * them and then ends this process too, as it ends a sequential run. */
-static void install_signals(bool catch_int)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGUSR2, &sa, NULL);
-	if (catch_int)
-		sigaction(SIGINT, &sa, NULL);
-	/* "sync now" only sets a flag: whatever it lands in (a file read, an
-	 * sqlite lock wait) carries on. The autorefresh wait still ends at
-	 * once (nanosleep is never restarted), and the IMAP reads, which have
-	 * timeouts and so are not restarted either, resume by themselves. */
-	sa.sa_handler = on_wake;
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGUSR1, &sa, NULL);
 }
 
 static void split_list(const char *s, struct strlist *out)
@@ -184,25 +132,18 @@ static double autorefresh_minutes(const struct config *cfg, const struct strlist
 	return best;
 }
 
-static void sleep_interruptible(double minutes, struct holdconn *held)
+static void keepalive_tick(void *held)
 {
-	struct timespec end;
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += (time_t)(minutes * 60);
-	log_info("Next refresh in %.1f minutes", minutes);
-	for (;;) {
-		struct timespec now;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (stop_requested || wake_requested || now.tv_sec >= end.tv_sec)
-			break;
-		holdconn_keepalive(held); /* keepalive NOOPs on held connections */
-		struct timespec slice = { .tv_sec = 1, .tv_nsec = 0 };
-		nanosleep(&slice, NULL);
-	}
-	wake_requested = 0;
+	holdconn_keepalive(held); /* keepalive NOOPs on held connections */
 }
 
-enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_MBNAMES_PRUNE };
+static void sleep_interruptible(double minutes, struct holdconn *held)
+{
+	ui_ev_sleep(minutes * 60);
+	signals_wait(minutes * 60, held ? keepalive_tick : NULL, held);
+}
+
+enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_INFO, OPT_DELETE_FOLDER, OPT_MBNAMES_PRUNE };
 
 /* The subcommand word, if any: the first argument that is neither an
  * option nor an option's value ("offlinefs -c rc status" works as well as
@@ -344,7 +285,7 @@ static struct sync_request account_request(struct round *r, size_t i)
 /* maxsyncaccounts = 1: in this process, one account after the other. */
 static void round_sequential(struct round *r)
 {
-	for (size_t i = 0; i < r->n && !stop_requested; i++) {
+	for (size_t i = 0; i < r->n && !signals_stopping(); i++) {
 		if (!r->req->dry_run && refuse_mounted(&r->settings[i])) {
 			round_add(r, SYNC_EXIT_ERRORS);
 			continue;
@@ -361,7 +302,7 @@ static enum sync_exit child_exit(const char *account, int st)
 	if (WIFEXITED(st) && WEXITSTATUS(st) <= SYNC_EXIT_UIDVALIDITY)
 		return (enum sync_exit)WEXITSTATUS(st);
 	if (WIFSIGNALED(st)) {
-		if (!(interrupted && WTERMSIG(st) == SIGINT))
+		if (!(signals_interrupted() && (WTERMSIG(st) == SIGINT || WTERMSIG(st) == SIGKILL)))
 			log_error("Account %s: its sync process was killed by signal %d (%s)",
 				  account, WTERMSIG(st), strsignal(WTERMSIG(st)));
 	} else {
@@ -371,51 +312,30 @@ static enum sync_exit child_exit(const char *account, int st)
 	return SYNC_EXIT_ERRORS;
 }
 
-/* maxsyncaccounts > 1: one forked child per account, at most child_slots
- * alive. Returns true in a child, which then must only exit with
- * r->status (its account's result); false in the parent once every child
- * started in this round has been reaped. */
+/* maxsyncaccounts > 1: one forked child per account, at most
+ * max_children alive. Returns true in a child, which then must only exit
+ * with r->status (its account's result); false in the parent once every
+ * child started in this round has been reaped. */
+static size_t max_children;
+
 static bool round_forked(struct round *r)
 {
-	sigset_t stops, old;
-	sigemptyset(&stops);
-	sigaddset(&stops, SIGTERM);
-	sigaddset(&stops, SIGHUP);
-	sigaddset(&stops, SIGUSR2);
-	sigaddset(&stops, SIGINT);
-	size_t *account_of = xcalloc(child_slots, sizeof(*account_of));
+	pid_t *pid_of = xcalloc(r->n, sizeof(*pid_of));
 	size_t next = 0, alive = 0;
 	for (;;) {
-		while (alive < child_slots && next < r->n && !stop_requested) {
+		while (alive < max_children && next < r->n && !signals_stopping()) {
 			size_t i = next++;
 			if (!r->req->dry_run && refuse_mounted(&r->settings[i])) {
 				round_add(r, SYNC_EXIT_ERRORS);
 				continue;
 			}
-			sigprocmask(SIG_BLOCK, &stops, &old);
-			if (stop_requested) {
-				sigprocmask(SIG_SETMASK, &old, NULL);
-				break;
-			}
 			struct sync_request req = account_request(r, i);
 			fflush(NULL); /* nothing buffered is written twice */
-			pid_t pid = fork();
+			pid_t pid = signals_fork();
+			if (pid == -2)
+				break; /* a stop was asked meanwhile */
 			if (pid == 0) {
-				/* The child: SIGINT ends it at once; the
-				 * other stop signals and SIGUSR1 stay
-				 * blocked (the parent acts on them). */
-				forward_signals = 0;
-				struct sigaction sa;
-				memset(&sa, 0, sizeof(sa));
-				sa.sa_handler = SIG_DFL;
-				sigaction(SIGINT, &sa, NULL);
-				sigset_t mask = old;
-				sigaddset(&mask, SIGTERM);
-				sigaddset(&mask, SIGHUP);
-				sigaddset(&mask, SIGUSR2);
-				sigaddset(&mask, SIGUSR1);
-				sigprocmask(SIG_SETMASK, &mask, NULL);
-				free(account_of);
+				free(pid_of);
 				r->status = sync_account(&r->settings[i], &req);
 				return true;
 			}
@@ -424,45 +344,47 @@ static bool round_forked(struct round *r)
 					  r->settings[i].name, strerror(errno));
 				round_add(r, SYNC_EXIT_ERRORS);
 			} else {
-				size_t slot = 0;
-				while (child_pids[slot] != 0)
-					slot++;
-				child_pids[slot] = pid;
-				account_of[slot] = i;
+				pid_of[i] = pid;
 				alive++;
 			}
-			sigprocmask(SIG_SETMASK, &old, NULL);
 		}
 		if (alive == 0)
 			break;
-		/* Learn which child ended without reaping it, then reap it and
-		 * free its slot with the stop signals blocked. */
-		siginfo_t si;
-		memset(&si, 0, sizeof(si));
-		if (waitid(P_ALL, 0, &si, WEXITED | WNOWAIT) < 0) {
-			if (errno == EINTR)
-				continue;
+		int st = 0;
+		pid_t pid = signals_reap(&st);
+		if (pid < 0) {
 			log_error("waiting for the account processes: %s", strerror(errno));
 			round_add(r, SYNC_EXIT_ERRORS);
 			break;
 		}
-		sigprocmask(SIG_BLOCK, &stops, &old);
-		int st = 0;
-		pid_t pid = waitpid(si.si_pid, &st, 0);
-		size_t slot = child_slots;
-		for (size_t k = 0; k < child_slots; k++)
-			if (pid > 0 && child_pids[k] == pid)
-				slot = k;
-		if (slot < child_slots) {
-			child_pids[slot] = 0;
-			alive--;
+		for (size_t i = 0; i < r->n; i++) {
+			if (pid_of[i] == pid) {
+				pid_of[i] = 0;
+				alive--;
+				round_add(r, child_exit(r->settings[i].name, st));
+				break;
+			}
 		}
-		sigprocmask(SIG_SETMASK, &old, NULL);
-		if (slot < child_slots)
-			round_add(r, child_exit(r->settings[account_of[slot]].name, st));
 	}
-	free(account_of);
+	free(pid_of);
 	return false;
+}
+
+/* -P DIR (offlineimap(1): profile mode): DIR is created if missing;
+ * the per-folder timings go there (common/ui_profile.c). */
+static int setup_profile(const char *dir)
+{
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "offlinefs: -P %s: %s\n", dir, strerror(errno));
+		return -1;
+	}
+	struct stat st;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "offlinefs: -P %s: not a directory\n", dir);
+		return -1;
+	}
+	ui_profile_dir(dir);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -473,15 +395,18 @@ int main(int argc, char **argv)
 
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "info", no_argument, NULL, OPT_INFO },
+		{ "delete-folder", required_argument, NULL, OPT_DELETE_FOLDER },
 		{ "mbnames-prune", no_argument, NULL, OPT_MBNAMES_PRUNE },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *config_path = NULL, *accounts_arg = NULL, *ui_arg = NULL;
-	const char *log_path = NULL, *debug_arg = NULL;
-	struct strlist overrides = STRLIST_INIT, folders = STRLIST_INIT;
-	bool once = false, dry_run = false, quick = false, single = false;
+	struct cli_common cc = CLI_COMMON_INIT;
+	const char *accounts_arg = NULL, *profile_dir = NULL, *delete_folder = NULL;
+	struct strlist folders = STRLIST_INIT;
+	bool once = false, dry_run = false, quick = false, single = false, to_syslog = false;
+	bool info = false, folders_given = false;
 	bool mbnames_prune_only = false;
 	struct mbnames *mb = NULL;
 	struct newmail_hooks *newmail = NULL;
@@ -489,33 +414,40 @@ int main(int argc, char **argv)
 	struct holdconn *held = NULL;
 	int c;
 	/* freed at out: on every path that gets past the options */
-	char *found = NULL, *err = NULL;
+	char *err = NULL;
 	struct config *cfg = NULL;
 	struct strlist accounts = STRLIST_INIT;
 	struct account_settings *settings = NULL;
 	int *quick_count = NULL;
 	int status = 1;
+	bool ui_started = false;
 
-	while ((c = getopt_long(argc, argv, "c:a:f:k:o1qu:l:d:sVhP:", longopts, NULL)) != -1) {
+	opterr = 0; /* one line of our own, not getopt's and then the usage */
+	while ((c = getopt_long(argc, argv, ":c:a:f:k:o1qu:l:d:sVhP:", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': config_path = optarg; break;
+		case 'c': cc.config_path = optarg; break;
 		case 'a': accounts_arg = optarg; break;
-		case 'f': split_list(optarg, &folders); break;
-		case 'k': strlist_add(&overrides, optarg); break;
+		case 'f':
+			split_list(optarg, &folders);
+			folders_given = true;
+			break;
+		case 'k': strlist_add(&cc.overrides, optarg); break;
 		case 'o': once = true; break;
 		case '1': single = true; break;
 		case 'q': quick = true; break;
-		case 's': break; /* syslog: not supported; console logging continues */
-		case 'P': break; /* profiling directory: ignored */
-		case 'u': ui_arg = optarg; break;
-		case 'l': log_path = optarg; break;
-		case 'd': debug_arg = optarg; break;
+		case 's': to_syslog = true; break;
+		case 'P': profile_dir = optarg; break;
+		case 'u': cc.ui = optarg; break;
+		case 'l': cc.log_path = optarg; break;
+		case 'd': cc.debug = optarg; break;
 		case OPT_DRY_RUN: dry_run = true; break;
+		case OPT_INFO: info = true; break;
+		case OPT_DELETE_FOLDER: delete_folder = optarg; break;
 		case OPT_MBNAMES_PRUNE: mbnames_prune_only = true; break;
-		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); return 0;
-		case 'h': usage(stdout); return 0;
+		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); goto out0;
+		case 'h': usage(stdout); goto out0;
 		default:
-			usage(stderr);
+			cli_option_error("offlinefs", c, argv);
 			goto out;
 		}
 	}
@@ -523,55 +455,31 @@ int main(int argc, char **argv)
 		fprintf(stderr, "offlinefs: unexpected argument '%s' (see offlinefs -h)\n", argv[optind]);
 		goto out;
 	}
-
-	if (debug_arg) {
-		unsigned cats = 0;
-		const char *bad = NULL;
-		if (log_parse_debug(debug_arg, &cats, &bad) < 0) {
-			fprintf(stderr, "offlinefs: -d: unknown debug category '%s' (imap, maildir, "
-				"sync, all)\n", bad);
-			goto out;
-		}
-		log_enable_debug(cats);
-	}
-	if (log_path) {
-		const char *why = NULL;
-		if (log_open_file(log_path, &why) < 0) {
-			fprintf(stderr, "offlinefs: -l %s: %s\n", log_path, why);
-			goto out;
-		}
-	}
-
-	if (!config_path) {
-		found = cli_find_config();
-		if (!found) {
-			fprintf(stderr, "offlinefs: no config file: use -c FILE, or create "
-				"~/.offlineimaprc or $XDG_CONFIG_HOME/offlineimap/config\n");
-			goto out;
-		}
-		config_path = found;
-	}
-	cfg = config_load(config_path, &err);
-	if (!cfg) {
-		fprintf(stderr, "offlinefs: %s\n", err);
+	if (folders_given && folders.n == 0) {
+		fprintf(stderr, "offlinefs: -f: no folder named (give FOLDER[,FOLDER...])\n");
 		goto out;
 	}
-	for (size_t i = 0; i < overrides.n; i++) {
-		if (config_apply_override(cfg, overrides.v[i], &err) < 0) {
-			fprintf(stderr, "offlinefs: -k %s: %s\n", overrides.v[i], err);
-			goto out;
-		}
+	if (delete_folder && !*delete_folder) {
+		fprintf(stderr, "offlinefs: --delete-folder: no folder named\n");
+		goto out;
 	}
-	if (!ui_arg)
-		ui_arg = config_get(cfg, "general", "ui", NULL);
-	if (ui_arg) {
-		enum log_ui ui;
-		if (log_parse_ui(ui_arg, &ui) < 0) {
-			fprintf(stderr, "offlinefs: unknown UI '%s' (quiet, basic, ttyui)\n", ui_arg);
-			goto out;
-		}
-		log_set_ui(ui);
+	if (info && delete_folder) {
+		fprintf(stderr, "offlinefs: --info and --delete-folder do not go together\n");
+		goto out;
 	}
+	if (info)
+		cc.ui = "ttyui"; /* as OfflineIMAP: --info always talks plainly */
+	/* Unlike OfflineIMAP, -d does not imply -1: our trace lines are whole
+	 * and name their connection and folder, so several connections stay
+	 * readable, and a bug that needs them can still be traced. */
+	if (profile_dir)
+		single = true; /* as OfflineIMAP's -P */
+
+	cfg = cli_load(&cc);
+	if (!cfg)
+		goto out;
+	if (to_syslog)
+		log_enable_syslog();
 	bool cfg_dry = false;
 	if (config_get_bool(cfg, "general", "dry-run", false, &cfg_dry, &err) < 0) {
 		fprintf(stderr, "offlinefs: %s\n", err);
@@ -593,6 +501,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "offlinefs: %s\n", err);
 		goto out;
 	}
+	if (delete_folder && accounts.n != 1) {
+		fprintf(stderr, "offlinefs: --delete-folder: %zu accounts; name one with -a\n",
+			accounts.n);
+		goto out;
+	}
 	/* Validate every account before touching anything. */
 	settings = xcalloc(accounts.n, sizeof(*settings));
 	for (size_t i = 0; i < accounts.n; i++) {
@@ -612,19 +525,46 @@ int main(int argc, char **argv)
 		fprintf(stderr, "offlinefs: %s\n", err);
 		goto out;
 	}
+	if (profile_dir && setup_profile(profile_dir) < 0)
+		goto out;
 	if (single) {
 		maxsync = 1;
 		for (size_t i = 0; i < accounts.n; i++)
 			settings[i].remote.maxconnections = 1;
 	}
-	bool forked = maxsync > 1 && accounts.n > 1;
-	if (forked) {
-		child_slots = (size_t)maxsync < accounts.n ? (size_t)maxsync : accounts.n;
-		child_pids = xcalloc(child_slots, sizeof(*child_pids));
-		forward_signals = 1;
+	/* One screen cannot show several processes: blinkenlights syncs the
+	 * accounts one after the other. */
+	if (ui_current() == &ui_curses)
+		maxsync = 1;
+
+	const char *why = NULL;
+	if (ui_start(&why) < 0) {
+		if (cc.ui) { /* -u forces the UI (offlineimap(1)) */
+			fprintf(stderr, "offlinefs: -u %s: %s\n", ui_current()->name, why);
+			goto out;
+		}
+		/* [general] ui = blinkenlights from cron: the sync must still run */
+		fprintf(stderr, "offlinefs: [general] ui = %s: %s; using ttyui\n",
+			ui_current()->name, why);
+		ui_use(&ui_tty);
+		if (ui_start(&why) < 0)
+			goto out;
+	}
+	ui_started = true;
+	bool forked = maxsync > 1 && accounts.n > 1 && !info && !delete_folder;
+	signals_start(!forked);
+
+	if (info) {
+		status = cmd_info(settings, accounts.n);
+		goto out;
+	}
+	if (delete_folder) {
+		status = cmd_delete_folder(&settings[0], delete_folder, dry_run);
+		goto out;
 	}
 
-	install_signals(forked);
+	if (forked)
+		max_children = (size_t)maxsync < accounts.n ? (size_t)maxsync : accounts.n;
 	double refresh = once || dry_run ? 0 : autorefresh_minutes(cfg, &accounts);
 	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick,
 				    .run_hooks = true,
@@ -633,11 +573,18 @@ int main(int argc, char **argv)
 				    .new_unseen_mail = newmail ? newmail_notify : NULL,
 				    .new_unseen_mail_ctx = newmail };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
-	if (refresh > 0 && idlewatch_load(cfg, settings, accounts.n, &idle, &err) < 0) {
+	/* IDLE watchers and held connections need a next sync in this process,
+	 * whose signal thread then ends their sleep (tools/signals.h). */
+	if (refresh > 0 && !forked && idlewatch_load(cfg, settings, accounts.n, &idle, &err) < 0) {
 		fprintf(stderr, "offlinefs: %s\n", err);
 		goto out;
 	}
-	/* Held connections need a next sync in this process. */
+	if (refresh > 0 && forked && idlewatch_load(cfg, settings, accounts.n, &idle, &err) == 0 &&
+	    idle) {
+		log_warn("idlefolders are not watched with maxsyncaccounts > 1: those folders wait "
+			 "for the next refresh");
+		idlewatch_free(&idle);
+	}
 	if (refresh > 0 && !forked && holdconn_load(cfg, settings, accounts.n, &held, &err) < 0) {
 		fprintf(stderr, "offlinefs: %s\n", err);
 		goto out;
@@ -649,6 +596,7 @@ int main(int argc, char **argv)
 				   .only_validity = true };
 		if (forked && round_forked(&r)) {
 			status = r.status; /* a child: its one account's result */
+			ui_started = false; /* the parent ends the UI */
 			break;
 		}
 		if (!forked)
@@ -660,45 +608,41 @@ int main(int argc, char **argv)
 			log_warn("At least one folder skipped due to UID validity problem");
 		if (mbnames_write(mb) < 0 && status == SYNC_EXIT_OK)
 			status = SYNC_EXIT_ERRORS;
-		if (refresh <= 0 || stop_requested)
+		if (refresh <= 0 || signals_last_round())
 			break;
 		if (idle) {
 			log_info("Next refresh in %.1f minutes", refresh);
-			idlewatch_sleep(idle, refresh * 60, &stop_requested, &wake_requested,
-					idle_sync, idle_tick, &idle_ctx);
-			wake_requested = 0;
+			idlewatch_sleep(idle, refresh * 60, signals_sleep_over, idle_sync, idle_tick,
+					&idle_ctx);
+			signals_wake_clear();
 		} else {
 			sleep_interruptible(refresh, held);
 		}
-		if (stop_requested)
+		if (signals_last_round())
 			break;
 	}
 
 out:
+	if (ui_started)
+		ui_stop(status);
 	mbnames_free(&mb);
 	newmail_free(&newmail);
 	idlewatch_free(&idle);
 	holdconn_free(&held);
 	free(quick_count);
-	forward_signals = 0; /* before the handler's array goes */
-	free(child_pids);
-	child_pids = NULL;
-	child_slots = 0;
 	for (size_t i = 0; settings && i < accounts.n; i++)
 		account_free(&settings[i]);
 	free(settings);
 	strlist_free(&accounts);
-	strlist_free(&overrides);
 	strlist_free(&folders);
+	cli_common_free(&cc);
 	config_free(&cfg);
-	free(found);
 	free(err);
+	ui_profile_dir(NULL);
 	log_close();
-	if (interrupted) {
-		/* SIGINT with children: they are gone; end as a sequential run
-		 * ends on SIGINT. */
-		signal(SIGINT, SIG_DFL);
-		raise(SIGINT);
-	}
 	return status;
+out0:
+	cli_common_free(&cc);
+	strlist_free(&folders);
+	return 0;
 }

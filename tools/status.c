@@ -232,7 +232,8 @@ int cmd_status(int argc, char **argv)
 	struct cli_common c = CLI_COMMON_INIT;
 	int opt;
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "c:a:k:u:h", longopts, NULL)) != -1) {
+	opterr = 0; /* one line (cli_option_error), not the usage */
+	while ((opt = getopt_long(argc, argv, ":c:a:k:u:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': c.config_path = optarg; break;
 		case 'a': c.account = optarg; break;
@@ -240,7 +241,7 @@ int cmd_status(int argc, char **argv)
 		case 'u': c.ui = optarg; break;
 		case 'h': usage(stdout); cli_common_free(&c); return 0;
 		default:
-			usage(stderr);
+			cli_option_error("offlinefs status", opt, argv);
 			cli_common_free(&c);
 			return 1;
 		}

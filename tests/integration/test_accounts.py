@@ -147,7 +147,7 @@ class AccountsCase(harness.SyncTestCase):
                    "remotepass": user["password"], "ssl": "yes",
                    "sslcacertfile": self.dc.cafile}
             for k, v in (extra or {}).items():
-                (rem if k.startswith("remote") else acc)[k] = v
+                (rem if k.startswith("remote") or k == "maxconnections" else acc)[k] = v
             lines += ["", "[Account %s]" % n]
             lines += ["%s = %s" % kv for kv in acc.items() if kv[1] is not None]
             lines += ["", "[Repository Local%s]" % n, "type = Maildir",
@@ -361,20 +361,44 @@ class TestAccounts(AccountsCase):
         self.assertEqual(r.rc, 1, str(r))
         self.assertRegex(r.err, r"^offlinefs: command line \(-k\): option 'maxsyncaccounts'")
 
-    def test_sigterm_lets_accounts_finish_then_stops(self):
+    FOLDERS = ("INBOX", "Archive", "Drafts", "Lists")
+
+    def assert_stopped_between_folders(self, n):
+        """Account n's Maildir: every folder either complete or empty (never
+        half synced), and not all of them complete (the account stopped
+        between two folders, not at its end)."""
+        with Imap(self.dc, self.users[n]["user"]) as srv:
+            complete = 0
+            for f in self.FOLDERS:
+                local = maildir_messages(self.roots[n], f) if os.path.isdir(
+                    os.path.join(self.roots[n], f)) else []
+                if local:
+                    saved = self.mail
+                    self.mail = self.roots[n]
+                    try:
+                        self.assert_synced(f, srv=srv)
+                    finally:
+                        self.mail = saved
+                    complete += 1
+            self.assertLess(complete, len(self.FOLDERS),
+                            "account %s synced every folder despite SIGTERM" % n)
+
+    def test_sigterm_stops_accounts_after_current_folder(self):
         """SIGTERM to offlinefs while two account processes sync (the server
-        frozen so nothing depends on timing): as in a sequential run the
-        accounts being synced finish, without errors (the signal never
-        interrupts their I/O), and nothing more starts: no new round, exit
-        0, no process left."""
-        self.fill("A", 150)
-        self.fill("B", 150, seed=2)
+        frozen so nothing depends on timing): as offlineimap(1) says, each
+        account finishes the folder it is syncing and starts no other; the
+        signal never interrupts their I/O: no half-synced folder, no error,
+        exit 0, no new round, no process left. The next run syncs the rest."""
+        folders = ",".join(self.FOLDERS)
+        self.fill("A", 150, folders=folders)
+        self.fill("B", 150, folders=folders, seed=2)
         conf = self.two_accounts(general={"maxsyncaccounts": "2"},
-                                 a={"autorefresh": "0.02"}, b={"autorefresh": "0.02"})
+                                 a={"autorefresh": "0.02", "maxconnections": "1"},
+                                 b={"autorefresh": "0.02", "maxconnections": "1"})
         d = self.daemon(conf=conf)
         kids, server = self.freeze_server(d)
         os.kill(d.p.pid, signal.SIGTERM)
-        time.sleep(0.5)
+        d.wait_for(r"Received SIGTERM: stopping after the folders being synced", count=3)
         self.assertIsNone(d.p.poll(), "offlinefs left its account processes behind:\n%s"
                           % d.output())
         self.assertFalse(any(pid_gone(c) for c in kids), "SIGTERM ended an account process")
@@ -383,45 +407,55 @@ class TestAccounts(AccountsCase):
         out = d.output()
         for n in "AB":
             self.assertEqual(out.count("*** Processing account %s" % n), 1, out)
-            self.assertEqual(out.count("*** Finished account '%s'" % n), 1, out)
-            self.assert_account_synced(n, ("INBOX", "Archive"))
+            self.assertEqual(out.count("Account %s: SIGTERM: not starting folder" % n), 1, out)
+            self.assert_stopped_between_folders(n)
         self.assertNotIn("Next refresh", out)
         self.assertNotIn("ERROR", out)
         self.wait_gone(kids, "after exit")
+        self.sync(conf=conf)
+        for n in "AB":
+            self.assert_account_synced(n, self.FOLDERS)
 
-    def test_third_sigterm_ends_everything(self):
-        """A third SIGTERM ends offlinefs at once (exit 1) as in a sequential
-        run, and with it the account processes; the next run syncs
-        everything."""
+    def test_second_sigterm_ends_everything(self):
+        """A second SIGTERM ends offlinefs at once (exit 1; offlineimap(1):
+        "more than one SIGTERM will behave like SIGQUIT"), and with it the
+        account processes; the next run syncs everything."""
         self.fill("A", 150)
         self.fill("B", 150, seed=2)
         conf = self.two_accounts(general={"maxsyncaccounts": "2"})
         d = self.daemon("-o", conf=conf)
         kids, server = self.freeze_server(d)
-        for _ in range(3):
+        for _ in range(2):
             os.kill(d.p.pid, signal.SIGTERM)
             time.sleep(0.05)
         self.assertEqual(d.wait_exit(), 1)
-        self.wait_gone(kids, "after the third SIGTERM")
-        self.assertNotIn("*** Finished account", d.output())
+        self.wait_gone(kids, "after the second SIGTERM")
+        out = d.output()
+        self.assertNotIn("*** Finished account", out)
+        self.assertIn("Received SIGTERM again: stopping at once", out)
         self.thaw_server(server)
         self.sync(conf=conf)
         for n in "AB":
             self.assert_account_synced(n, ("INBOX", "Archive"))
 
-    def test_sigint_stops_children(self):
-        """SIGINT to offlinefs alone (not its process group) while two account
-        processes sync (the server frozen): it passes SIGINT on, they end at
-        once (no account finishes), it ends by SIGINT as a sequential run
-        does, and the next run syncs everything."""
+    def test_sigint_graceful_then_immediate(self):
+        """SIGINT to offlinefs alone (not its process group) while two
+        account processes sync (the server frozen): the first asks for a
+        graceful stop (the children are told with SIGTERM and keep going),
+        the second ends them at once and offlinefs dies of SIGINT, as a
+        sequential run does; the next run syncs everything."""
         self.fill("A", 150)
         self.fill("B", 150, seed=2)
         conf = self.two_accounts(general={"maxsyncaccounts": "2"})
         d = self.daemon("-o", conf=conf)
         kids, server = self.freeze_server(d)
         os.kill(d.p.pid, signal.SIGINT)
+        d.wait_for(r"Received SIGINT: stopping after the folders being synced; no other account")
+        d.wait_for(r"Received SIGTERM: stopping after the folders being synced", count=2)
+        self.assertFalse(any(pid_gone(c) for c in kids), "the first SIGINT ended an account")
+        os.kill(d.p.pid, signal.SIGINT)
         self.assertEqual(d.wait_exit(), -signal.SIGINT)
-        self.wait_gone(kids, "after SIGINT")
+        self.wait_gone(kids, "after the second SIGINT")
         out = d.output()
         self.assertNotIn("*** Finished account", out)
         self.assertNotIn("killed by signal", out)
