@@ -41,6 +41,8 @@ struct maildir_repo {
 	unsigned unsynced_dirs;
 	maildir_change_fn *on_change;
 	void *change_ctx;
+	char *(*fmd5_name)(void *ctx, const char *folder); /* see maildir.h */
+	void *fmd5_ctx;
 	char host[256];
 	struct pending_store pending[PENDING_MAX];
 	size_t n_pending;
@@ -594,7 +596,9 @@ static int maildir_select_folder(struct repo *r, const char *name, bool for_writ
 	}
 	m->dir = dir;
 	m->base.folder = xstrdup(name);
-	maildir_folder_md5(name, m->md5);
+	char *hashed = m->fmd5_name ? m->fmd5_name(m->fmd5_ctx, name) : NULL;
+	maildir_folder_md5(hashed ? hashed : name, m->md5);
+	free(hashed);
 	*st_r = (struct repo_folder_status){ .uidvalidity = 42 };
 	TRACE(m, "selected %s (FMD5=%s)", dir, m->md5);
 	return REPO_OK;
@@ -1371,6 +1375,8 @@ struct repo *maildir_repo_new(const char *name, const struct maildir_settings *s
 	m->create_root = s->create_root;
 	m->on_change = s->on_change;
 	m->change_ctx = s->change_ctx;
+	m->fmd5_name = s->fmd5_name;
+	m->fmd5_ctx = s->fmd5_ctx;
 	if (gethostname(m->host, sizeof(m->host)) < 0 || !m->host[0])
 		strcpy(m->host, "localhost");
 	m->host[sizeof(m->host) - 1] = '\0';

@@ -95,6 +95,11 @@ struct maildir_settings {
 	bool create_root;  /* create root (0700) on connect if missing */
 	maildir_change_fn *on_change; /* NULL-able, see above */
 	void *change_ctx;  /* borrowed; passed to on_change */
+	/* NULL-able: the name whose md5 is a folder's FMD5 (malloc'd), NULL
+	 * for the folder name itself. OfflineIMAP hashes the local nametrans'
+	 * visible name (sync/folder_map.h folder_map_fmd5_name). */
+	char *(*fmd5_name)(void *ctx, const char *folder);
+	void *fmd5_ctx;    /* borrowed; passed to fmd5_name */
 };
 
 /* name: the [Repository <name>] this is. Never fails; problems with root

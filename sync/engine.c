@@ -18,6 +18,7 @@
 #include "cache/status.h"
 #include "common/log.h"
 #include "imap/imap_repo.h"
+#include "sync/folder_map.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
 #include "sync/planner.h"
@@ -62,6 +63,7 @@ struct account_ctx {
 	/* checks the folders a sync changed, so that the next run can skip
 	 * them without a listing (sync/mtime_check.h); NULL in dry runs */
 	struct mtime_checker *checker;
+	struct folder_map *fmap;  /* names, filters, order (sync/folder_map.h) */
 };
 
 struct folder_ctx {
@@ -1693,12 +1695,16 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 	}
 }
 
+/* The folder structure (sync/folder_map.h decides names, filters and
+ * order): creates what is missing on either side, then lists the pairs to
+ * sync. */
 static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 {
 	const struct account_settings *a = acc->a;
 	bool dry = acc->req->dry_run;
 	struct strlist rlist = STRLIST_INIT, llist = STRLIST_INIT;
-	char lsep = a->local.sep;
+	struct fm_plan plan = { 0 };
+	char *err = NULL;
 	int ret = -1;
 
 	int rc = acc->main.remote->ops->list_folders(acc->main.remote, &rlist);
@@ -1717,25 +1723,23 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 	}
 	strlist_sort(&rlist);
 	strlist_sort(&llist);
+	if (folder_map_plan(acc->fmap, &rlist, rsep, &llist, &plan, &err) < 0) {
+		log_error("Account %s: %s", a->name, err);
+		free(err);
+		goto out;
+	}
 
 	bool local_can_create = a->local.createfolders && !a->local.readonly;
 	bool remote_can_create = a->remote.createfolders && !a->remote.readonly;
 
-	for (size_t i = 0; i < rlist.n; i++) {
-		const char *rname = rlist.v[i];
-		if (!folder_selected(acc->req, rname))
+	for (size_t i = 0; i < plan.nr; i++) {
+		const char *rname = plan.r[i].wire, *lname = plan.r[i].local;
+		if (!lname || !folder_selected(acc->req, rname))
 			continue;
-		char *lname = sync_remote_to_local_name(rname, rsep, lsep);
-		if (!lname) {
-			log_warn("Ignoring folder '%s' due to unsupported '%c' character serving as "
-				 "local separator.", rname, lsep);
-			continue;
-		}
 		if (strlist_find(&llist, lname) < 0) {
 			if (!local_can_create) {
 				log_info("Folder %s: missing in %s and not created there (readonly or "
 					 "createfolders = no)", rname, a->local.name);
-				free(lname);
 				continue;
 			}
 			if (dry) {
@@ -1746,34 +1750,19 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 				if (rc != REPO_OK) {
 					log_error("%s", repo_error(acc->main.local));
 					__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
-					free(lname);
 					continue;
 				}
 				reset_folder_status(acc, rname);
 			}
 		}
-		pair_add(pairs, rname, lname, false);
-		free(lname);
+		if (plan.r[i].sync)
+			pair_add(pairs, rname, lname, false);
 	}
 
-	for (size_t i = 0; i < llist.n; i++) {
-		const char *lname = llist.v[i];
-		if (!*lname)
-			continue; /* the Maildir root itself; no remote name maps to it */
-		char *rname = sync_local_to_remote_name(lname, lsep, rsep);
-		if (strlist_find(&rlist, rname) >= 0 || !folder_selected(acc->req, rname)) {
-			free(rname);
+	for (size_t i = 0; i < plan.nc; i++) {
+		const char *lname = plan.c[i].local, *rname = plan.c[i].wire;
+		if (!folder_selected(acc->req, rname))
 			continue;
-		}
-		char *back = sync_remote_to_local_name(rname, rsep, lsep);
-		bool round_trips = back && !strcmp(back, lname);
-		free(back);
-		if (!round_trips) {
-			log_warn("Folder %s[%s] maps to '%s' on the server, which would not map "
-				 "back to it; not creating it", lname, a->local.name, rname);
-			free(rname);
-			continue;
-		}
 		if (!remote_can_create) {
 			log_info("Folder %s: missing on %s and not created there (readonly or "
 				 "createfolders = no)", lname, a->remote.name);
@@ -1791,10 +1780,10 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 				pair_add(pairs, rname, lname, false);
 			}
 		}
-		free(rname);
 	}
 	ret = 0;
 out:
+	fm_plan_free(&plan);
 	strlist_free(&rlist);
 	strlist_free(&llist);
 	return ret;
@@ -1830,7 +1819,8 @@ struct repo *sync_make_remote(const struct account_settings *a)
 	return imap_repo_new(rs->name, &s);
 }
 
-static struct repo *make_local(const struct account_settings *a, const struct sync_request *req)
+static struct repo *make_local(const struct account_settings *a, const struct sync_request *req,
+			       struct folder_map *fm)
 {
 	struct maildir_settings s = {
 		.root = a->local.localfolders,
@@ -1841,6 +1831,9 @@ static struct repo *make_local(const struct account_settings *a, const struct sy
 		.create_root = !req->dry_run,
 		.on_change = req->on_change,
 		.change_ctx = req->change_ctx,
+		/* a local nametrans changes what FMD5 hashes */
+		.fmd5_name = a->local.nametrans.set ? folder_map_fmd5_name : NULL,
+		.fmd5_ctx = fm,
 	};
 	return maildir_repo_new(a->local.name, &s);
 }
@@ -1860,7 +1853,7 @@ static int conn_open(struct account_ctx *acc, struct conn *c)
 		free(err);
 		return -1;
 	}
-	c->local = make_local(a, acc->req);
+	c->local = make_local(a, acc->req, acc->fmap);
 	if (c->remote->ops->connect(c->remote) != REPO_OK) {
 		log_error("Account %s: %s", a->name, repo_error(c->remote));
 		return -1;
@@ -2028,6 +2021,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 {
 	struct account_ctx acc = { .a = a, .req = req, .quick = req->quick };
 	acc.full_listing = env_full_listing();
+	acc.fmap = folder_map_new(a, req->folders && req->folders->n);
 	unsigned errors_before = log_error_count();
 	int lock_fd = -1;
 	char *err = NULL;
@@ -2061,7 +2055,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		struct sync_request reader = *req; /* the checker only reads */
 		reader.on_change = NULL;
 		reader.change_ctx = NULL;
-		acc.checker = mtime_checker_new(acc.db_path, a->fsync, make_local(a, &reader));
+		acc.checker = mtime_checker_new(acc.db_path, a->fsync, make_local(a, &reader, acc.fmap));
 	}
 
 	struct pair_list pairs = { 0 };
@@ -2091,6 +2085,7 @@ out:
 		account_unlock(&lock_fd);
 	free(acc.db_path);
 	free(acct_dir);
+	folder_map_free(&acc.fmap);
 	if (log_error_count() != errors_before || acc.folder_errors)
 		return SYNC_EXIT_ERRORS;
 	if (acc.validity_skips)
