@@ -55,6 +55,43 @@ struct pyload {
 	bool stop; /* the helper itself failed (start, pythonfile): said once */
 };
 
+/* The line number of an error "path:NN: option ...": the first ":<digits>:"
+ * (0 when there is none, e.g. "command line (-k)"). */
+static long line_of(const char *s)
+{
+	for (const char *q = s; (q = strchr(q, ':')) != NULL; q++) {
+		char *end = NULL;
+		long n = strtol(q + 1, &end, 10);
+		if (end != q + 1 && *end == ':')
+			return n;
+	}
+	return 0;
+}
+
+static int cmp_lines(const void *x, const void *y)
+{
+	const char *a = *(const char *const *)x, *b = *(const char *const *)y;
+	long la = line_of(a), lb = line_of(b);
+	return (la > lb) - (la < lb);
+}
+
+/* The errors in file order (qsort is not stable, but no two options share
+ * a line). malloc'd. */
+static char *errors_in_file_order(struct strbuf *errors)
+{
+	struct strlist l = STRLIST_INIT;
+	char *all = sb_detach(errors), *save = NULL;
+	for (char *ln = strtok_r(all, "\n", &save); ln; ln = strtok_r(NULL, "\n", &save))
+		strlist_add(&l, ln);
+	free(all);
+	qsort(l.v, l.n, sizeof(*l.v), cmp_lines);
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < l.n; i++)
+		sb_addf(&sb, "%s%s", i ? "\n" : "", l.v[i]);
+	strlist_free(&l);
+	return sb_detach(&sb);
+}
+
 static void add_error(struct pyload *p, const char *section, const char *opt, int code,
 		      char *err)
 {
@@ -236,7 +273,7 @@ int account_py_load(const struct config *cfg, const char *account_section,
 	}
 	if (!p.errors.len)
 		return 0;
-	*error_r = sb_detach(&p.errors);
+	*error_r = errors_in_file_order(&p.errors);
 	return -1;
 }
 

@@ -1734,7 +1734,7 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 
 	for (size_t i = 0; i < plan.nr; i++) {
 		const char *rname = plan.r[i].wire, *lname = plan.r[i].local;
-		if (!lname || !folder_selected(acc->req, rname))
+		if (!lname || !plan.r[i].remote_sync || !folder_selected(acc->req, rname))
 			continue;
 		if (strlist_find(&llist, lname) < 0) {
 			if (!local_can_create) {

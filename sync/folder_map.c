@@ -265,6 +265,7 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 		}
 		e->local = xstrdup(lnames[i]);
 		int li = strlist_find(&all_local, lnames[i]);
+		e->remote_sync = rsync[i];
 		e->sync = rsync[i] && lsync[li];
 	}
 

@@ -47,7 +47,9 @@ struct fm_remote {
 	char *name;   /* OfflineIMAP's name: UTF-8 with utf8foldernames */
 	char *local;  /* local folder name; NULL: the local separator occurs in
 		       * name (warned about, skipped) */
-	bool sync;    /* remote and local folderfilter/folderincludes pass */
+	bool remote_sync; /* the remote folderfilter/folderincludes pass: the
+			   * local folder is created when missing */
+	bool sync;    /* ... and the local folderfilter too: the pair syncs */
 };
 
 /* A local folder missing on the server, to be created there. */

@@ -1,0 +1,197 @@
+"""OfflineIMAP's Python-valued options (docs/python.md) against a real
+Dovecot, compared with what the real offlineimap (Debian offlineimap3) does
+with the same config on the same server state.
+
+Each comparison runs offlineimap first into its own Maildir and metadata,
+checks it left the server as it was (so offlinefs then starts from the same
+server state), runs offlinefs into another Maildir, and compares the folder
+sets and every file name's UID, FMD5 and flags.
+"""
+
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import unittest
+
+from harness import (ACCOUNT, SyncTestCase, main, maildir_folders, maildir_messages,
+                     make_local_folder, md5s)
+
+PYTHONFILE = """
+import os
+import subprocess
+
+def get_pass(account):
+    # what real configs do: ask a password manager through a subprocess
+    assert os.path.isdir(PASSDIR)
+    return subprocess.check_output(['cat', PASSDIR + '/pass-' + account]).decode().strip()
+"""
+
+REMOTE_NAMETRANS = ("lambda f: {'Archive': 'arch'}.get(f, re.sub('^INBOX$', 'inbox', f))")
+LOCAL_NAMETRANS = ("lambda f: {'arch': 'Archive'}.get(f, re.sub('^inbox$', 'INBOX', f))")
+FOLDERFILTER = ("lambda f: f in ['INBOX', 'Archive', 'Spam'] and f != 'Spam' "
+                "or re.search('^Lists/', f)")
+
+
+class TestPython(SyncTestCase):
+
+    def offlineimap(self, conf):
+        exe = shutil.which("offlineimap")
+        if not exe:
+            self.skipTest("offlineimap (Debian offlineimap3) not installed")
+        p = subprocess.run([exe, "-c", conf, "-o", "-u", "basic"], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        out = p.stdout.decode(errors="replace")
+        print("$ offlineimap -c %s\n%s" % (conf, out), file=sys.stderr)
+        return p.returncode, out
+
+    def pythonfile(self):
+        passdir = os.path.join(self.client, "pw")
+        os.makedirs(passdir, exist_ok=True)
+        with open(os.path.join(passdir, "pass-test"), "w") as f:
+            f.write(self.password + "\n")
+        path = os.path.join(self.client, "helpers.py")
+        with open(path, "w") as f:
+            f.write("PASSDIR = %r\n" % passdir + PYTHONFILE)
+        return path
+
+    def python_config(self, mail, meta, name, remote=None, local=None, account=None):
+        remote_opts = {"remotepass": None, "remotepasseval": "get_pass('test')",
+                       "nametrans": REMOTE_NAMETRANS, "folderfilter": FOLDERFILTER,
+                       "folderincludes": "['Trash']",
+                       "foldersort": "lambda x, y: len(y) - len(x)"}
+        remote_opts.update(remote or {})
+        local_opts = {"localfolders": mail, "nametrans": LOCAL_NAMETRANS}
+        local_opts.update(local or {})
+        return self.write_config(general={"metadata": meta, "pythonfile": self.pythonfile()},
+                                 remote=remote_opts, local=local_opts, account=account,
+                                 name=name)
+
+    def summary(self, root):
+        """{folder: sorted [(uid, fmd5, flags, body)]} of a Maildir."""
+        out = {}
+        for folder in maildir_folders(root):
+            out[folder] = sorted((m.uid, m.fmd5, m.flags, m.body)
+                                 for m in maildir_messages(root, folder))
+        return out
+
+    def compare_with_offlineimap(self, remote=None, local=None, folders=None, account=None):
+        self.load_corpus(messages=30, folders=folders or
+                         "INBOX,Archive,Trash,Spam,Lists/a,Lists/b,Other")
+        with self.server() as srv:
+            srv.store("INBOX", 1, "+FLAGS", ["\\Flagged"])
+            before = srv.snapshot()
+        oi_mail = os.path.join(self.client, "oi-Mail")
+        oi_conf = self.python_config(oi_mail, os.path.join(self.client, "oi-meta"), "oi.conf",
+                                     remote, local, account)
+        rc, out = self.offlineimap(oi_conf)
+        self.assertEqual(rc, 0, "offlineimap itself failed:\n" + out)
+        with self.server() as srv:
+            self.assertEqual(srv.snapshot(), before, "offlineimap changed the server")
+        conf = self.python_config(self.mail, self.meta, "ofs.conf", remote, local, account)
+        r = self.sync(conf=conf)
+        self.assert_contacted_server(r)
+        want, got = self.summary(oi_mail), self.summary(self.mail)
+        self.assertEqual(sorted(got), sorted(want), "folder sets differ")
+        self.assertEqual(got, want)
+        return got, r
+
+    def test_nametrans_filters_same_as_offlineimap(self):
+        """remotepasseval from a pythonfile (subprocess), nametrans on both
+        sides, folderfilter with `in` and re.search, folderincludes,
+        foldersort: the same folders, UIDs, FMD5s and flags as offlineimap."""
+        got, r = self.compare_with_offlineimap()
+        # what the options mean, stated once more without offlineimap
+        self.assertEqual(sorted(got), ["Lists.a", "Lists.b", "Trash", "arch", "inbox"])
+        # FMD5 hashes the local nametrans' visible name: 'inbox' -> 'INBOX'
+        for _uid, fmd5, _flags, _body in got["inbox"]:
+            self.assertEqual(fmd5, md5s("INBOX"))
+        self.assertTrue(any("F" in m[2] for m in got["inbox"]))
+        # foldersort (longest first) is the order folders are synced in
+        # (longest visible name first; ties keep the server's name order)
+        order = [ln.split()[1].rstrip(":") for ln in r.out.splitlines() + r.err.splitlines()
+                 if ln.startswith("Syncing ")]
+        self.assertEqual(order, ["Lists/a", "Lists/b", "INBOX", "Trash", "Archive"], r.output)
+        self.assertNotIn(self.password, r.output)
+
+    def test_utf8foldernames_same_as_offlineimap(self):
+        """utf8foldernames: UTF-8 local folders (and FMD5s), as offlineimap
+        8 makes them."""
+        got, _ = self.compare_with_offlineimap(
+            remote={"nametrans": None, "folderfilter": None, "folderincludes": None,
+                    "foldersort": None},
+            local={"nametrans": None}, folders="INBOX,Entwürfe,Café/Reçus",
+            account={"utf8foldernames": "yes"})
+        self.assertIn("Entwürfe", got)
+        self.assertIn("Café.Reçus", got)
+
+    def test_broken_nametrans_pair_refused_like_offlineimap(self):
+        """A nametrans that does not invert: both tools refuse with
+        OfflineIMAP's INFINITE FOLDER CREATION error, and create nothing on
+        the server."""
+        self.load_corpus(messages=5, folders="INBOX")
+        remote = {"nametrans": "lambda f: 'x_' + f", "folderfilter": None,
+                  "folderincludes": None, "foldersort": None}
+        oi_mail = os.path.join(self.client, "oi-Mail")
+        make_local_folder(oi_mail, "mine")
+        make_local_folder(self.mail, "mine")
+        oi_conf = self.python_config(oi_mail, os.path.join(self.client, "oi-meta"), "oi.conf",
+                                     remote, {"nametrans": None})
+        rc, out = self.offlineimap(oi_conf)
+        self.assertIn("INFINITE FOLDER CREATION DETECTED!", out)
+        conf = self.python_config(self.mail, self.meta, "ofs.conf", remote, {"nametrans": None})
+        with self.server() as srv:
+            folders = set(srv.folders())
+        r = self.run_offlinefs(conf=conf)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertIn("INFINITE FOLDER CREATION DETECTED! Folder 'mine' (repository 'Local') "
+                      "would be created as folder 'mine' (repository 'Remote'). The latter "
+                      "becomes 'x_mine' in return, leading to infinite folder creation "
+                      "cycles.", r.output)
+        with self.server() as srv:
+            self.assertEqual(set(srv.folders()), folders)
+
+    def test_python_error_one_line_nothing_touched(self):
+        """A Python exception: one line with file:line and the exception,
+        exit 1, no Maildir, no metadata, no lock."""
+        conf = self.write_config(remote={"remotepass": None,
+                                         "remotepasseval": "get_pass('test')",
+                                         "folderfilter": "lambda f: f in ["})
+        r = self.run_offlinefs(conf=conf)
+        self.assertEqual(r.rc, 1, str(r))
+        lines = [ln for ln in r.output.splitlines() if ln.strip()]
+        self.assertIn("offlineimaprc:22: option 'remotepasseval' in section 'Repository "
+                      "Remote': NameError: name 'get_pass' is not defined", r.output)
+        self.assertIn("offlineimaprc:23: option 'folderfilter' in section 'Repository "
+                      "Remote': SyntaxError: ", r.output)
+        self.assertLessEqual(len(lines), 3, r.output)
+        self.assertFalse(os.path.exists(self.mail))
+        self.assertFalse(os.path.exists(self.meta))
+
+    def test_no_python_option_never_starts_python(self):
+        """Without a Python-valued option, python3 is never run: a python3
+        that leaves a mark is first in PATH. With one, it is run (so the
+        fake is really the one found)."""
+        self.load_corpus(messages=3, folders="INBOX")
+        fakebin = os.path.join(self.client, "fakebin")
+        os.makedirs(fakebin)
+        mark = os.path.join(self.client, "python-ran")
+        fake = os.path.join(fakebin, "python3")
+        with open(fake, "w") as f:
+            f.write("#!/bin/sh\ntouch %s\nexit 1\n" % mark)
+        os.chmod(fake, stat.S_IRWXU)
+        env = {"PATH": fakebin + ":" + os.environ["PATH"]}
+        self.sync(env=env)
+        self.assertFalse(os.path.exists(mark), "python3 was started without Python options")
+        conf = self.write_config(remote={"remotepass": None,
+                                         "remotepasseval": repr(self.password)}, name="py.conf")
+        r = self.run_offlinefs(conf=conf, env=env)
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertTrue(os.path.exists(mark))
+        self.assertIn("option 'remotepasseval' in section 'Repository Remote': the Python "
+                      "helper (python3) exited unexpectedly", r.output)
+
+
+if __name__ == "__main__":
+    main()
