@@ -97,28 +97,6 @@ struct folder_ctx {
 	bool premarks_durable; /* ... and has completed */
 };
 
-char *sync_remote_to_local_name(const char *remote, char remote_sep, char local_sep)
-{
-	if (local_sep != remote_sep && local_sep != '/' && strchr(remote, local_sep))
-		return NULL;
-	char *s = xstrdup(remote);
-	if (local_sep != remote_sep)
-		for (char *p = s; *p; p++)
-			if (*p == remote_sep)
-				*p = local_sep;
-	return s;
-}
-
-char *sync_local_to_remote_name(const char *local, char local_sep, char remote_sep)
-{
-	char *s = xstrdup(local);
-	if (local_sep != remote_sep)
-		for (char *p = s; *p; p++)
-			if (*p == local_sep)
-				*p = remote_sep;
-	return s;
-}
-
 char *sync_status_db_path(const struct account_settings *a)
 {
 	return xasprintf("%s/Account-%s/offlinefs.sqlite", a->metadata, a->name);

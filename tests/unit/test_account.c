@@ -180,24 +180,6 @@ static void test_netrc(void)
 	CHECK_INT(netrc_lookup("", "h", NULL, &login, &pass), 0);
 }
 
-static void test_folder_names(void)
-{
-	char *s = sync_remote_to_local_name("Lists/foo", '/', '.');
-	CHECK_STR(s, "Lists.foo");
-	free(s);
-	s = sync_remote_to_local_name("a.b/c", '/', '.');
-	CHECK(s == NULL); /* the literal '.' cannot survive the round trip */
-	s = sync_remote_to_local_name("Lists/foo", '/', '/');
-	CHECK_STR(s, "Lists/foo");
-	free(s);
-	s = sync_local_to_remote_name("Lists.foo", '.', '/');
-	CHECK_STR(s, "Lists/foo");
-	free(s);
-	s = sync_remote_to_local_name("G&AOQ-ste", '/', '.');
-	CHECK_STR(s, "G&AOQ-ste");
-	free(s);
-}
-
 int main(void)
 {
 	test_defaults();
@@ -205,6 +187,5 @@ int main(void)
 	test_passfile();
 	test_python_values();
 	test_netrc();
-	test_folder_names();
 	return check_report("test_account");
 }
