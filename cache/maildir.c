@@ -1390,3 +1390,73 @@ char *maildir_folder_dir(struct repo *r, const char *local_folder)
 		return xstrdup(m->root);
 	return xasprintf("%s/%s", m->root, local_folder);
 }
+
+/* ---- --migrate-fmd5-using-nametrans ---- */
+
+int maildir_migrate_fmd5(struct repo *r, const char *folder, const char *old_md5,
+			 const char *new_md5, bool dry_run, size_t *renamed_r, char **error_r)
+{
+	char *dir = maildir_folder_dir(r, folder);
+	char old_tag[6 + HASH_MD5_HEX_LEN + 1], new_tag[6 + HASH_MD5_HEX_LEN + 1];
+	snprintf(old_tag, sizeof(old_tag), "FMD5=%s", old_md5);
+	snprintf(new_tag, sizeof(new_tag), "FMD5=%s", new_md5);
+	int ret = 0;
+	for (int s = 0; s < 2 && ret == 0; s++) {
+		char *sub = xasprintf("%s/%s", dir, s ? "cur" : "new");
+		DIR *d = opendir(sub);
+		if (!d) {
+			if (errno != ENOENT) {
+				*error_r = xasprintf("Maildir[%s]: %s: %s", folder, sub, strerror(errno));
+				ret = -1;
+			}
+			free(sub);
+			continue;
+		}
+		struct strlist names = STRLIST_INIT; /* read first, rename after */
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				strlist_add(&names, e->d_name);
+		closedir(d);
+		for (size_t i = 0; i < names.n && ret == 0; i++) {
+			const char *name = names.v[i];
+			char *at = strstr(name, "FMD5=");
+			if (!at) {
+				log_debug(LOG_DBG_MAILDIR, "File `%s/%s' doesn't have an FMD5 assigned",
+					  sub, name);
+				continue;
+			}
+			if (strncmp(at, old_tag, strlen(old_tag)) != 0) {
+				if (strncmp(at, new_tag, strlen(new_tag)) != 0)
+					log_warn("Inconsistent FMD5 for file `%s/%s': Neither `%s' nor "
+						 "`%s' found", sub, name, old_md5, new_md5);
+				continue;
+			}
+			char *from = xasprintf("%s/%s", sub, name);
+			char *to = xasprintf("%s/%.*s%s%s", sub, (int)(at - name), name, new_tag,
+					     at + strlen(old_tag));
+			log_info("%sMigrating file `%s' to FMD5 `%s'", dry_run ? "[DRYRUN] " : "",
+				 from, new_md5);
+			if (!dry_run) {
+				if (rename_noreplace(from, to) < 0) {
+					*error_r = xasprintf("Maildir[%s]: can't rename file '%s' to "
+							     "'%s': %s", folder, from, to,
+							     strerror(errno));
+					ret = -1;
+				} else {
+					(*renamed_r)++;
+				}
+			}
+			free(from);
+			free(to);
+		}
+		strlist_free(&names);
+		if (ret == 0 && !dry_run && fsync_dir(sub) < 0 && errno != EINVAL) {
+			*error_r = xasprintf("Maildir[%s]: %s: fsync: %s", folder, sub, strerror(errno));
+			ret = -1;
+		}
+		free(sub);
+	}
+	free(dir);
+	return ret;
+}

@@ -44,6 +44,7 @@
 #include "common/xalloc.h"
 #include "sync/account.h"
 #include "sync/engine.h"
+#include "sync/fmd5_migrate.h"
 #include "tools/cli.h"
 #include "tools/mount.h"
 #include "tools/mountstate.h"
@@ -72,6 +73,9 @@ static void usage(FILE *out)
 		"                   HIGHESTMODSEQ) and local directories are unchanged, trusting\n"
 		"                   UIDNEXT+MESSAGES even when the server lacks CONDSTORE\n"
 		"  --dry-run        print every planned action; change nothing anywhere\n"
+		"  --migrate-fmd5-using-nametrans\n"
+		"                   rename Maildir files whose FMD5 is the md5 of the folder's\n"
+		"                   name to the md5 of its local nametrans name; no sync\n"
 		"  -u UI            quiet | basic | ttyui (default ttyui)\n"
 		"  -l FILE          also log to FILE\n"
 		"  -d CATEGORIES    debug output: imap,maildir,sync or all (passwords redacted)\n"
@@ -193,7 +197,7 @@ static void sleep_interruptible(double minutes)
 	wake_requested = 0;
 }
 
-enum { OPT_DRY_RUN = 256, OPT_VERSION };
+enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_MIGRATE_FMD5 };
 
 /* The subcommand word, if any: the first argument that is neither an
  * option nor an option's value ("offlinefs -c rc status" works as well as
@@ -432,6 +436,7 @@ int main(int argc, char **argv)
 
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "migrate-fmd5-using-nametrans", no_argument, NULL, OPT_MIGRATE_FMD5 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -440,6 +445,7 @@ int main(int argc, char **argv)
 	const char *log_path = NULL, *debug_arg = NULL;
 	struct strlist overrides = STRLIST_INIT, folders = STRLIST_INIT;
 	bool once = false, dry_run = false, quick = false, single = false;
+	bool migrate_fmd5 = false;
 	int c;
 	/* freed at out: on every path that gets past the options */
 	char *found = NULL, *err = NULL;
@@ -464,6 +470,7 @@ int main(int argc, char **argv)
 		case 'l': log_path = optarg; break;
 		case 'd': debug_arg = optarg; break;
 		case OPT_DRY_RUN: dry_run = true; break;
+		case OPT_MIGRATE_FMD5: migrate_fmd5 = true; break;
 		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default:
@@ -542,6 +549,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "offlinefs: %s\n", err);
 			goto out;
 		}
+	}
+
+	if (migrate_fmd5) { /* instead of a sync, as in OfflineIMAP */
+		status = 0;
+		for (size_t i = 0; i < accounts.n; i++)
+			status |= sync_migrate_fmd5(&settings[i], dry_run);
+		goto out;
 	}
 
 	int maxsync = 1;

@@ -192,6 +192,45 @@ class TestPython(SyncTestCase):
         self.assertIn("option 'remotepasseval' in section 'Repository Remote': the Python "
                       "helper (python3) exited unexpectedly", r.output)
 
+    def test_migrate_fmd5_using_nametrans(self):
+        """Files named with the md5 of the folder's own name (OfflineIMAP
+        before 6.3.5) are renamed to the md5 of its local nametrans name:
+        --dry-run renames nothing, the real run renames every one, and the
+        next sync then copies nothing."""
+        self.load_corpus(messages=12, folders="INBOX,Archive")
+        conf = self.python_config(self.mail, self.meta, "ofs.conf",
+                                  {"nametrans": "lambda f: 'x_' + f", "folderfilter": None,
+                                   "folderincludes": None, "foldersort": None},
+                                  {"nametrans": "lambda f: re.sub('^x_', '', f)"})
+        self.sync(conf=conf)
+        self.assertEqual(maildir_folders(self.mail), {"x_INBOX", "x_Archive"})
+        # what an old offlineimap wrote: FMD5 of the directory's own name
+        renamed = 0
+        for folder in ("x_INBOX", "x_Archive"):
+            new, old = md5s(folder[2:]), md5s(folder)
+            for m in maildir_messages(self.mail, folder):
+                self.assertEqual(m.fmd5, new)
+                os.rename(m.path, m.path.replace("FMD5=" + new, "FMD5=" + old))
+                renamed += 1
+        self.assertGreater(renamed, 0)
+        before = {f: sorted(m.name for m in maildir_messages(self.mail, f))
+                  for f in ("x_INBOX", "x_Archive")}
+        r = self.run_offlinefs("--migrate-fmd5-using-nametrans", "--dry-run", conf=conf,
+                               once=False)
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertEqual({f: sorted(m.name for m in maildir_messages(self.mail, f))
+                          for f in before}, before)
+        r = self.run_offlinefs("--migrate-fmd5-using-nametrans", conf=conf, once=False)
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertIn("%d files migrated" % renamed, r.output)
+        for folder in ("x_INBOX", "x_Archive"):
+            msgs = maildir_messages(self.mail, folder)
+            self.assertTrue(msgs)
+            for m in msgs:
+                self.assertEqual(m.fmd5, md5s(folder[2:]), m.name)
+        r = self.sync(conf=conf)
+        self.assert_nothing_copied(r)
+
 
 if __name__ == "__main__":
     main()
