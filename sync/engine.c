@@ -1354,6 +1354,41 @@ static bool recorded_mtimes_hold(struct conn *c, const char *local_name,
 	       *mn == sf->new_mtime_ns && *mc == sf->cur_mtime_ns;
 }
 
+/* copy_ignore_eval (sync/folder_map.h): the UIDs it names are never
+ * downloaded, like OfflineIMAP's "IGNORED: Copy message"; nothing else of
+ * the plan changes, so they are not taken for deleted either. Returns 0,
+ * or -1 after failing the folder on a Python error. */
+static int drop_ignored_downloads(struct folder_ctx *f, const struct repo_msg_list *remote,
+				  struct plan *p)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	char rsep = f->c->remote->ops->separator(f->c->remote);
+	if (folder_map_copy_ignore(f->acc->fmap, f->remote_name, rsep, &uids, &n, &err) < 0) {
+		log_error("Folder %s: %s", f->remote_name, err);
+		free(err);
+		f->failed = true;
+		return -1;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < p->n_download; i++) {
+		uint32_t uid = remote->v[p->download[i]].uid;
+		bool ignored = false;
+		for (size_t k = 0; k < n && !ignored; k++)
+			ignored = uids[k] == uid;
+		if (ignored)
+			log_info("IGNORED: Copy message UID %u %s:%s -> %s", uid,
+				 f->acc->a->remote.name, f->remote_name, f->acc->a->local.name);
+		else
+			p->download[kept++] = p->download[i];
+	}
+	p->n_download = kept;
+	free(uids);
+	return 0;
+}
+
+
 /* --- one folder -------------------------------------------------------- */
 
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
@@ -1521,6 +1556,8 @@ list_local:
 		f.failed = true;
 		goto out;
 	}
+	if (drop_ignored_downloads(&f, &remote, &plan) < 0)
+		goto out;
 	if (plan.n_skipped_oversize)
 		log_info("Folder %s: %zu messages larger than maxsize (%llu bytes) skipped",
 			 remote_name, plan.n_skipped_oversize, (unsigned long long)a->maxsize);

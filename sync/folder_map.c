@@ -1,6 +1,7 @@
 #include "sync/folder_map.h"
 
 #include <ctype.h>
+#include <json-c/json.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,4 +419,60 @@ char *folder_map_fmd5_name(void *ctx, const char *local)
 	cache_visible(fm, local, r);
 	pthread_mutex_unlock(&fm->mu);
 	return r;
+}
+
+int folder_map_copy_ignore(struct folder_map *fm, const char *wire, char rsep, uint32_t **uids_r,
+			   size_t *n_r, char **error_r)
+{
+	const struct repo_settings *R = &fm->a->remote;
+	*uids_r = NULL;
+	*n_r = 0;
+	if (!R->copy_ignore.set)
+		return 0;
+	char *name = fm->a->utf8foldernames ? mutf7_decode(wire) : NULL;
+	if (!name)
+		name = xstrdup(wire);
+	char *vis = NULL;
+	const char *one = name;
+	int rc = visible_names(R, rsep, &one, 1, &vis, error_r);
+	free(name);
+	if (rc < 0)
+		return -1;
+	struct json_object *args = json_object_new_array();
+	json_object_array_add(args, json_object_new_string(vis));
+	struct json_object *res = NULL;
+	char *why = NULL;
+	rc = pyeval_call_json(R->copy_ignore.h, args, false, &res, &why);
+	json_object_put(args);
+	if (rc == 0 && res && !json_object_is_type(res, json_type_array)) {
+		rc = -1;
+		why = xasprintf("expected a list of UIDs or None, got %s",
+				json_type_to_name(json_object_get_type(res)));
+	}
+	size_t n = res ? json_object_array_length(res) : 0;
+	uint32_t *uids = rc == 0 && n ? xcalloc(n, sizeof(*uids)) : NULL;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct json_object *u = json_object_array_get_idx(res, i);
+		int64_t v = json_object_is_type(u, json_type_int) ? json_object_get_int64(u) : -1;
+		if (v <= 0 || v > UINT32_MAX) {
+			rc = -1;
+			why = xasprintf("expected a list of UIDs, found %s",
+					json_object_to_json_string_ext(u, JSON_C_TO_STRING_PLAIN));
+		} else {
+			uids[i] = (uint32_t)v;
+		}
+	}
+	json_object_put(res);
+	if (rc < 0) {
+		free(uids);
+		char *e = xasprintf("'%s': %s", vis, why);
+		free(why);
+		*error_r = py_error(R, &R->copy_ignore, "copy_ignore_eval", e);
+		free(vis);
+		return -1;
+	}
+	free(vis);
+	*uids_r = uids;
+	*n_r = n;
+	return 0;
 }

@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/config.h"
 #include "sync/account.h"
@@ -81,6 +82,14 @@ void fm_plan_free(struct fm_plan *plan);
  * the local separator clashes). NULL with *error_r on a Python error. */
 char *folder_map_to_remote(struct folder_map *fm, const char *local, char rsep, char **error_r);
 char *folder_map_to_local(struct folder_map *fm, const char *wire, char rsep, char **error_r);
+
+/* copy_ignore_eval of the remote repository for server folder `wire`:
+ * OfflineIMAP calls it with the folder's visible name and never copies the
+ * UIDs it returns (None = none). *uids_r (malloc'd, may be NULL when
+ * *n_r is 0). Without the option: 0 UIDs, no Python. Returns 0, or -1 with
+ * *error_r naming the option and the folder. */
+int folder_map_copy_ignore(struct folder_map *fm, const char *wire, char rsep, uint32_t **uids_r,
+			   size_t *n_r, char **error_r);
 
 /* The name FMD5 hashes for local folder `local`: its local visible name
  * (malloc'd), or NULL when there is no local nametrans (then it is the

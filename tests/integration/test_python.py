@@ -60,7 +60,8 @@ class TestPython(SyncTestCase):
         remote_opts = {"remotepass": None, "remotepasseval": "get_pass('test')",
                        "nametrans": REMOTE_NAMETRANS, "folderfilter": FOLDERFILTER,
                        "folderincludes": "['Trash']",
-                       "foldersort": "lambda x, y: len(y) - len(x)"}
+                       "foldersort": "lambda x, y: len(y) - len(x)",
+                       "copy_ignore_eval": "lambda foldername: {'inbox': [2, 3]}.get(foldername)"}
         remote_opts.update(remote or {})
         local_opts = {"localfolders": mail, "nametrans": LOCAL_NAMETRANS}
         local_opts.update(local or {})
@@ -108,6 +109,12 @@ class TestPython(SyncTestCase):
         for _uid, fmd5, _flags, _body in got["inbox"]:
             self.assertEqual(fmd5, md5s("INBOX"))
         self.assertTrue(any("F" in m[2] for m in got["inbox"]))
+        # copy_ignore_eval, called with the visible name
+        uids = [m[0] for m in got["inbox"]]
+        self.assertNotIn(2, uids)
+        self.assertNotIn(3, uids)
+        self.assertIn(4, uids)
+        self.assertIn("IGNORED: Copy message UID 2 Remote:INBOX -> Local", r.output)
         # foldersort (longest first) is the order folders are synced in
         # (longest visible name first; ties keep the server's name order)
         order = [ln.split()[1].rstrip(":") for ln in r.out.splitlines() + r.err.splitlines()
@@ -120,7 +127,7 @@ class TestPython(SyncTestCase):
         8 makes them."""
         got, _ = self.compare_with_offlineimap(
             remote={"nametrans": None, "folderfilter": None, "folderincludes": None,
-                    "foldersort": None},
+                    "foldersort": None, "copy_ignore_eval": None},
             local={"nametrans": None}, folders="INBOX,Entwürfe,Café/Reçus",
             account={"utf8foldernames": "yes"})
         self.assertIn("Entwürfe", got)
