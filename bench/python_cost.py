@@ -6,12 +6,15 @@ syncs (`offlinefs -o`) of the same account under three configs:
   plain       no Python-valued option (python3 must never start)
   passeval    remotepasseval = get_pass('x') from a pythonfile
   nametrans   the same plus nametrans both ways, folderfilter, foldersort
-Prints the median and min wall time of N runs of each, interleaved.
+Prints the median and min wall time of N runs of each, interleaved, and the
+median CPU time (user+sys of offlinefs and the python3 helper it reaps),
+which a loaded machine distorts much less than wall time.
 
     python3 bench/python_cost.py [--runs 30] [--binary build/tools/offlinefs]
 """
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -87,16 +90,22 @@ def main():
                 subprocess.run([args.binary, "-c", c, "-o", "-u", "quiet"], check=True)
                 confs[name] = c
             times = {n: [] for n in confs}
+            cpu = {n: [] for n in confs}
             for _ in range(args.runs):
                 for n, c in confs.items():
+                    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     t = time.perf_counter()
                     subprocess.run([args.binary, "-c", c, "-o", "-u", "quiet"], check=True)
                     times[n].append((time.perf_counter() - t) * 1000)
+                    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    cpu[n].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000)
             base = statistics.median(times["plain"])
+            cbase = statistics.median(cpu["plain"])
             for n, v in times.items():
                 med = statistics.median(v)
-                print("%-10s median %7.1f ms  min %7.1f ms  (+%.1f ms over plain)" % (
-                    n, med, min(v), med - base))
+                cm = statistics.median(cpu[n])
+                print("%-10s wall median %7.1f ms  min %7.1f ms (+%.1f)   CPU median %6.1f ms "
+                      "(+%.1f)" % (n, med, min(v), med - base, cm, cm - cbase))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
