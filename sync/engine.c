@@ -1023,20 +1023,33 @@ static uint32_t read_offlineimap_validity(const struct account_settings *a, cons
 static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 {
 	const struct account_settings *a = f->acc->a;
-	char *base = offlineimap_basename(f->remote_name);
+	/* OfflineIMAP names the status after the remote visible name and the
+	 * FolderValidity after the remote name (sync/folder_map.h) */
+	char *oi_name = NULL, *oi_visible = NULL, *err = NULL;
+	if (folder_map_offlineimap_names(f->acc->fmap, f->remote_name,
+					 f->c->remote->ops->separator(f->c->remote), &oi_name,
+					 &oi_visible, &err) < 0) {
+		log_error("Folder %s: %s", f->remote_name, err);
+		free(err);
+		f->failed = true;
+		return;
+	}
+	char *base = offlineimap_basename(oi_visible);
 	char *path = xasprintf("%s/Account-%s/LocalStatus-sqlite/%s", a->metadata, a->name, base);
 	free(base);
+	free(oi_visible);
 	if (access(path, R_OK) != 0) {
 		free(path);
+		free(oi_name);
 		return;
 	}
 	size_t count = 0;
-	char *err = NULL;
 	struct status_db *db = f->c->status;
 	int rc = status_begin(db, &err);
 	if (rc == 0)
 		rc = status_import_offlineimap(db, f->folder_id, path, &count, &err);
-	sf->uidvalidity = read_offlineimap_validity(a, f->remote_name);
+	sf->uidvalidity = read_offlineimap_validity(a, oi_name);
+	free(oi_name);
 	if (rc == 0 && sf->uidvalidity)
 		rc = status_folder_update(db, sf, &err);
 	if (rc == 0)

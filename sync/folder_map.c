@@ -476,3 +476,22 @@ int folder_map_copy_ignore(struct folder_map *fm, const char *wire, char rsep, u
 	*n_r = n;
 	return 0;
 }
+
+int folder_map_offlineimap_names(struct folder_map *fm, const char *wire, char rsep,
+				 char **name_r, char **visible_r, char **error_r)
+{
+	const struct repo_settings *R = &fm->a->remote;
+	char *name = fm->a->utf8foldernames ? mutf7_decode(wire) : NULL;
+	if (!name)
+		name = xstrdup(wire);
+	char *vis = NULL;
+	const char *one = name;
+	if (visible_names(R, rsep, &one, 1, &vis, error_r) < 0) {
+		free(name);
+		return -1;
+	}
+	*name_r = name;
+	*visible_r = swap_sep(vis, rsep, '.');
+	free(vis);
+	return 0;
+}

@@ -83,6 +83,14 @@ void fm_plan_free(struct fm_plan *plan);
 char *folder_map_to_remote(struct folder_map *fm, const char *local, char rsep, char **error_r);
 char *folder_map_to_local(struct folder_map *fm, const char *wire, char rsep, char **error_r);
 
+/* The names OfflineIMAP files its state under for server folder `wire`:
+ * *name_r the folder's name (UTF-8 with utf8foldernames; FolderValidity),
+ * *visible_r its remote visible name with rsep turned into '.'
+ * (LocalStatus-sqlite, which OfflineIMAP names after the visible name).
+ * Both malloc'd. Returns 0, or -1 with *error_r on a Python error. */
+int folder_map_offlineimap_names(struct folder_map *fm, const char *wire, char rsep,
+				 char **name_r, char **visible_r, char **error_r);
+
 /* copy_ignore_eval of the remote repository for server folder `wire`:
  * OfflineIMAP calls it with the folder's visible name and never copies the
  * UIDs it returns (None = none). *uids_r (malloc'd, may be NULL when

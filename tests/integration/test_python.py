@@ -199,6 +199,29 @@ class TestPython(SyncTestCase):
         self.assertIn("option 'remotepasseval' in section 'Repository Remote': the Python "
                       "helper (python3) exited unexpectedly", r.output)
 
+    def test_offlineimap_state_taken_over_with_nametrans(self):
+        """A Maildir and metadata offlineimap wrote under nametrans (its
+        LocalStatus is named after the visible name) are taken over:
+        offlinefs imports the status of every folder and copies, deletes
+        and renames nothing."""
+        from harness import tree_snapshot
+        self.load_corpus(messages=20, folders="INBOX,Archive,Lists/a,Other")
+        conf = self.python_config(self.mail, self.meta, "both.conf",
+                                  {"copy_ignore_eval": None, "folderincludes": None})
+        rc, out = self.offlineimap(conf)
+        self.assertEqual(rc, 0, "offlineimap itself failed:\n" + out)
+        tree = tree_snapshot(self.mail)
+        with self.server() as srv:
+            state = srv.snapshot()
+        r = self.sync(conf=conf)
+        self.assert_nothing_copied(r)
+        for folder in ("INBOX", "Archive", "Lists/a"):
+            self.assertRegex(r.output, r"Folder %s: imported \d+ status rows from OfflineIMAP"
+                             % folder)
+        self.assertEqual(tree_snapshot(self.mail), tree)
+        with self.server() as srv:
+            self.assertEqual(srv.snapshot(), state)
+
     def test_migrate_fmd5_using_nametrans(self):
         """Files named with the md5 of the folder's own name (OfflineIMAP
         before 6.3.5) are renamed to the md5 of its local nametrans name:
