@@ -11,6 +11,9 @@ median CPU time (user+sys of offlinefs and the python3 helper it reaps),
 which a loaded machine distorts much less than wall time.
 
     python3 bench/python_cost.py [--runs 30] [--binary build/tools/offlinefs]
+                                 [--baseline OTHER/offlinefs]
+--baseline adds "baseline": the plain config synced by another binary (say,
+the commit before the Python options), to check the no-Python path.
 """
 import argparse
 import os
@@ -57,6 +60,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--binary", default=os.path.join(SRC, "build", "tools", "offlinefs"))
+    ap.add_argument("--baseline")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="ofs-pybench-", dir="/var/tmp")
     try:
@@ -73,21 +77,25 @@ def main():
                         % u["password"])
             gen = f"pythonfile = {pyfile}"
             confs = {}
-            for name, g, r, l in (
-                ("plain", "", f"remotepass = {u['password']}", ""),
+            binary = {}
+            cases = [("plain", "", f"remotepass = {u['password']}", "")]
+            if args.baseline:
+                cases.append(("baseline", "", f"remotepass = {u['password']}", ""))
+            for name, g, r, l in cases + [
                 ("passeval", gen, "remotepasseval = get_pass('x')", ""),
                 ("nametrans", gen, "remotepasseval = get_pass('x')\n"
                  "nametrans = lambda f: re.sub('^INBOX$', 'inbox', f)\n"
                  "folderfilter = lambda f: f not in ['Trash'] and not re.search('^Junk', f)\n"
                  "foldersort = lambda x, y: len(x) - len(y)",
                  "nametrans = lambda f: re.sub('^inbox$', 'INBOX', f)"),
-            ):
+            ]:
                 mail = os.path.join(tmp, name, "Mail")
                 meta = os.path.join(tmp, name, "meta")
                 os.makedirs(os.path.join(tmp, name))
                 c = os.path.join(tmp, name, "rc")
                 config(c, d, u["user"], u["password"], mail, meta, g, r, l)
-                subprocess.run([args.binary, "-c", c, "-o", "-u", "quiet"], check=True)
+                binary[name] = args.baseline if name == "baseline" else args.binary
+                subprocess.run([binary[name], "-c", c, "-o", "-u", "quiet"], check=True)
                 confs[name] = c
             times = {n: [] for n in confs}
             cpu = {n: [] for n in confs}
@@ -95,7 +103,7 @@ def main():
                 for n, c in confs.items():
                     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     t = time.perf_counter()
-                    subprocess.run([args.binary, "-c", c, "-o", "-u", "quiet"], check=True)
+                    subprocess.run([binary[n], "-c", c, "-o", "-u", "quiet"], check=True)
                     times[n].append((time.perf_counter() - t) * 1000)
                     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     cpu[n].append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) * 1000)
