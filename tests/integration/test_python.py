@@ -262,5 +262,45 @@ class TestPython(SyncTestCase):
         self.assert_nothing_copied(r)
 
 
+import test_accounts  # noqa: E402
+
+
+class TestPythonAccounts(test_accounts.AccountsCase):
+
+    def test_accounts_in_parallel_processes(self):
+        """maxsyncaccounts = 2: each account's process starts its own
+        python3 helper (the handles defined while loading are replayed
+        there) and applies its nametrans pair."""
+        self.fill("A", 10)
+        self.fill("B", 12, seed=2)
+        pyfile = os.path.join(self.client, "pw.py")
+        with open(pyfile, "w") as f:
+            f.write("PW = %r\ndef get_pass(n):\n    return PW[n]\n" % {
+                n: self.users[n]["password"] for n in "AB"})
+        conf = self.two_accounts(general={"maxsyncaccounts": "2", "pythonfile": pyfile},
+                                 a={"remotepass": None, "remotepasseval": "get_pass('A')"},
+                                 b={"remotepass": None, "remotepasseval": "get_pass('B')"})
+        with open(conf) as f:
+            text = f.read()
+        for n in "AB":
+            text = text.replace("[Repository Remote%s]\n" % n, "[Repository Remote%s]\n"
+                                "nametrans = lambda f: re.sub('^INBOX$', 'in_%s', f)\n" % (n, n))
+            text = text.replace("[Repository Local%s]\n" % n, "[Repository Local%s]\n"
+                                "nametrans = lambda f: re.sub('^in_%s$', 'INBOX', f)\n" % (n, n))
+        with open(conf, "w") as f:
+            f.write(text)
+        r = self.sync(conf=conf)
+        pids = set()
+        for n in "AB":
+            self.assertEqual(maildir_folders(self.roots[n]), {"in_" + n, "Archive"})
+            msgs = maildir_messages(self.roots[n], "in_" + n)
+            self.assertTrue(msgs)
+            for m in msgs:
+                self.assertEqual(m.fmd5, md5s("INBOX"))
+            pids |= self.file_pids(n, "in_" + n)
+        self.assertEqual(len(pids), 2, "the accounts were not synced by two processes")
+        self.assertNotIn(self.users["A"]["password"], r.output)
+
+
 if __name__ == "__main__":
     main()
