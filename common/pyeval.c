@@ -139,6 +139,7 @@ static int exchange_raw(struct json_object *req, struct json_object **value_r, c
 					   : xasprintf("reading from the Python helper: %s",
 						       strerror(errno)));
 		sb_add(&S.in, buf, (size_t)n);
+		explicit_bzero(buf, (size_t)n);
 	}
 	rc = pyproto_parse_reply(reply, value_r, error_r);
 	explicit_bzero(reply, strlen(reply)); /* may hold a password */
