@@ -1723,6 +1723,26 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 	}
 }
 
+/* folderincludes the listing lacks are synced when the server has them:
+ * each is EXAMINEd, as OfflineIMAP SELECTs them read-only; one it does not
+ * have is an error ("Invalid folderinclude") and is left out. */
+static void add_folderincludes(struct account_ctx *acc, struct strlist *rlist)
+{
+	struct strlist missing = STRLIST_INIT;
+	folder_map_missing_includes(acc->fmap, rlist, &missing);
+	struct repo *r = acc->main.remote;
+	for (size_t i = 0; i < missing.n; i++) {
+		struct repo_folder_status st;
+		if (r->ops->select_folder(r, missing.v[i], false, &st) == REPO_OK) {
+			strlist_add(rlist, missing.v[i]);
+		} else {
+			log_error("Invalid folderinclude: %s", repo_error(r));
+		}
+		r->ops->close_folder(r);
+	}
+	strlist_free(&missing);
+}
+
 /* The folder structure (sync/folder_map.h decides names, filters and
  * order): creates what is missing on either side, then lists the pairs to
  * sync. */
@@ -1749,6 +1769,7 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 			goto out;
 		}
 	}
+	add_folderincludes(acc, &rlist);
 	strlist_sort(&rlist);
 	strlist_sort(&llist);
 	if (folder_map_plan(acc->fmap, &rlist, rsep, &llist, &plan, &err) < 0) {

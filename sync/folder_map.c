@@ -195,22 +195,13 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 	int ret = -1;
 	memset(plan, 0, sizeof(*plan));
 
-	/* remote folders: the listing, then folderincludes (decode=False) */
+	/* remote folders: the listing (with the folderincludes the caller
+	 * found on the server, folder_map_missing_includes) */
 	struct strlist wire = STRLIST_INIT, names = STRLIST_INIT;
 	for (size_t i = 0; i < rlist->n; i++) {
 		char *d = utf8 ? mutf7_decode(rlist->v[i]) : NULL;
 		strlist_add(&wire, rlist->v[i]);
 		strlist_add_owned(&names, d ? d : xstrdup(rlist->v[i]));
-	}
-	if (!fm->cli_folders) {
-		for (size_t i = 0; i < R->folderincludes.n; i++) {
-			const char *inc = R->folderincludes.v[i];
-			if (strlist_find(&names, inc) >= 0)
-				continue;
-			char *w = utf8 ? mutf7_encode(inc) : NULL;
-			strlist_add_owned(&wire, w ? w : xstrdup(inc));
-			strlist_add(&names, inc);
-		}
 	}
 	size_t n = names.n;
 	char **rvis = xcalloc(n + 1, sizeof(*rvis));
@@ -494,4 +485,22 @@ int folder_map_offlineimap_names(struct folder_map *fm, const char *wire, char r
 	*visible_r = swap_sep(vis, rsep, '.');
 	free(vis);
 	return 0;
+}
+
+void folder_map_missing_includes(struct folder_map *fm, const struct strlist *rlist,
+				 struct strlist *out)
+{
+	const struct account_settings *a = fm->a;
+	if (fm->cli_folders)
+		return;
+	for (size_t i = 0; i < a->remote.folderincludes.n; i++) {
+		const char *inc = a->remote.folderincludes.v[i];
+		char *w = a->utf8foldernames ? mutf7_encode(inc) : NULL;
+		if (!w)
+			w = xstrdup(inc);
+		if (strlist_find(rlist, w) < 0 && strlist_find(out, w) < 0)
+			strlist_add_owned(out, w);
+		else
+			free(w);
+	}
 }

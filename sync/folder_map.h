@@ -66,8 +66,17 @@ struct fm_plan {
 	size_t nc;
 };
 
+/* The remote folderincludes (as server names) that rlist, the server's
+ * listing, lacks: OfflineIMAP SELECTs each read-only and syncs those that
+ * exist, so the caller checks these (EXAMINE) and adds the ones found to
+ * the listing it plans with. None with -f. Appended to out (no
+ * duplicates). */
+void folder_map_missing_includes(struct folder_map *fm, const struct strlist *rlist,
+				 struct strlist *out);
+
 /* Plans the folder structure from the remote listing rlist (server names,
- * any order) with separator rsep and the local listing llist. Local folders
+ * any order; with the folderincludes found) with separator rsep and the
+ * local listing llist. Local folders
  * not known on the server become plan->c entries when the remote repository
  * would sync them (with the loop check, only when the remote may create
  * folders). Returns 0, or -1 with *error_r (one line; a Python error names

@@ -222,6 +222,26 @@ class TestPython(SyncTestCase):
         with self.server() as srv:
             self.assertEqual(srv.snapshot(), state)
 
+    def test_password_from_python_never_logged(self):
+        """A password from remotepasseval never shows, with every debug
+        category on, on the console or in the -l log."""
+        import base64
+        self.load_corpus(messages=3, folders="INBOX")
+        log = os.path.join(self.client, "debug.log")
+        conf = self.python_config(self.mail, self.meta, "ofs.conf",
+                                  {"auth_mechanisms": "PLAIN", "copy_ignore_eval": None,
+                                   "folderincludes": None})
+        r = self.run_offlinefs("-d", "all", "-l", log, conf=conf)
+        self.assertEqual(r.rc, 0, str(r))
+        self.assert_contacted_server(r)
+        with open(log, errors="replace") as f:
+            text = r.output + f.read()
+        self.assertRegex(text, r"(?i)\bauthenticate\b|\blogin\b")
+        plain = base64.b64encode(b"\0" + self.user.encode() + b"\0" +
+                                 self.password.encode()).decode()
+        for secret in (self.password, plain):
+            self.assertNotIn(secret, text)
+
     def test_migrate_fmd5_using_nametrans(self):
         """Files named with the md5 of the folder's own name (OfflineIMAP
         before 6.3.5) are renamed to the md5 of its local nametrans name:

@@ -150,6 +150,19 @@ static void test_python(void)
 	CHECK_STR(s, "INBOX/Sub");
 	free(s);
 
+	/* folderincludes the listing lacks: for the caller to check */
+	strlist_add(&a.remote.folderincludes, "Elsewhere");
+	struct strlist miss = STRLIST_INIT;
+	folder_map_missing_includes(fm, &r, &miss);
+	CHECK_INT(miss.n, 1); /* Trash is listed */
+	if (miss.n == 1)
+		CHECK_STR(miss.v[0], "Elsewhere");
+	strlist_free(&miss);
+	struct folder_map *fcli = folder_map_new(&a, true);
+	folder_map_missing_includes(fcli, &r, &miss);
+	CHECK_INT(miss.n, 0); /* -f replaces folderincludes */
+	folder_map_free(&fcli);
+
 	/* a pair that does not invert */
 	def(&a.remote.nametrans, "lambda f: 'x_' + f");
 	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), -1);
