@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/pyeval.h"
 #include "common/xalloc.h"
@@ -200,6 +201,11 @@ static void load_repo(struct pyload *p, const char *name, struct repo_settings *
 		if (rc < 0)
 			add_error(p, section, "folderincludes", rc, err);
 	}
+	/* the rest belongs to IMAP repositories (repository/IMAP.py); a
+	 * Maildir repository never evaluates them, so neither do we */
+	const char *type = config_get(p->cfg, section, "type", NULL);
+	if (!type || (strcasecmp(type, "IMAP") != 0 && strcasecmp(type, "Gmail") != 0))
+		goto out;
 	define(p, section, "copy_ignore_eval", 0, &rs->copy_ignore);
 	define(p, section, "newmail_hook", 0, &rs->newmail_hook);
 

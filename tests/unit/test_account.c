@@ -136,6 +136,22 @@ static void test_python_values(void)
 	pyeval_shutdown();
 }
 
+static void test_maildir_ignores_imap_evals(void)
+{
+	/* as OfflineIMAP: a Maildir repository never evaluates these */
+	const char *conf = "[general]\naccounts=Test\n[Account Test]\nlocalrepository = L\n"
+			   "remoterepository = R\n[Repository L]\ntype = Maildir\n"
+			   "localfolders = /tmp/x\nremotepasseval = nope()\n"
+			   "newmail_hook = nope\n[Repository R]\ntype = IMAP\n"
+			   "remotehost = h\nremoteuser = u\nremotepass = p\n";
+	struct account_settings a;
+	char *err = NULL;
+	CHECK_INT(load(conf, &a, &err), 0);
+	if (!err)
+		account_free(&a);
+	free(err);
+}
+
 static void test_passfile(void)
 {
 	char path[] = "/tmp/offlinefs-unit-passXXXXXX";
@@ -185,6 +201,7 @@ int main(void)
 	test_defaults();
 	test_errors();
 	test_passfile();
+	test_maildir_ignores_imap_evals();
 	test_python_values();
 	test_netrc();
 	return check_report("test_account");
