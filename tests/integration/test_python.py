@@ -122,6 +122,22 @@ class TestPython(SyncTestCase):
         self.assertEqual(order, ["Lists/a", "Lists/b", "INBOX", "Trash", "Archive"], r.output)
         self.assertNotIn(self.password, r.output)
 
+    def test_gmail_style_dict_nametrans_same_as_offlineimap(self):
+        """The most common real form: a dict lookup on '[Gmail]/...' names
+        with spaces, its reverse dict on the local side, and a `not in`
+        folderfilter."""
+        got, _ = self.compare_with_offlineimap(
+            remote={"nametrans": "lambda f: {'[Gmail]/Sent Mail': 'sent', "
+                                 "'[Gmail]/Trash': 'trash'}.get(f, f)",
+                    "folderfilter": "lambda f: f not in ['[Gmail]/All Mail']",
+                    "folderincludes": None, "foldersort": None, "copy_ignore_eval": None},
+            local={"nametrans": "lambda f: {'sent': '[Gmail]/Sent Mail', "
+                                "'trash': '[Gmail]/Trash'}.get(f, f)"},
+            folders="INBOX,[Gmail]/Sent Mail,[Gmail]/All Mail,[Gmail]/Trash,[Gmail]/Drafts")
+        self.assertEqual(sorted(got), ["INBOX", "[Gmail].Drafts", "sent", "trash"])
+        for _uid, fmd5, _flags, _body in got["sent"]:
+            self.assertEqual(fmd5, md5s("[Gmail]/Sent Mail"))
+
     def test_utf8foldernames_same_as_offlineimap(self):
         """utf8foldernames: UTF-8 local folders (and FMD5s), as offlineimap
         8 makes them."""
