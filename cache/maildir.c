@@ -41,6 +41,8 @@ struct maildir_repo {
 	unsigned unsynced_dirs;
 	maildir_change_fn *on_change;
 	void *change_ctx;
+	char *(*fmd5_name)(void *ctx, const char *folder); /* see maildir.h */
+	void *fmd5_ctx;
 	char host[256];
 	struct pending_store pending[PENDING_MAX];
 	size_t n_pending;
@@ -594,7 +596,9 @@ static int maildir_select_folder(struct repo *r, const char *name, bool for_writ
 	}
 	m->dir = dir;
 	m->base.folder = xstrdup(name);
-	maildir_folder_md5(name, m->md5);
+	char *hashed = m->fmd5_name ? m->fmd5_name(m->fmd5_ctx, name) : NULL;
+	maildir_folder_md5(hashed ? hashed : name, m->md5);
+	free(hashed);
 	*st_r = (struct repo_folder_status){ .uidvalidity = 42 };
 	TRACE(m, "selected %s (FMD5=%s)", dir, m->md5);
 	return REPO_OK;
@@ -1371,6 +1375,8 @@ struct repo *maildir_repo_new(const char *name, const struct maildir_settings *s
 	m->create_root = s->create_root;
 	m->on_change = s->on_change;
 	m->change_ctx = s->change_ctx;
+	m->fmd5_name = s->fmd5_name;
+	m->fmd5_ctx = s->fmd5_ctx;
 	if (gethostname(m->host, sizeof(m->host)) < 0 || !m->host[0])
 		strcpy(m->host, "localhost");
 	m->host[sizeof(m->host) - 1] = '\0';
@@ -1383,4 +1389,74 @@ char *maildir_folder_dir(struct repo *r, const char *local_folder)
 	if (!*local_folder)
 		return xstrdup(m->root);
 	return xasprintf("%s/%s", m->root, local_folder);
+}
+
+/* ---- --migrate-fmd5-using-nametrans ---- */
+
+int maildir_migrate_fmd5(struct repo *r, const char *folder, const char *old_md5,
+			 const char *new_md5, bool dry_run, size_t *renamed_r, char **error_r)
+{
+	char *dir = maildir_folder_dir(r, folder);
+	char old_tag[6 + HASH_MD5_HEX_LEN + 1], new_tag[6 + HASH_MD5_HEX_LEN + 1];
+	snprintf(old_tag, sizeof(old_tag), "FMD5=%s", old_md5);
+	snprintf(new_tag, sizeof(new_tag), "FMD5=%s", new_md5);
+	int ret = 0;
+	for (int s = 0; s < 2 && ret == 0; s++) {
+		char *sub = xasprintf("%s/%s", dir, s ? "cur" : "new");
+		DIR *d = opendir(sub);
+		if (!d) {
+			if (errno != ENOENT) {
+				*error_r = xasprintf("Maildir[%s]: %s: %s", folder, sub, strerror(errno));
+				ret = -1;
+			}
+			free(sub);
+			continue;
+		}
+		struct strlist names = STRLIST_INIT; /* read first, rename after */
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (e->d_name[0] != '.')
+				strlist_add(&names, e->d_name);
+		closedir(d);
+		for (size_t i = 0; i < names.n && ret == 0; i++) {
+			const char *name = names.v[i];
+			char *at = strstr(name, "FMD5=");
+			if (!at) {
+				log_debug(LOG_DBG_MAILDIR, "File `%s/%s' doesn't have an FMD5 assigned",
+					  sub, name);
+				continue;
+			}
+			if (strncmp(at, old_tag, strlen(old_tag)) != 0) {
+				if (strncmp(at, new_tag, strlen(new_tag)) != 0)
+					log_warn("Inconsistent FMD5 for file `%s/%s': Neither `%s' nor "
+						 "`%s' found", sub, name, old_md5, new_md5);
+				continue;
+			}
+			char *from = xasprintf("%s/%s", sub, name);
+			char *to = xasprintf("%s/%.*s%s%s", sub, (int)(at - name), name, new_tag,
+					     at + strlen(old_tag));
+			log_info("%sMigrating file `%s' to FMD5 `%s'", dry_run ? "[DRYRUN] " : "",
+				 from, new_md5);
+			if (!dry_run) {
+				if (rename_noreplace(from, to) < 0) {
+					*error_r = xasprintf("Maildir[%s]: can't rename file '%s' to "
+							     "'%s': %s", folder, from, to,
+							     strerror(errno));
+					ret = -1;
+				} else {
+					(*renamed_r)++;
+				}
+			}
+			free(from);
+			free(to);
+		}
+		strlist_free(&names);
+		if (ret == 0 && !dry_run && fsync_dir(sub) < 0 && errno != EINVAL) {
+			*error_r = xasprintf("Maildir[%s]: %s: fsync: %s", folder, sub, strerror(errno));
+			ret = -1;
+		}
+		free(sub);
+	}
+	free(dir);
+	return ret;
 }

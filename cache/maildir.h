@@ -95,6 +95,11 @@ struct maildir_settings {
 	bool create_root;  /* create root (0700) on connect if missing */
 	maildir_change_fn *on_change; /* NULL-able, see above */
 	void *change_ctx;  /* borrowed; passed to on_change */
+	/* NULL-able: the name whose md5 is a folder's FMD5 (malloc'd), NULL
+	 * for the folder name itself. OfflineIMAP hashes the local nametrans'
+	 * visible name (sync/folder_map.h folder_map_fmd5_name). */
+	char *(*fmd5_name)(void *ctx, const char *folder);
+	void *fmd5_ctx;    /* borrowed; passed to fmd5_name */
 };
 
 /* name: the [Repository <name>] this is. Never fails; problems with root
@@ -103,5 +108,15 @@ struct repo *maildir_repo_new(const char *name, const struct maildir_settings *s
 
 /* Absolute directory of a local folder (malloc'd). */
 char *maildir_folder_dir(struct repo *r, const char *local_folder);
+
+/* OfflineIMAP's --migrate-fmd5-using-nametrans for one folder: every file
+ * in new/ and cur/ whose name carries ",FMD5=<old_md5>" is renamed to carry
+ * new_md5 instead (never replacing a file; each directory fsynced after);
+ * a file with neither is warned about ("Inconsistent FMD5 ..."), one
+ * without FMD5 left alone. dry_run only logs. Adds the renames to
+ * *renamed_r. Returns 0, or -1 with *error_r (malloc'd) at the first
+ * failed rename. */
+int maildir_migrate_fmd5(struct repo *r, const char *folder, const char *old_md5,
+			 const char *new_md5, bool dry_run, size_t *renamed_r, char **error_r);
 
 #endif

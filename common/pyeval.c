@@ -124,7 +124,9 @@ static int exchange_raw(struct json_object *req, struct json_object **value_r, c
 	free(line);
 	if (rc < 0)
 		return fail(error_r, PYEVAL_ESTART,
-			    xasprintf("the Python helper went away: %s", strerror(errno)));
+			    errno == EPIPE || errno == ECONNRESET
+				    ? xstrdup("the Python helper (python3) exited unexpectedly")
+				    : xasprintf("writing to the Python helper: %s", strerror(errno)));
 	char *reply = NULL;
 	while (!pyproto_take_line(&S.in, &reply)) {
 		char buf[8192];
@@ -133,10 +135,11 @@ static int exchange_raw(struct json_object *req, struct json_object **value_r, c
 			continue;
 		if (n <= 0)
 			return fail(error_r, PYEVAL_ESTART,
-				    n == 0 ? xstrdup("the Python helper (python3) exited unexpectedly")
+				    n == 0 || errno == ECONNRESET ? xstrdup("the Python helper (python3) exited unexpectedly")
 					   : xasprintf("reading from the Python helper: %s",
 						       strerror(errno)));
 		sb_add(&S.in, buf, (size_t)n);
+		explicit_bzero(buf, (size_t)n);
 	}
 	rc = pyproto_parse_reply(reply, value_r, error_r);
 	explicit_bzero(reply, strlen(reply)); /* may hold a password */

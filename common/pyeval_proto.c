@@ -21,6 +21,9 @@ int pyproto_take_line(struct strbuf *in, char **line_r)
 	*line_r = xstrndup(in->buf, n);
 	size_t rest = in->len - n - 1;
 	memmove(in->buf, nl + 1, rest);
+	/* the consumed line may hold a secret (remotepasseval): no copy of it
+	 * stays behind in the buffer */
+	explicit_bzero(in->buf + rest, n + 1);
 	in->len = rest;
 	in->buf[rest] = '\0';
 	return 1;

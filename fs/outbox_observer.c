@@ -18,6 +18,8 @@ struct outbox_observer {
 	char infosep;
 	outbox_queued_fn *queued;
 	void *queued_ctx;
+	char *(*fmd5_name)(void *ctx, const char *folder);
+	void *fmd5_ctx;
 };
 
 /* What a file name in a folder tells, plus its names row. */
@@ -40,7 +42,9 @@ static int identify(struct outbox_observer *o, const char *folder, const char *n
 		    struct file_id *f, char **error_r)
 {
 	char md5[HASH_MD5_HEX_LEN + 1];
-	maildir_folder_md5(folder, md5);
+	char *hashed = o->fmd5_name ? o->fmd5_name(o->fmd5_ctx, folder) : NULL;
+	maildir_folder_md5(hashed ? hashed : folder, md5);
+	free(hashed);
 	struct maildir_name_info info;
 	maildir_name_parse(name, md5, o->infosep, &info);
 	memset(f, 0, sizeof(*f));
@@ -233,6 +237,8 @@ struct outbox_observer *outbox_observer_new(const struct outbox_observer_setting
 	o->infosep = s->infosep ? s->infosep : ':';
 	o->queued = s->queued;
 	o->queued_ctx = s->queued_ctx;
+	o->fmd5_name = s->fmd5_name;
+	o->fmd5_ctx = s->fmd5_ctx;
 	return o;
 }
 

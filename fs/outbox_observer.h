@@ -9,7 +9,7 @@
  *
  * A file's UID, in folder F with base name B (the name before ":2,"): the
  * names row (F, B) when there is one, else the ",U=" of its name when the
- * ",FMD5=" is F's md5 (maildir_folder_md5), else none (a message not
+ * ",FMD5=" is F's md5 (maildir_folder_md5 of F, or of fmd5_name(F)), else none (a message not
  * uploaded yet). Folder names are local names as on disk.
  *
  *   message_renamed, same folder (flag change, new <-> cur):
@@ -54,6 +54,10 @@ struct outbox_observer_settings {
 	char infosep;               /* ':' (0 = ':') */
 	outbox_queued_fn *queued;   /* NULL-able */
 	void *queued_ctx;           /* borrowed */
+	/* NULL-able: the name a folder's FMD5 hashes, as struct
+	 * maildir_settings' fmd5_name (a local nametrans changes it) */
+	char *(*fmd5_name)(void *ctx, const char *folder);
+	void *fmd5_ctx;             /* borrowed */
 };
 
 struct outbox_observer;

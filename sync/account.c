@@ -10,16 +10,7 @@
 #include <unistd.h>
 
 #include "common/xalloc.h"
-
-/* Options that hold Python code in OfflineIMAP; see account.h for why they
- * are refused instead of ignored. */
-static const char *const python_options[] = {
-	"nametrans", "folderfilter", "folderincludes", "foldersort", "remotehosteval",
-	"remoteporteval", "remoteusereval", "remotepasseval", "copy_ignore_eval",
-	"oauth2_access_token_eval", "oauth2_client_id_eval",
-	"oauth2_client_secret_eval", "oauth2_refresh_token_eval", "preauthtunnel",
-	"transporttunnel", NULL,
-};
+#include "sync/account_py.h"
 
 static char *trimmed(const char *s)
 {
@@ -266,15 +257,6 @@ static int load_repository(const struct config *cfg, const char *repo_name,
 				     config_filename(cfg), section);
 		goto out;
 	}
-	for (const char *const *p = python_options; *p; p++) {
-		if (config_get_raw(cfg, section, *p)) {
-			*error_r = xasprintf("%s: option '%s' in section '%s' holds Python code, which "
-					     "offlinefs does not run yet; remove it (or translate the "
-					     "folder names by hand) to use offlinefs",
-					     config_where(cfg, section, *p), *p, section);
-			goto out;
-		}
-	}
 	const char *type = get_str(&r, "type");
 	if (r.failed)
 		goto out;
@@ -336,7 +318,8 @@ static int load_repository(const struct config *cfg, const char *repo_name,
 				rs->keywords[i] = trimmed(kw);
 		}
 	} else {
-		const char *host = get_str(&r, "remotehost");
+		/* remotehosteval (account_py.c) takes precedence */
+		const char *host = rs->host ? rs->host : get_str(&r, "remotehost");
 		if (r.failed)
 			goto out;
 		if (!host && !strcasecmp(type, "Gmail"))
@@ -346,11 +329,15 @@ static int load_repository(const struct config *cfg, const char *repo_name,
 					     section);
 			goto out;
 		}
-		rs->host = trimmed(host);
+		char *h = trimmed(host);
+		free(rs->host);
+		rs->host = h;
 		rs->ssl = get_bool(&r, "ssl", true);
 		rs->starttls = get_bool(&r, "starttls", true);
-		rs->port = (int)get_int(&r, "remoteport", 0, 0, 65535);
-		rs->user = dup_or_null(get_str(&r, "remoteuser"));
+		if (!rs->port) /* else remoteporteval set it */
+			rs->port = (int)get_int(&r, "remoteport", 0, 0, 65535);
+		if (!rs->user) /* else remoteusereval set it */
+			rs->user = dup_or_null(get_str(&r, "remoteuser"));
 		const char *ca = get_str(&r, "sslcacertfile");
 		if (ca && *ca && strcasecmp(ca, "OS-DEFAULT") != 0)
 			rs->cacertfile = config_expand_path(ca);
@@ -360,7 +347,7 @@ static int load_repository(const struct config *cfg, const char *repo_name,
 		rs->auth_mechanisms = dup_or_null(get_str(&r, "auth_mechanisms"));
 		if (r.failed)
 			goto out;
-		if (load_password(&r, rs) < 0)
+		if (!rs->password && load_password(&r, rs) < 0) /* remotepasseval first */
 			goto out;
 		if (!rs->user) {
 			*error_r = xasprintf("%s: section [%s] needs 'remoteuser' (or a ~/.netrc entry "
@@ -469,7 +456,11 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 		goto out;
 	}
 	char *local_name = trimmed(local), *remote_name = trimmed(remote);
-	int rc = load_repository(cfg, local_name, &a_r->local, true, error_r);
+	int rc = account_refuse_unsupported(cfg, error_r);
+	if (rc == 0)
+		rc = account_py_load(cfg, section, local_name, remote_name, a_r, error_r);
+	if (rc == 0)
+		rc = load_repository(cfg, local_name, &a_r->local, true, error_r);
 	if (rc == 0)
 		rc = load_repository(cfg, remote_name, &a_r->remote, false, error_r);
 	free(local_name);
@@ -499,6 +490,7 @@ static void repo_settings_free(struct repo_settings *rs)
 	free(rs->cacertfile);
 	free(rs->fingerprints);
 	free(rs->auth_mechanisms);
+	account_py_free(rs);
 	memset(rs, 0, sizeof(*rs));
 }
 

@@ -11,9 +11,12 @@
  *   - ssl = yes with neither sslcacertfile nor cert_fingerprint verifies
  *     against the system CA store (OfflineIMAP refuses to connect, o3 #96);
  *     STARTTLS is verified too (OfflineIMAP does not verify it at all).
- *   - Options holding Python code (nametrans, folderfilter, *eval, ...) are
- *     refused with an error rather than ignored, because ignoring a
- *     nametrans would silently create and sync the wrong folders.
+ *   - Python-valued options (nametrans, folderfilter, *eval, ...) are
+ *     evaluated by real Python (common/pyeval.h) in sync/account_py.c, all
+ *     at load time, so a Python error stops the run before anything is
+ *     touched; OfflineIMAP evaluates the *eval options at connect time.
+ *   - Options offlinefs cannot honour (preauthtunnel, transporttunnel:
+ *     shell commands) are refused, every one of the file in one error.
  */
 #ifndef OFFLINEFS_ACCOUNT_H
 #define OFFLINEFS_ACCOUNT_H
@@ -26,6 +29,13 @@
 enum repo_type {
 	REPO_TYPE_MAILDIR,
 	REPO_TYPE_IMAP,
+};
+
+/* A Python value kept in the helper (common/pyeval.h handle); zero = unset. */
+struct pyfn {
+	bool set;
+	int h;
+	const char *where;      /* "file:line" of the option, owned by the config */
 };
 
 struct repo_settings {
@@ -54,6 +64,20 @@ struct repo_settings {
 	bool expunge;
 	int maxconnections;
 	char *auth_mechanisms;
+
+	/* Python-valued options (sync/account_py.c, docs/python.md); used by
+	 * sync/folder_map.h. Zero when not set. */
+	struct pyfn nametrans;     /* f(name) -> visible name */
+	struct pyfn folderfilter;  /* f(untranslated name) -> bool */
+	struct pyfn foldersort;    /* cmp(x, y) on visible names (IMAP only) */
+	struct pyfn copy_ignore;   /* f(visible name) -> [uid] or None */
+	struct pyfn newmail_hook;  /* f() (for the hooks) */
+	struct strlist folderincludes; /* extra remote folder names */
+	bool dynamic_folderfilter; /* accepted; every run evaluates anew */
+	bool decodefoldernames;    /* deprecated: visible name utf-7 decoded */
+	/* oauth2_*_eval results (for XOAUTH2, not used yet); secrets */
+	char *oauth2_client_id, *oauth2_client_secret;
+	char *oauth2_refresh_token, *oauth2_access_token;
 };
 
 /* The live mount's options (offlinefs mount; docs/mount.md "Configuration").
@@ -83,6 +107,8 @@ struct account_settings {
 				 * ones; 0 = never quick, negative = always */
 	char *presynchook;      /* [Account] presynchook, NULL = none (sync/hooks.h) */
 	char *postsynchook;     /* [Account] postsynchook, NULL = none */
+	bool utf8foldernames;   /* [Account] utf8foldernames (else [general]):
+				 * remote names decoded from modified UTF-7 */
 	struct repo_settings local, remote;
 	struct mount_settings mount; /* zero unless account_load_mount ran */
 };

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/ui.h"
 #include "imap/imap_repo.h"
+#include "sync/folder_map.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
 #include "sync/hooks.h"
@@ -65,6 +66,7 @@ struct account_ctx {
 	/* checks the folders a sync changed, so that the next run can skip
 	 * them without a listing (sync/mtime_check.h); NULL in dry runs */
 	struct mtime_checker *checker;
+	struct folder_map *fmap;  /* names, filters, order (sync/folder_map.h) */
 };
 
 struct folder_ctx {
@@ -98,28 +100,6 @@ struct folder_ctx {
 	bool premarks_syncing; /* their sync runs on a thread (status_sync_start) */
 	bool premarks_durable; /* ... and has completed */
 };
-
-char *sync_remote_to_local_name(const char *remote, char remote_sep, char local_sep)
-{
-	if (local_sep != remote_sep && local_sep != '/' && strchr(remote, local_sep))
-		return NULL;
-	char *s = xstrdup(remote);
-	if (local_sep != remote_sep)
-		for (char *p = s; *p; p++)
-			if (*p == remote_sep)
-				*p = local_sep;
-	return s;
-}
-
-char *sync_local_to_remote_name(const char *local, char local_sep, char remote_sep)
-{
-	char *s = xstrdup(local);
-	if (local_sep != remote_sep)
-		for (char *p = s; *p; p++)
-			if (*p == local_sep)
-				*p = remote_sep;
-	return s;
-}
 
 char *sync_status_db_path(const struct account_settings *a)
 {
@@ -1057,20 +1037,33 @@ static uint32_t read_offlineimap_validity(const struct account_settings *a, cons
 static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 {
 	const struct account_settings *a = f->acc->a;
-	char *base = offlineimap_basename(f->remote_name);
+	/* OfflineIMAP names the status after the remote visible name and the
+	 * FolderValidity after the remote name (sync/folder_map.h) */
+	char *oi_name = NULL, *oi_visible = NULL, *err = NULL;
+	if (folder_map_offlineimap_names(f->acc->fmap, f->remote_name,
+					 f->c->remote->ops->separator(f->c->remote), &oi_name,
+					 &oi_visible, &err) < 0) {
+		log_error("Folder %s: %s", f->remote_name, err);
+		free(err);
+		f->failed = true;
+		return;
+	}
+	char *base = offlineimap_basename(oi_visible);
 	char *path = xasprintf("%s/Account-%s/LocalStatus-sqlite/%s", a->metadata, a->name, base);
 	free(base);
+	free(oi_visible);
 	if (access(path, R_OK) != 0) {
 		free(path);
+		free(oi_name);
 		return;
 	}
 	size_t count = 0;
-	char *err = NULL;
 	struct status_db *db = f->c->status;
 	int rc = status_begin(db, &err);
 	if (rc == 0)
 		rc = status_import_offlineimap(db, f->folder_id, path, &count, &err);
-	sf->uidvalidity = read_offlineimap_validity(a, f->remote_name);
+	sf->uidvalidity = read_offlineimap_validity(a, oi_name);
+	free(oi_name);
 	if (rc == 0 && sf->uidvalidity)
 		rc = status_folder_update(db, sf, &err);
 	if (rc == 0)
@@ -1388,6 +1381,41 @@ static bool recorded_mtimes_hold(struct conn *c, const char *local_name,
 	       *mn == sf->new_mtime_ns && *mc == sf->cur_mtime_ns;
 }
 
+/* copy_ignore_eval (sync/folder_map.h): the UIDs it names are never
+ * downloaded, like OfflineIMAP's "IGNORED: Copy message"; nothing else of
+ * the plan changes, so they are not taken for deleted either. Returns 0,
+ * or -1 after failing the folder on a Python error. */
+static int drop_ignored_downloads(struct folder_ctx *f, const struct repo_msg_list *remote,
+				  struct plan *p)
+{
+	uint32_t *uids = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	char rsep = f->c->remote->ops->separator(f->c->remote);
+	if (folder_map_copy_ignore(f->acc->fmap, f->remote_name, rsep, &uids, &n, &err) < 0) {
+		log_error("Folder %s: %s", f->remote_name, err);
+		free(err);
+		f->failed = true;
+		return -1;
+	}
+	size_t kept = 0;
+	for (size_t i = 0; i < p->n_download; i++) {
+		uint32_t uid = remote->v[p->download[i]].uid;
+		bool ignored = false;
+		for (size_t k = 0; k < n && !ignored; k++)
+			ignored = uids[k] == uid;
+		if (ignored)
+			log_info("IGNORED: Copy message UID %u %s:%s -> %s", uid,
+				 f->acc->a->remote.name, f->remote_name, f->acc->a->local.name);
+		else
+			p->download[kept++] = p->download[i];
+	}
+	p->n_download = kept;
+	free(uids);
+	return 0;
+}
+
+
 /* --- one folder -------------------------------------------------------- */
 
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
@@ -1555,6 +1583,8 @@ list_local:
 		f.failed = true;
 		goto out;
 	}
+	if (drop_ignored_downloads(&f, &remote, &plan) < 0)
+		goto out;
 	if (plan.n_skipped_oversize)
 		log_info("Folder %s: %zu messages larger than maxsize (%llu bytes) skipped",
 			 remote_name, plan.n_skipped_oversize, (unsigned long long)a->maxsize);
@@ -1716,12 +1746,36 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 	}
 }
 
+/* folderincludes the listing lacks are synced when the server has them:
+ * each is EXAMINEd, as OfflineIMAP SELECTs them read-only; one it does not
+ * have is an error ("Invalid folderinclude") and is left out. */
+static void add_folderincludes(struct account_ctx *acc, struct strlist *rlist)
+{
+	struct strlist missing = STRLIST_INIT;
+	folder_map_missing_includes(acc->fmap, rlist, &missing);
+	struct repo *r = acc->main.remote;
+	for (size_t i = 0; i < missing.n; i++) {
+		struct repo_folder_status st;
+		if (r->ops->select_folder(r, missing.v[i], false, &st) == REPO_OK) {
+			strlist_add(rlist, missing.v[i]);
+		} else {
+			log_error("Invalid folderinclude: %s", repo_error(r));
+		}
+		r->ops->close_folder(r);
+	}
+	strlist_free(&missing);
+}
+
+/* The folder structure (sync/folder_map.h decides names, filters and
+ * order): creates what is missing on either side, then lists the pairs to
+ * sync. */
 static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 {
 	const struct account_settings *a = acc->a;
 	bool dry = acc->req->dry_run;
 	struct strlist rlist = STRLIST_INIT, llist = STRLIST_INIT;
-	char lsep = a->local.sep;
+	struct fm_plan plan = { 0 };
+	char *err = NULL;
 	int ret = -1;
 
 	int rc = acc->main.remote->ops->list_folders(acc->main.remote, &rlist);
@@ -1738,27 +1792,26 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 			goto out;
 		}
 	}
+	add_folderincludes(acc, &rlist);
 	strlist_sort(&rlist);
 	strlist_sort(&llist);
+	if (folder_map_plan(acc->fmap, &rlist, rsep, &llist, &plan, &err) < 0) {
+		log_error("Account %s: %s", a->name, err);
+		free(err);
+		goto out;
+	}
 
 	bool local_can_create = a->local.createfolders && !a->local.readonly;
 	bool remote_can_create = a->remote.createfolders && !a->remote.readonly;
 
-	for (size_t i = 0; i < rlist.n; i++) {
-		const char *rname = rlist.v[i];
-		if (!folder_selected(acc->req, rname))
+	for (size_t i = 0; i < plan.nr; i++) {
+		const char *rname = plan.r[i].wire, *lname = plan.r[i].local;
+		if (!lname || !plan.r[i].remote_sync || !folder_selected(acc->req, rname))
 			continue;
-		char *lname = sync_remote_to_local_name(rname, rsep, lsep);
-		if (!lname) {
-			log_warn("Ignoring folder '%s' due to unsupported '%c' character serving as "
-				 "local separator.", rname, lsep);
-			continue;
-		}
 		if (strlist_find(&llist, lname) < 0) {
 			if (!local_can_create) {
 				log_info("Folder %s: missing in %s and not created there (readonly or "
 					 "createfolders = no)", rname, a->local.name);
-				free(lname);
 				continue;
 			}
 			if (dry) {
@@ -1769,34 +1822,19 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 				if (rc != REPO_OK) {
 					log_error("%s", repo_error(acc->main.local));
 					__atomic_add_fetch(&acc->folder_errors, 1, __ATOMIC_RELAXED);
-					free(lname);
 					continue;
 				}
 				reset_folder_status(acc, rname);
 			}
 		}
-		pair_add(pairs, rname, lname, false);
-		free(lname);
+		if (plan.r[i].sync)
+			pair_add(pairs, rname, lname, false);
 	}
 
-	for (size_t i = 0; i < llist.n; i++) {
-		const char *lname = llist.v[i];
-		if (!*lname)
-			continue; /* the Maildir root itself; no remote name maps to it */
-		char *rname = sync_local_to_remote_name(lname, lsep, rsep);
-		if (strlist_find(&rlist, rname) >= 0 || !folder_selected(acc->req, rname)) {
-			free(rname);
+	for (size_t i = 0; i < plan.nc; i++) {
+		const char *lname = plan.c[i].local, *rname = plan.c[i].wire;
+		if (!folder_selected(acc->req, rname))
 			continue;
-		}
-		char *back = sync_remote_to_local_name(rname, rsep, lsep);
-		bool round_trips = back && !strcmp(back, lname);
-		free(back);
-		if (!round_trips) {
-			log_warn("Folder %s[%s] maps to '%s' on the server, which would not map "
-				 "back to it; not creating it", lname, a->local.name, rname);
-			free(rname);
-			continue;
-		}
 		if (!remote_can_create) {
 			log_info("Folder %s: missing on %s and not created there (readonly or "
 				 "createfolders = no)", lname, a->remote.name);
@@ -1814,10 +1852,10 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 				pair_add(pairs, rname, lname, false);
 			}
 		}
-		free(rname);
 	}
 	ret = 0;
 out:
+	fm_plan_free(&plan);
 	strlist_free(&rlist);
 	strlist_free(&llist);
 	return ret;
@@ -1853,7 +1891,8 @@ struct repo *sync_make_remote(const struct account_settings *a)
 	return imap_repo_new(rs->name, &s);
 }
 
-static struct repo *make_local(const struct account_settings *a, const struct sync_request *req)
+static struct repo *make_local(const struct account_settings *a, const struct sync_request *req,
+			       struct folder_map *fm)
 {
 	struct maildir_settings s = {
 		.root = a->local.localfolders,
@@ -1864,6 +1903,9 @@ static struct repo *make_local(const struct account_settings *a, const struct sy
 		.create_root = !req->dry_run,
 		.on_change = req->on_change,
 		.change_ctx = req->change_ctx,
+		/* a local nametrans changes what FMD5 hashes */
+		.fmd5_name = a->local.nametrans.set ? folder_map_fmd5_name : NULL,
+		.fmd5_ctx = fm,
 	};
 	return maildir_repo_new(a->local.name, &s);
 }
@@ -1890,7 +1932,7 @@ static int conn_open(struct account_ctx *acc, struct conn *c)
 		free(err);
 		return -1;
 	}
-	c->local = make_local(a, acc->req);
+	c->local = make_local(a, acc->req, acc->fmap);
 	if (!connected && c->remote->ops->connect(c->remote) != REPO_OK) {
 		log_error("Account %s: %s", a->name, repo_error(c->remote));
 		return -1;
@@ -2067,6 +2109,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 {
 	struct account_ctx acc = { .a = a, .req = req, .quick = req->quick };
 	acc.full_listing = env_full_listing();
+	acc.fmap = folder_map_new(a, req->folders && req->folders->n);
 	unsigned errors_before = log_error_count();
 	int lock_fd = -1;
 	char *err = NULL;
@@ -2105,7 +2148,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		struct sync_request reader = *req; /* the checker only reads */
 		reader.on_change = NULL;
 		reader.change_ctx = NULL;
-		acc.checker = mtime_checker_new(acc.db_path, a->fsync, make_local(a, &reader));
+		acc.checker = mtime_checker_new(acc.db_path, a->fsync, make_local(a, &reader, acc.fmap));
 	}
 
 	struct pair_list pairs = { 0 };
@@ -2153,6 +2196,7 @@ out:
 		account_unlock(&lock_fd);
 	free(acc.db_path);
 	free(acct_dir);
+	folder_map_free(&acc.fmap);
 	if (log_error_count() != errors_before || acc.folder_errors)
 		return SYNC_EXIT_ERRORS;
 	if (acc.validity_skips)

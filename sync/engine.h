@@ -122,11 +122,7 @@ struct repo *sync_make_remote(const struct account_settings *a);
  * (also holding the live mount's outbox). malloc'd. */
 char *sync_status_db_path(const struct account_settings *a);
 
-/* Maps a remote folder name to the local one (separator swap); NULL when
- * the remote name contains the local separator as a literal character and
- * cannot be represented (OfflineIMAP skips such folders too). malloc'd. */
-char *sync_remote_to_local_name(const char *remote, char remote_sep, char local_sep);
-/* The reverse. malloc'd. */
-char *sync_local_to_remote_name(const char *local, char local_sep, char remote_sep);
+/* Folder names (separator swap, nametrans, utf8foldernames) are mapped by
+ * sync/folder_map.h. */
 
 #endif

@@ -50,6 +50,7 @@
 #include "common/log.h"
 #include "imap/imap_repo.h"
 #include "sync/engine.h"
+#include "sync/folder_map.h"
 #include "sync/live_internal.h"
 
 #define BACKOFF_MAX 300        /* seconds */
@@ -612,6 +613,7 @@ struct live *live_new(const struct account_settings *a, const struct live_option
 	pthread_condattr_destroy(&ca);
 
 	l->w.a = a;
+	l->w.fmap = folder_map_new(a, false);
 	char *path = sync_status_db_path(a);
 	int rc = status_open(path, false, a->fsync, &l->w.db, error_r);
 	free(path);
@@ -621,6 +623,8 @@ struct live *live_new(const struct account_settings *a, const struct live_option
 		.root = a->local.localfolders,
 		.sep = a->local.sep,
 		.infosep = ':',
+		.fmd5_name = a->local.nametrans.set ? folder_map_fmd5_name : NULL,
+		.fmd5_ctx = l->w.fmap,
 	};
 	l->w.local = maildir_repo_new(a->local.name, &ms);
 	if (l->w.local->ops->connect(l->w.local) != REPO_OK) {
@@ -762,6 +766,7 @@ void live_free(struct live **lp)
 	if (l->w.local)
 		l->w.local->ops->free(&l->w.local);
 	status_close(&l->w.db);
+	folder_map_free(&l->w.fmap);
 	free(l->w.error);
 	for (int i = 0; i < 2; i++)
 		if (l->cancel_pipe[i] >= 0)

@@ -36,6 +36,7 @@ struct live_worker {
 	uint32_t sel_uidvalidity;         /* of remote->folder */
 	struct live_rows rows;
 	char *error;                      /* owned; why the last op or connect failed */
+	struct folder_map *fmap;          /* owned; names (sync/folder_map.h) */
 };
 
 enum live_op_result {

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "sync/engine.h"
 #include "sync/live_find.h"
+#include "sync/folder_map.h"
 #include "sync/live_internal.h"
 
 /* Internal outcome of one step. */
@@ -90,9 +91,15 @@ void live_worker_disconnect(struct live_worker *w)
 
 char *live_remote_name(const struct live_worker *w, const char *local)
 {
-	if (!*local)
+	if (!*local && !w->a->local.nametrans.set)
 		return NULL;
-	return sync_local_to_remote_name(local, w->a->local.sep, w->rsep);
+	char *err = NULL;
+	char *r = folder_map_to_remote(w->fmap, local, w->rsep, &err);
+	if (!r) {
+		log_error("%s", err);
+		free(err);
+	}
+	return r;
 }
 
 /* --- cached status rows ------------------------------------------------- */

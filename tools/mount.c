@@ -22,6 +22,7 @@
 #include "fs/maildir_fs.h"
 #include "fs/outbox_observer.h"
 #include "sync/engine.h"
+#include "sync/folder_map.h"
 #include "sync/live.h"
 #include "tools/cli.h"
 #include "tools/mountstate.h"
@@ -429,6 +430,8 @@ static int run_mount(struct account_settings *a, const char *mountpoint, bool fo
 		     int *report_fd, const char *default_log)
 {
 	struct mount_ctx m = { .a = a, .sigfd = -1, .stop_pipe = { -1, -1 } };
+	/* local nametrans: the FMD5 the observer expects (sync/folder_map.h) */
+	struct folder_map *fmap = folder_map_new(a, false);
 	int status = 1, lock_fd = -1;
 	char *err = NULL, *db_path = NULL;
 	sigset_t block, stops;
@@ -449,6 +452,8 @@ static int run_mount(struct account_settings *a, const char *mountpoint, bool fo
 		.infosep = ':',
 		.queued = on_queued,
 		.queued_ctx = &m,
+		.fmd5_name = a->local.nametrans.set ? folder_map_fmd5_name : NULL,
+		.fmd5_ctx = fmap,
 	};
 	m.oo = outbox_observer_new(&os, &err);
 	if (!m.oo)
@@ -572,6 +577,7 @@ stop:
 	account_unlock(&lock_fd);
 out:
 	free(db_path);
+	folder_map_free(&fmap);
 	tell_parent(report_fd, false);
 	return status;
 }

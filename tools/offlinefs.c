@@ -49,6 +49,7 @@
 #include "sync/idlewatch.h"
 #include "sync/mbnames.h"
 #include "sync/newmail.h"
+#include "sync/fmd5_migrate.h"
 #include "tools/cli.h"
 #include "tools/info.h"
 #include "tools/mount.h"
@@ -82,6 +83,9 @@ static void usage(FILE *out)
 		"  --info           show the accounts' repositories (server capabilities,\n"
 		"                   folder lists) and exit; syncs nothing\n"
 		"  --mbnames-prune  remove [mbnames] entries of accounts not in [general] accounts\n"
+		"  --migrate-fmd5-using-nametrans\n"
+		"                   rename Maildir files whose FMD5 is the md5 of the folder's\n"
+		"                   name to the md5 of its local nametrans name; no sync\n"
 		"  --delete-folder FOLDER\n"
 		"                   delete FOLDER (remote name) on the server of the one account\n"
 		"  -u UI            ttyui | basic | quiet | syslog | machineui | blinkenlights\n"
@@ -143,7 +147,8 @@ static void sleep_interruptible(double minutes, struct holdconn *held)
 	signals_wait(minutes * 60, held ? keepalive_tick : NULL, held);
 }
 
-enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_INFO, OPT_DELETE_FOLDER, OPT_MBNAMES_PRUNE };
+enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_INFO, OPT_DELETE_FOLDER, OPT_MBNAMES_PRUNE,
+       OPT_MIGRATE_FMD5 };
 
 /* The subcommand word, if any: the first argument that is neither an
  * option nor an option's value ("offlinefs -c rc status" works as well as
@@ -398,6 +403,7 @@ int main(int argc, char **argv)
 		{ "info", no_argument, NULL, OPT_INFO },
 		{ "delete-folder", required_argument, NULL, OPT_DELETE_FOLDER },
 		{ "mbnames-prune", no_argument, NULL, OPT_MBNAMES_PRUNE },
+		{ "migrate-fmd5-using-nametrans", no_argument, NULL, OPT_MIGRATE_FMD5 },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -412,6 +418,7 @@ int main(int argc, char **argv)
 	struct newmail_hooks *newmail = NULL;
 	struct idlewatch *idle = NULL;
 	struct holdconn *held = NULL;
+	bool migrate_fmd5 = false;
 	int c;
 	/* freed at out: on every path that gets past the options */
 	char *err = NULL;
@@ -444,6 +451,7 @@ int main(int argc, char **argv)
 		case OPT_INFO: info = true; break;
 		case OPT_DELETE_FOLDER: delete_folder = optarg; break;
 		case OPT_MBNAMES_PRUNE: mbnames_prune_only = true; break;
+		case OPT_MIGRATE_FMD5: migrate_fmd5 = true; break;
 		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); goto out0;
 		case 'h': usage(stdout); goto out0;
 		default:
@@ -513,6 +521,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "offlinefs: %s\n", err);
 			goto out;
 		}
+	}
+
+	if (migrate_fmd5) { /* instead of a sync, as in OfflineIMAP */
+		status = 0;
+		for (size_t i = 0; i < accounts.n; i++)
+			status |= sync_migrate_fmd5(&settings[i], dry_run);
+		goto out;
 	}
 
 	if (newmail_load(cfg, settings, accounts.n, &newmail, &err) < 0) {

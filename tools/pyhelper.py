@@ -13,8 +13,8 @@ import functools
 import importlib.machinery
 import importlib.util
 import json
-import os
 import re
+import signal
 import socket
 import sys
 
@@ -161,6 +161,9 @@ def describe(e):
 
 
 def main():
+    # Ctrl-C reaches the whole foreground process group; offlinefs decides
+    # what it means (graceful stop first). Our end is the socket closing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=3)
     rfile = sock.makefile('rb')
     wfile = sock.makefile('wb')

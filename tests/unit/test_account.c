@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "common/pyeval.h"
 #include "sync/account.h"
 #include "sync/engine.h"
 #include "tests/unit/check.h"
@@ -83,7 +84,23 @@ static void test_errors(void)
 	/* Line 19 is the first line after base_conf. */
 	expect_error("remoteport = 99999\n", "test.conf:19: option 'remoteport'");
 	expect_error("ssl = maybe\n", "test.conf:19: option 'ssl'");
-	expect_error("nametrans = lambda f: f\n", "test.conf:19: option 'nametrans'");
+	/* every Python error of the file in one run, one line each */
+	expect_error("nametrans = nope\nfolderfilter = lambda f: f in [\nremotepasseval = get_pass()\n",
+		     "test.conf:19: option 'nametrans' in section 'Repository Remote': NameError: "
+		     "name 'nope' is not defined\ntest.conf:20: option 'folderfilter' in section "
+		     "'Repository Remote': SyntaxError: ");
+	expect_error("remotepasseval = get_pass()\n", "test.conf:19: option 'remotepasseval' in "
+		     "section 'Repository Remote': NameError: name 'get_pass' is not defined");
+	expect_error("remoteporteval = '993'\n", "test.conf:19: option 'remoteporteval' in "
+		     "section 'Repository Remote': expected an int, got str");
+	expect_error("folderincludes = 'INBOX'\n", "option 'folderincludes' in section "
+		     "'Repository Remote': expected a list of folder names, got str");
+	/* a shell command, named as such, every one of the file */
+	expect_error("preauthtunnel = ssh host imapd\ntransporttunnel = nc h 143\n",
+		     "test.conf:19: option 'preauthtunnel' in section 'Repository Remote' is a shell "
+		     "command giving a pre-authenticated IMAP connection; offlinefs only connects "
+		     "over TCP (remotehost); remove it to use offlinefs\ntest.conf:20: option "
+		     "'transporttunnel'");
 	struct account_settings a;
 	char *err = NULL;
 	CHECK(load("[general]\naccounts = Test\n[Account Test]\nlocalrepository = L\n"
@@ -94,6 +111,44 @@ static void test_errors(void)
 	CHECK(load("[general]\naccounts=Test\n[Account Test]\nlocalrepository = L\n"
 		   "remoterepository = R\n[Repository L]\ntype = Mbox\n", &a, &err) != 0);
 	CHECK(err && strstr(err, "test.conf:7") && strstr(err, "Mbox"));
+	free(err);
+}
+
+static void test_python_values(void)
+{
+	char *text = xasprintf("%sremotepasseval = 'py' + 'pass'\nremoteporteval = 990 + 3\n"
+			       "remoteusereval = b'bob'\nremotehosteval = 'h' + '2'\n"
+			       "oauth2_access_token_eval = 'tok\\n'\n", base_conf);
+	struct account_settings a;
+	char *err = NULL;
+	CHECK_INT(load(text, &a, &err), 0);
+	if (!err) {
+		CHECK_STR(a.remote.password, "pypass");
+		CHECK_STR(a.remote.password_source, "remotepasseval");
+		CHECK_INT(a.remote.port, 993);
+		CHECK_STR(a.remote.user, "bob");
+		CHECK_STR(a.remote.host, "h2");
+		CHECK_STR(a.remote.oauth2_access_token, "tok");
+		account_free(&a);
+	}
+	free(err);
+	free(text);
+	pyeval_shutdown();
+}
+
+static void test_maildir_ignores_imap_evals(void)
+{
+	/* as OfflineIMAP: a Maildir repository never evaluates these */
+	const char *conf = "[general]\naccounts=Test\n[Account Test]\nlocalrepository = L\n"
+			   "remoterepository = R\n[Repository L]\ntype = Maildir\n"
+			   "localfolders = /tmp/x\nremotepasseval = nope()\n"
+			   "newmail_hook = nope\n[Repository R]\ntype = IMAP\n"
+			   "remotehost = h\nremoteuser = u\nremotepass = p\n";
+	struct account_settings a;
+	char *err = NULL;
+	CHECK_INT(load(conf, &a, &err), 0);
+	if (!err)
+		account_free(&a);
 	free(err);
 }
 
@@ -141,30 +196,13 @@ static void test_netrc(void)
 	CHECK_INT(netrc_lookup("", "h", NULL, &login, &pass), 0);
 }
 
-static void test_folder_names(void)
-{
-	char *s = sync_remote_to_local_name("Lists/foo", '/', '.');
-	CHECK_STR(s, "Lists.foo");
-	free(s);
-	s = sync_remote_to_local_name("a.b/c", '/', '.');
-	CHECK(s == NULL); /* the literal '.' cannot survive the round trip */
-	s = sync_remote_to_local_name("Lists/foo", '/', '/');
-	CHECK_STR(s, "Lists/foo");
-	free(s);
-	s = sync_local_to_remote_name("Lists.foo", '.', '/');
-	CHECK_STR(s, "Lists/foo");
-	free(s);
-	s = sync_remote_to_local_name("G&AOQ-ste", '/', '.');
-	CHECK_STR(s, "G&AOQ-ste");
-	free(s);
-}
-
 int main(void)
 {
 	test_defaults();
 	test_errors();
 	test_passfile();
+	test_maildir_ignores_imap_evals();
+	test_python_values();
 	test_netrc();
-	test_folder_names();
 	return check_report("test_account");
 }
