@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "sync/filters.h"
 
 enum repo_type {
 	REPO_TYPE_MAILDIR,
@@ -82,6 +83,7 @@ struct account_settings {
 				 * quick syncs (sync_request.quick) between full
 				 * ones; 0 = never quick, negative = always */
 	struct repo_settings local, remote;
+	struct sync_filters filters; /* maxage, startdate, reference, ... (filters.h) */
 	struct mount_settings mount; /* zero unless account_load_mount ran */
 };
 

@@ -18,6 +18,7 @@
 #include "cache/status.h"
 #include "common/log.h"
 #include "imap/imap_repo.h"
+#include "sync/folder_window.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
 #include "sync/planner.h"
@@ -1456,7 +1457,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	 * folder where no new message arrived. */
 	bool incremental = !acc->full_listing && c->remote->ops->list_changes && sf.id &&
 			   sf.highestmodseq && sf.uidvalidity && !a->maxsize && !a->remote.readonly &&
-			   !a->local.readonly;
+			   !a->local.readonly && !filters_windowed(&a->filters);
 	if (incremental && !dry && c->remote->ops->select_since)
 		rc = c->remote->ops->select_since(c->remote, remote_name, sf.uidvalidity,
 						  sf.highestmodseq, &rst);
@@ -1536,7 +1537,19 @@ list_local:
 		.local_storable = c->local->ops->storable_flags(c->local),
 	};
 	const char *perr = NULL;
-	if (plan_folder(rows, n_rows, remote.v, remote.n, local.v, local.n, &popt, &plan, &perr) < 0) {
+	struct status_rec *wrows = rows; /* maxage/startdate: the rows in the window */
+	size_t n_wrows = n_rows;
+	if (filters_windowed(&a->filters) &&
+	    folder_window_apply(a, remote_name, local_name, dry, &remote, &local, rows, n_rows,
+				&wrows, &n_wrows) < 0) {
+		f.failed = true;
+		goto out;
+	}
+	int prc = plan_folder(wrows, n_wrows, remote.v, remote.n, local.v, local.n, &popt, &plan,
+			      &perr);
+	if (wrows != rows)
+		free(wrows);
+	if (prc < 0) {
 		log_error("Folder %s: %s; skipping it", remote_name, perr);
 		f.failed = true;
 		goto out;
@@ -1835,7 +1848,7 @@ static struct repo *make_local(const struct account_settings *a, const struct sy
 	struct maildir_settings s = {
 		.root = a->local.localfolders,
 		.sep = a->local.sep,
-		.infosep = ':',
+		.infosep = a->filters.infosep ? a->filters.infosep : ':',
 		.fsync = a->fsync,
 		.need_sizes = a->maxsize > 0,
 		.create_root = !req->dry_run,

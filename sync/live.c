@@ -620,7 +620,7 @@ struct live *live_new(const struct account_settings *a, const struct live_option
 	struct maildir_settings ms = {
 		.root = a->local.localfolders,
 		.sep = a->local.sep,
-		.infosep = ':',
+		.infosep = a->filters.infosep ? a->filters.infosep : ':',
 	};
 	l->w.local = maildir_repo_new(a->local.name, &ms);
 	if (l->w.local->ops->connect(l->w.local) != REPO_OK) {
