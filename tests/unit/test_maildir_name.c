@@ -64,7 +64,7 @@ static void test_parse(void)
 		{ "1795648861_0.13031.vm,U=3,FMD5=" MD5_INBOX "!2,FRS", MD5_INBOX, ':', 3, "FRS", true, 63 },
 		{ "1795648861_0.13031.vm,U=3,FMD5=" MD5_INBOX "!2,", MD5_INBOX, ':', 3, "", true, 63 },
 		/* the configured one wins when both occur */
-		{ "a!2,F:2,S", MD5_INBOX, ':', 0, "S", true, 4 },
+		{ "a!2,F:2,S", MD5_INBOX, ':', 0, "S", true, 5 },
 		{ "a!2,F:2,S", MD5_INBOX, '!', 0, "F", true, 1 },
 		/* other programs' names in windows-compatible form */
 		{ "1700000000.M1P1.host!2,S", MD5_INBOX, '!', 0, "S", true, 20 },
