@@ -1410,7 +1410,11 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	}
 	f.folder_id = sf.id;
 
-	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity) {
+	/* maxage/startdate: a window that moved changes the sync of a folder
+	 * that did not change, so it is never skipped (OfflineIMAP ignores -q
+	 * with them, too) */
+	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity &&
+	    !filters_windowed(&a->filters)) {
 		int64_t mn = 0, mc = 0;
 		if (server_side_quiet(acc, c, pair, &sf)) {
 			bool unchanged = recorded_mtimes_hold(c, local_name, &sf, &mn, &mc);

@@ -75,8 +75,11 @@ int window_startdate_first(bool remote_partial, const struct repo_msg *remote, s
 	if (remote_partial) {
 		if (n_local)
 			return -1;
-		/* this first time only the dated messages, i.e. UID >= lo */
+		/* this first time only the dated messages (OfflineIMAP's
+		 * SEARCH SINCE); later ones all from the lowest of them up */
 		w_r->lo = min_remote_since(remote, n_remote, remote_since);
+		w_r->remote_by_date = true;
+		w_r->since = remote_since;
 	} else {
 		if (n_remote)
 			return -1;
@@ -96,7 +99,8 @@ struct msg_window window_from_lo(uint32_t lo)
 static bool inside(const struct msg_window *w, const struct repo_msg *m, bool local)
 {
 	if (m->uid)
-		return w->lo && m->uid >= w->lo;
+		return w->lo && m->uid >= w->lo &&
+		       (local || !w->remote_by_date || m->time >= w->since);
 	if (!local)
 		return false;
 	return !w->uidless_by_date || recent_name(m, w->cutoff);

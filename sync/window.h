@@ -14,7 +14,8 @@
  *   startdate on the remote repository (partial clone of the server into
  *     an empty Maildir): the first run needs an empty Maildir (else the
  *     folder fails: "To use startdate on Repository R, Repository L must
- *     be empty"), takes lo = min UID of R (1 when R is empty) and stores
+ *     be empty"), syncs R only, takes lo = min UID of R (1 when R is
+ *     empty) and stores
  *     it in <metadata>/Repository-<remote>/StartUID/<folder>; later runs
  *     read lo from there.
  *   startdate on the local repository: the same the other way round (the
@@ -45,6 +46,9 @@ struct msg_window {
 	bool uidless_by_date; /* files without UID take part only when their
 			       * name's time >= cutoff (else all of them do) */
 	int64_t cutoff;       /* local cutoff (Unix time) */
+	bool remote_by_date;  /* server messages take part only when their
+			       * INTERNALDATE >= since (startdate's first run) */
+	int64_t since;
 };
 
 /* The time in a Maildir file name: its first run of digits, -1 when it has

@@ -25,14 +25,14 @@ def offlineimap_exe(test):
     return exe
 
 
-def run_offlineimap(test, conf=None):
-    """One `offlineimap -o` run on conf (default test.conf); must succeed."""
+def run_offlineimap(test, conf=None, rc=0):
+    """One `offlineimap -o` run on conf (default test.conf); must exit rc."""
     exe = offlineimap_exe(test)
     p = subprocess.run([exe, "-c", conf or test.conf, "-o", "-u", "basic"],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
     out = p.stdout.decode(errors="replace")
     print("$ offlineimap ...\n" + out, file=sys.stderr)
-    test.assertEqual(p.returncode, 0, "offlineimap itself failed:\n" + out)
+    test.assertEqual(p.returncode, rc, "offlineimap itself failed:\n" + out)
     return out
 
 
@@ -127,6 +127,196 @@ class TestWinCompat(harness.SyncTestCase):
         with self.server() as srv:
             self.assertEqual(srv.snapshot(), before)
         self.assert_nothing_copied(r)
+
+
+DAY = 86400
+
+
+def append_dated(srv, folder, body, when, flags=()):
+    """APPEND with INTERNALDATE `when` (Unix time); returns the UID."""
+    import imaplib
+    body = harness.crlf_to_lf(body).replace(b"\n", b"\r\n")
+    fl = "(%s)" % " ".join(flags) if flags else None
+    typ, data = srv.c.append(srv.q(folder), fl, imaplib.Time2Internaldate(when), body)
+    assert typ == "OK", data
+    return int(re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1))
+
+
+def dated_message(subject, when):
+    return ("From: a@example.test\nTo: user1@example.test\nSubject: %s\nDate: %s\n"
+            "Message-ID: <%s@test.example>\n\nbody of %s\n"
+            % (subject, email.utils.formatdate(when), harness.sha(subject.encode())[:16],
+               subject)).encode()
+
+
+class WindowCase(harness.SyncTestCase):
+    """Helpers: a second Maildir + metadata synced by the real offlineimap
+    with the same options, so the two tools can be compared."""
+
+    def oi_config(self, **kw):
+        self.oimail = os.path.join(self.client, "OIMail")
+        self.oimeta = os.path.join(self.client, "oimeta")
+        general = dict(kw.pop("general", None) or {})
+        general["metadata"] = self.oimeta
+        local = dict(kw.pop("local", None) or {})
+        local["localfolders"] = self.oimail
+        return self.write_config(name="oirc", general=general, local=local, **kw)
+
+    def uids(self, root, folder="INBOX"):
+        return sorted(m.uid for m in maildir_messages(root, folder))
+
+    def dated_server(self):
+        """INBOX: UIDs 1-3 dated 200 days ago, 4-6 two days ago, 7 again
+        200 days ago (a high UID with an old date)."""
+        now = time.time()
+        with self.server() as srv:
+            for i in range(7):
+                when = now - (2 if 3 <= i < 6 else 200) * DAY
+                append_dated(srv, "INBOX", dated_message("m%d" % (i + 1), when), when,
+                             ["\\Seen"] if i % 2 else [])
+
+
+class TestMaxage(WindowCase):
+
+    def test_maxage_same_messages_as_offlineimap(self):
+        """maxage = 30 syncs the same messages as offlineimap: those from
+        the oldest UID dated within the window up (4-7), not the old ones."""
+        self.dated_server()
+        run_offlineimap(self, self.oi_config(account={"maxage": "30"}))
+        self.write_config(account={"maxage": "30"})
+        r = self.sync()
+        self.assertEqual(self.uids(self.oimail), [4, 5, 6, 7])
+        self.assertEqual(self.uids(self.mail), [4, 5, 6, 7])
+        self.assertIn("outside the maxage window", r.output)
+        # and a date works as well: nothing since 10 days ago but UID 4-7
+        # again; then an older date takes every message in
+        self.write_config(account={"maxage": time.strftime("%Y-%m-%d",
+                                                           time.gmtime(time.time() - 10 * DAY))})
+        self.sync()
+        self.assertEqual(self.uids(self.mail), [4, 5, 6, 7])
+        self.write_config(account={"maxage": time.strftime("%Y-%m-%d",
+                                                           time.gmtime(time.time() - 400 * DAY))})
+        self.sync()
+        self.assertEqual(self.uids(self.mail), [1, 2, 3, 4, 5, 6, 7])
+        self.assert_synced("INBOX")
+
+    def test_maxage_never_deletes_outside_window(self):
+        """Messages outside the window are left alone on both sides: a
+        Maildir file of one gone, a server copy of another expunged, a
+        flag changed: none of it is applied anywhere while maxage hides
+        them, and the messages inside the window still sync both ways."""
+        self.dated_server()
+        self.sync()
+        self.assertEqual(self.uids(self.mail), [1, 2, 3, 4, 5, 6, 7])
+        # Maildir file names carry the download time: make UIDs 1-3 look
+        # old locally too (as files offlineimap fetched long ago would)
+        old = int(time.time() - 200 * DAY)
+        for m in maildir_messages(self.mail, "INBOX"):
+            if m.uid <= 3:
+                os.rename(m.path, os.path.join(os.path.dirname(m.path),
+                                               str(old) + m.name[m.name.index("_"):]))
+        self.write_config(account={"maxage": "30"})
+        local = {m.uid: m for m in maildir_messages(self.mail, "INBOX")}
+        os.unlink(local[1].path)                      # gone locally, out of window
+        os.unlink(local[5].path)                      # gone locally, in window
+        with self.server() as srv:
+            srv.expunge("INBOX", 2)                   # gone on the server, out of window
+            srv.store("INBOX", 3, "+FLAGS", ["\\Flagged"])  # flagged, out of window
+            srv.store("INBOX", 6, "+FLAGS", ["\\Flagged"])  # flagged, in window
+        self.sync()
+        with self.server() as srv:
+            msgs = srv.messages("INBOX")
+        self.assertEqual(sorted(msgs), [1, 3, 4, 6, 7], "the server lost or kept the wrong ones")
+        self.assertEqual(self.uids(self.mail), [2, 3, 4, 6, 7])
+        local = {m.uid: m for m in maildir_messages(self.mail, "INBOX")}
+        self.assertNotIn("F", local[3].flags)
+        self.assertIn("F", local[6].flags)
+        # offlineimap on the same state deletes nothing outside the window
+        # either (it is the reference for what is in it)
+        if shutil.which("offlineimap"):
+            with self.server() as srv:
+                before = srv.snapshot()
+            run_offlineimap(self, self.oi_config(account={"maxage": "30"}))
+            with self.server() as srv:
+                self.assertEqual(srv.snapshot(), before)
+            # (its fresh Maildir gets the window: from UID 4 up)
+            self.assertEqual(self.uids(self.oimail), [4, 6, 7])
+
+
+class TestStartdate(WindowCase):
+
+    def test_startdate_local_needs_empty_server_like_offlineimap(self):
+        """startdate on the local repository over a server folder that is
+        not empty: offlineimap syncs nothing ("Repository Remote must be
+        empty"); offlinefs now does the same (it used to sync all 25),
+        and says why."""
+        self.load_corpus(messages=25, folders="INBOX")
+        today = time.strftime("%Y-%m-%d")
+        out = run_offlineimap(self, self.oi_config(local={"startdate": today}), rc=1)
+        self.assertIn("must be empty", out)
+        self.assertEqual(self.uids(self.oimail), [])
+        self.write_config(local={"startdate": today})
+        with self.server() as srv:
+            before = srv.snapshot()
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertIn("to use startdate on Repository Local, Repository Remote must be empty",
+                      r.output)
+        self.assertEqual(self.uids(self.mail), [])
+        with self.server() as srv:
+            self.assertEqual(srv.snapshot(), before)
+
+    def test_startdate_remote_partial_clone(self):
+        """startdate on the remote repository clones the messages since the
+        date (from the lowest such UID up), as offlineimap does, writes the
+        same StartUID file, and later runs keep that bound: nothing below it
+        is ever copied or deleted."""
+        self.dated_server()
+        start = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 10 * DAY))
+        oirc = self.oi_config(remote={"startdate": start})
+        run_offlineimap(self, oirc)
+        self.write_config(remote={"startdate": start})
+        self.sync()
+        # the first run: only what is dated since the start (not UID 7)
+        self.assertEqual(self.uids(self.oimail), [4, 5, 6])
+        self.assertEqual(self.uids(self.mail), [4, 5, 6])
+        run_offlineimap(self, oirc)
+        self.sync()
+        # later runs: every UID from the lowest of them up
+        self.assertEqual(self.uids(self.oimail), [4, 5, 6, 7])
+        self.assertEqual(self.uids(self.mail), [4, 5, 6, 7])
+        rel = os.path.join("Repository-" + harness.REMOTE_REPO, "StartUID", "INBOX")
+        with open(os.path.join(self.oimeta, rel)) as f:
+            oi = f.read()
+        with open(os.path.join(self.meta, rel)) as f:
+            self.assertEqual(f.read(), oi)
+        self.assertEqual(oi, "4\n")
+        with self.server() as srv:
+            srv.expunge("INBOX", 1)
+            append_dated(srv, "INBOX", dated_message("new old", time.time() - 300 * DAY),
+                         time.time() - 300 * DAY)
+        self.sync()
+        self.assertEqual(self.uids(self.mail), [4, 5, 6, 7, 8])
+        with self.server() as srv:
+            self.assertEqual(sorted(srv.messages("INBOX")), [2, 3, 4, 5, 6, 7, 8])
+
+    def test_maxage_and_startdate_refused(self):
+        """At most one of maxage and the startdates: one error line, exit
+        1, nothing touched."""
+        self.write_config(account={"maxage": "3"}, remote={"startdate": "2020-01-01"})
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1)
+        self.assertIn("at most one of the following: maxage, startdate", r.output)
+        self.assertFalse(os.path.exists(self.mail))
+        for bad, opt in (({"account": {"maxage": "0"}}, "maxage"),
+                         ({"account": {"maxage": "soon"}}, "maxage"),
+                         ({"local": {"startdate": "2020-02-30"}}, "startdate"),
+                         ({"remote": {"startdate": "2999-01-01"}}, "startdate")):
+            self.write_config(**bad)
+            r = self.run_offlinefs()
+            self.assertEqual(r.rc, 1, str(r))
+            self.assertRegex(r.output, r"offlineimaprc:\d+: option '%s'" % opt)
+            self.assertFalse(os.path.exists(self.mail))
 
 
 if __name__ == "__main__":
