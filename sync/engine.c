@@ -1841,6 +1841,8 @@ struct repo *sync_make_remote(const struct account_settings *a)
 		.timeout_seconds = a->socktimeout,
 		.expunge = rs->expunge,
 		.auth_mechanisms = rs->auth_mechanisms,
+		.reference = a->filters.reference,
+		.subscribedonly = a->filters.subscribedonly,
 	};
 	for (int i = 0; i < 26; i++)
 		s.keywords[i] = a->local.keywords[i];

@@ -319,5 +319,48 @@ class TestStartdate(WindowCase):
             self.assertFalse(os.path.exists(self.mail))
 
 
+class TestFolderListing(WindowCase):
+    """reference (LIST prefix) and subscribedonly (LSUB)."""
+
+    FOLDERS = ["Archive", "Archive/2023", "Lists", "Lists/foo", "Sent"]
+
+    def server_folders(self, subscribe=()):
+        with self.server() as srv:
+            for f in self.FOLDERS:
+                srv.create(f)
+            for f in self.FOLDERS + ["INBOX"]:
+                srv.append(f, simple_message("in " + f))
+            for f in subscribe:
+                srv.c.subscribe(srv.q(f))
+
+    def compare(self, **opts):
+        run_offlineimap(self, self.oi_config(**opts))
+        self.write_config(**opts)
+        self.sync()
+        oi = harness.maildir_folders(self.oimail)
+        self.assertEqual(harness.maildir_folders(self.mail), oi)
+        for f in oi:
+            self.assertEqual(names_count(self.mail, f), names_count(self.oimail, f), f)
+        return oi
+
+    def test_reference_lists_under_prefix(self):
+        """reference = Lists: only the folders LIST Lists "*" gives, as
+        offlineimap (it used to sync every folder)."""
+        self.server_folders()
+        got = self.compare(remote={"reference": "Lists"})
+        # Dovecot reads LIST Lists "*" as the pattern "Lists*"
+        self.assertEqual(got, {"Lists", "Lists.foo"})
+
+    def test_subscribedonly_uses_lsub(self):
+        """subscribedonly = yes: only the subscribed folders, as offlineimap."""
+        self.server_folders(subscribe=["INBOX", "Archive/2023", "Sent"])
+        got = self.compare(remote={"subscribedonly": "yes"})
+        self.assertEqual(got, {"INBOX", "Archive.2023", "Sent"})
+
+
+def names_count(root, folder):
+    return len(maildir_messages(root, folder))
+
+
 if __name__ == "__main__":
     harness.main()
