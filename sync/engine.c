@@ -860,7 +860,8 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 			int rc = lr->ops->open_body(lr, m, &fd, &size, &mtime);
 			if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 				continue;
-			if (size >= STREAM_MIN) {
+			/* filterheaders edits the bytes: those uploads are read whole */
+			if (size >= STREAM_MIN && !f->acc->a->filters.filterheaders.n) {
 				flush_uploads(f, local, b);
 				if (!f->failed) {
 					f->handed[i] = true;
@@ -874,6 +875,8 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 		int rc = lr->ops->read_body(lr, m, &body, &len, &mtime);
 		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 			continue;
+		if (f->acc->a->filters.filterheaders.n) /* the local file keeps them */
+			len = filters_strip_headers(body, len, &f->acc->a->filters.filterheaders);
 		char *base = key_base(m->key);
 		if (b->n && (b->n == UPLOAD_BATCH_MSGS || b->bytes + len > UPLOAD_BATCH_BYTES))
 			flush_uploads(f, local, b);

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 /* One reader per section, each option one line with uniform errors. */
@@ -258,4 +259,39 @@ void filters_maxage_bounds(const struct sync_filters *f, int64_t now, int64_t *l
 	*local_cutoff_r = cutoff;
 	/* SEARCH SINCE <the day of gmtime(cutoff + 1 day)> */
 	*remote_since_r = utc_day_start(cutoff + 86400);
+}
+
+static bool header_named(const char *line, size_t n, const struct strlist *names)
+{
+	const char *colon = memchr(line, ':', n);
+	if (!colon)
+		return false;
+	size_t nl = (size_t)(colon - line);
+	for (size_t i = 0; i < names->n; i++)
+		if (strlen(names->v[i]) == nl && !strncasecmp(line, names->v[i], nl))
+			return true;
+	return false;
+}
+
+size_t filters_strip_headers(char *body, size_t len, const struct strlist *names)
+{
+	size_t in = 0, out = 0;
+	bool dropping = false;
+	while (in < len) {
+		const char *eol = memchr(body + in, '\n', len - in);
+		size_t n = eol ? (size_t)(eol - (body + in)) + 1 : len - in;
+		const char *line = body + in;
+		if (line[0] == '\n' || (n == 2 && line[0] == '\r')) {
+			break; /* the empty line: the body follows */
+		}
+		if (line[0] != ' ' && line[0] != '\t')
+			dropping = header_named(line, n, names);
+		if (!dropping) {
+			memmove(body + out, line, n);
+			out += n;
+		}
+		in += n;
+	}
+	memmove(body + out, body + in, len - in);
+	return out + (len - in);
 }

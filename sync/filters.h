@@ -36,6 +36,7 @@
 #define OFFLINEFS_FILTERS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/config.h"
@@ -86,6 +87,14 @@ int filters_parse_day(const char *s, struct filter_day *d_r);
  *      INTERNALDATE is earlier is out of the window. */
 void filters_maxage_bounds(const struct sync_filters *f, int64_t now, int64_t *local_cutoff_r,
 			   int64_t *remote_since_r);
+
+/* filterheaders: removes from the header block of body[0..len) (LF text;
+ * the header block ends at the first empty line) every header whose name
+ * is in names, compared case-insensitively, with its continuation lines,
+ * as Python's `del msg[name]` does for OfflineIMAP (unlike its docs, which
+ * say case-sensitive). Everything else stays byte for byte (OfflineIMAP
+ * re-serialises the whole message). In place; returns the new length. */
+size_t filters_strip_headers(char *body, size_t len, const struct strlist *names);
 
 /* A startdate's bounds: local cutoff (midnight, local time) and the
  * SEARCH SINCE day's start (UTC). */

@@ -358,6 +358,49 @@ class TestFolderListing(WindowCase):
         self.assertEqual(got, {"INBOX", "Archive.2023", "Sent"})
 
 
+def header_names(body):
+    head = harness.crlf_to_lf(body).split(b"\n\n", 1)[0]
+    return [ln.split(b":", 1)[0].decode() for ln in head.split(b"\n")
+            if ln and ln[:1] not in (b" ", b"\t")]
+
+
+class TestFilterHeaders(WindowCase):
+
+    def test_filterheaders_stripped_from_uploads(self):
+        """filterheaders: the listed headers (any case, every occurrence,
+        folded lines too) are missing from the copy uploaded to the server,
+        as in offlineimap's upload of the same file; the local file keeps
+        them and only gets its U= name; downloads are not filtered."""
+        msg = (b"From: a@example.test\nX-Spam-Status: Yes, score=9\n  tests=FOO\n"
+               b"To: user1@example.test\nSubject: filtered\nx-spam-status: again\n"
+               b"X-Keep: 1\nMessage-ID: <f1@test.example>\n\nX-Spam-Status: in the body\n")
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("down", extra="X-Spam-Status: down\n"))
+        opts = {"account": {"filterheaders": "X-Spam-Status , X-Other"}}
+        # offlineimap uploads its copy first (UID 2), then offlinefs (UID 3)
+        self.oi_config(**opts)
+        harness.make_local_folder(self.oimail, "INBOX")
+        add_local_message(self.oimail, "INBOX", msg)
+        run_offlineimap(self, os.path.join(self.client, "oirc"))
+        harness.make_local_folder(self.mail, "INBOX")
+        add_local_message(self.mail, "INBOX", msg)
+        self.write_config(**opts)
+        self.sync()
+        with self.server() as srv:
+            msgs = srv.messages("INBOX")
+        self.assertEqual(sorted(msgs), [1, 2, 3])
+        self.assertEqual(header_names(msgs[3].body), header_names(msgs[2].body))
+        self.assertNotIn("X-Spam-Status", header_names(msgs[3].body))
+        self.assertIn(b"X-Spam-Status: in the body", msgs[3].body)
+        self.assertEqual(harness.crlf_to_lf(msgs[3].body),
+                         msg.replace(b"X-Spam-Status: Yes, score=9\n  tests=FOO\n", b"")
+                         .replace(b"x-spam-status: again\n", b""))
+        local = {m.uid: m for m in maildir_messages(self.mail, "INBOX")}
+        self.assertEqual(sorted(local), [1, 2, 3])
+        self.assertEqual(local[3].body, msg, "the local file was changed")
+        self.assertIn(b"X-Spam-Status: down", local[1].body, "a download was filtered")
+
+
 def names_count(root, folder):
     return len(maildir_messages(root, folder))
 

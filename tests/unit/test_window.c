@@ -200,6 +200,37 @@ static void test_days(void)
 	CHECK(since == 1704844800 + DAY);
 }
 
+static void strip_case(const char *in, const char *names_csv, const char *want)
+{
+	struct strlist names = STRLIST_INIT;
+	char *copy = xstrdup(names_csv), *save = NULL;
+	for (char *w = strtok_r(copy, ",", &save); w; w = strtok_r(NULL, ",", &save))
+		strlist_add(&names, w);
+	char *b = xstrdup(in);
+	size_t n = filters_strip_headers(b, strlen(b), &names);
+	b[n] = '\0';
+	CHECK_STR(b, want);
+	free(b);
+	free(copy);
+	strlist_free(&names);
+}
+
+static void test_strip_headers(void)
+{
+	/* every occurrence, any case, with continuation lines */
+	strip_case("From: a\nX-Spam: yes\n  folded\nTo: b\nx-spam: no\n\nX-Spam: body\n",
+		   "X-Spam", "From: a\nTo: b\n\nX-Spam: body\n");
+	/* several names; a name that is only a prefix stays */
+	strip_case("X-A: 1\nX-AB: 2\nX-B: 3\n\tmore\nSubject: s\n\nhi\n", "X-A,X-B",
+		   "X-AB: 2\nSubject: s\n\nhi\n");
+	/* CRLF empty line ends the header too; nothing to do = same bytes */
+	strip_case("A: 1\r\n\r\nX-A: 2\r\n", "X-A", "A: 1\r\n\r\nX-A: 2\r\n");
+	strip_case("A: 1\n\nbody", "Nope", "A: 1\n\nbody");
+	/* no body at all, header last without newline */
+	strip_case("A: 1\nX-A: 2", "X-A", "A: 1\n");
+	strip_case("", "X-A", "");
+}
+
 int main(void)
 {
 	setenv("TZ", "UTC", 1);
@@ -208,5 +239,6 @@ int main(void)
 	test_maxage_local_decides();
 	test_startdate();
 	test_days();
+	test_strip_headers();
 	return check_report("test_window");
 }
