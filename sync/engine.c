@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/atimes.h"
 #include "cache/lock.h"
 #include "cache/maildir.h"
 #include "cache/maildir_name.h"
@@ -1861,6 +1862,8 @@ static struct repo *make_local(const struct account_settings *a, const struct sy
 		.fsync = a->fsync,
 		.need_sizes = a->maxsize > 0,
 		.create_root = !req->dry_run,
+		.name_from_date = a->filters.filename_use_mail_timestamp,
+		.mtime_from_date = a->filters.utime_from_header,
 		.on_change = req->on_change,
 		.change_ctx = req->change_ctx,
 	};
@@ -2055,6 +2058,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	char *err = NULL;
 	char *acct_dir = xasprintf("%s/Account-%s", a->metadata, a->name);
 	bool dry = req->dry_run;
+	struct atimes *atimes = NULL; /* restoreatime */
 	acc.db_path = sync_status_db_path(a);
 
 	log_info("*** Processing account %s%s", a->name, dry ? " [DRYRUN]" : "");
@@ -2079,6 +2083,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		 a->remote.port ? a->remote.port : (a->remote.ssl ? 993 : 143), a->remote.name);
 	if (conn_open(&acc, &acc.main) < 0)
 		goto out;
+	if (a->filters.restoreatime && !acc.local_root_missing)
+		atimes = atimes_record(acc.main.local);
 	if (!dry) {
 		struct sync_request reader = *req; /* the checker only reads */
 		reader.on_change = NULL;
@@ -2108,6 +2114,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	log_info("*** Finished account '%s'", a->name);
 out:
 	mtime_checker_finish(&acc.checker, acc.main.status);
+	atimes_restore(&atimes); /* after every reader of the directories */
 	conn_close(&acc.main);
 	if (lock_fd >= 0)
 		account_unlock(&lock_fd);

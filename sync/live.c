@@ -621,6 +621,8 @@ struct live *live_new(const struct account_settings *a, const struct live_option
 		.root = a->local.localfolders,
 		.sep = a->local.sep,
 		.infosep = a->filters.infosep ? a->filters.infosep : ':',
+		.name_from_date = a->filters.filename_use_mail_timestamp,
+		.mtime_from_date = a->filters.utime_from_header,
 	};
 	l->w.local = maildir_repo_new(a->local.name, &ms);
 	if (l->w.local->ops->connect(l->w.local) != REPO_OK) {

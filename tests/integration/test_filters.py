@@ -401,6 +401,91 @@ class TestFilterHeaders(WindowCase):
         self.assertIn(b"X-Spam-Status: down", local[1].body, "a download was filtered")
 
 
+class TestNaming(WindowCase):
+    """filename_use_mail_timestamp, utime_from_header, restoreatime."""
+
+    DATES = ["Mon, 01 Jan 2024 10:00:00 +0000", "Tue, 02 Jan 2024 11:30:00 +0130",
+             "Mon, 01 Jan 2024 10:00:00 +0000", "Wed, 03 Jan 2024 09:00:00"]
+
+    def dated_inbox(self):
+        with self.server() as srv:
+            for i, d in enumerate(self.DATES):
+                srv.append("INBOX", ("From: a@example.test\nSubject: d%d\nDate: %s\n"
+                                     "Message-ID: <d%d@test.example>\n\nbody\n"
+                                     % (i, d, i)).encode())
+            # no Date:, a Delivery-date:
+            srv.append("INBOX", b"From: a@example.test\nSubject: dd\n"
+                                b"Delivery-date: Thu, 04 Jan 2024 08:00:00 +0000\n\nbody\n")
+
+    def by_uid(self, root):
+        return {m.uid: m for m in maildir_messages(root, "INBOX")}
+
+    def test_filename_use_mail_timestamp(self):
+        """The name's time is the Date: (else Delivery-date:) as
+        offlineimap computes it, with a seq per time; the option works
+        from [general] as well (OfflineIMAP's fallback)."""
+        self.dated_inbox()
+        run_offlineimap(self, self.oi_config(local={"filename_use_mail_timestamp": "yes"}))
+        self.write_config(general={"filename_use_mail_timestamp": "yes"})
+        self.sync()
+        oi, us = self.by_uid(self.oimail), self.by_uid(self.mail)
+        self.assertEqual(sorted(oi), sorted(us))
+        for uid in oi:
+            self.assertEqual(us[uid].name.split("_")[0], oi[uid].name.split("_")[0],
+                             "UID %d: %s vs offlineimap's %s" % (uid, us[uid].name, oi[uid].name))
+        self.assertEqual(us[1].name.split("_")[0], "1704103200")
+        self.assertEqual(us[5].name.split("_")[0], "1704355200")
+        # the two messages of the same second get distinct seqs
+        self.assertNotEqual(us[1].name.split(".")[0], us[3].name.split(".")[0])
+        harness.SyncTestCase.assert_synced(self, "INBOX")
+
+    def test_utime_from_header(self):
+        """utime_from_header: the file's mtime is the Date: header, as in
+        offlineimap's Maildir."""
+        self.dated_inbox()
+        run_offlineimap(self, self.oi_config(local={"utime_from_header": "yes"}))
+        self.write_config(local={"utime_from_header": "yes"})
+        self.sync()
+        oi, us = self.by_uid(self.oimail), self.by_uid(self.mail)
+        for uid in (1, 2, 3, 4):
+            self.assertEqual(int(os.stat(us[uid].path).st_mtime),
+                             int(os.stat(oi[uid].path).st_mtime), "UID %d" % uid)
+        self.assertEqual(int(os.stat(us[1].path).st_mtime), 1704103200)
+        self.assertEqual(int(os.stat(us[2].path).st_mtime), 1704189600)  # 11:30 +0130
+
+    def test_restoreatime(self):
+        """restoreatime: the atimes of new/ and cur/ are what they were
+        before the sync (where the file system keeps atimes at all)."""
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("first"))
+        self.sync()
+        inbox = os.path.join(self.mail, "INBOX")
+        old = 1000000000
+
+        def age():
+            for sub in ("new", "cur"):
+                d = os.path.join(inbox, sub)
+                os.utime(d, (old, os.stat(d).st_mtime))
+
+        def atimes():
+            return [int(os.stat(os.path.join(inbox, sub)).st_atime) for sub in ("new", "cur")]
+
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("second"))
+        age()
+        self.sync()
+        if atimes() == [old, old]:  # (nothing else read them meanwhile)
+            self.skipTest("this file system does not update directory atimes")
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("third"), ["\\Seen"])
+        age()
+        self.write_config(local={"restoreatime": "yes"})
+        self.sync()
+        got = atimes()  # before listing them ourselves
+        self.assertEqual(len(maildir_messages(self.mail, "INBOX")), 3)
+        self.assertEqual(got, [old, old])
+
+
 def names_count(root, folder):
     return len(maildir_messages(root, folder))
 
