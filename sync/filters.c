@@ -1,5 +1,7 @@
 #include "sync/filters.h"
 
+#include "common/log.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +133,33 @@ static void read_maxage(struct freader *r, struct sync_filters *f)
 	free(s);
 }
 
+/* Options offlinefs accepts without effect, and why (filters.h). */
+static const struct {
+	const char *section; /* 'g'eneral or 'r'emote repository */
+	const char *option, *why;
+} noops[] = {
+	{ "r", "retrycount",
+	  "a fetch that fails leaves the message for the next sync, nothing is lost" },
+	{ "r", "singlethreadperfolder",
+	  "each folder is always synced over one connection, downloads in UID order" },
+	{ "g", "ignore-readonly",
+	  "a change the server refuses in a read-only folder is that folder's error, not a "
+	  "warning to silence" },
+};
+
+/* Says once per account load, for each of them that is set, that it does
+ * nothing here: never ignored in silence. */
+static void name_noops(const struct config *cfg, const char *rsec)
+{
+	for (size_t i = 0; i < sizeof(noops) / sizeof(noops[0]); i++) {
+		const char *sec = noops[i].section[0] == 'g' ? "general" : rsec;
+		if (config_get_raw(cfg, sec, noops[i].option))
+			log_info("%s: option '%s' has no effect in offlinefs: %s",
+				 config_where(cfg, sec, noops[i].option), noops[i].option,
+				 noops[i].why);
+	}
+}
+
 int filters_load(const struct config *cfg, const char *account, const char *local,
 		 const char *remote, struct sync_filters *f_r, char **error_r)
 {
@@ -200,6 +229,7 @@ int filters_load(const struct config *cfg, const char *account, const char *loca
 	f_r->retrycount = (int)(rc < 0 ? 0 : rc > 1000 ? 1000 : rc);
 	if (gen.failed || acc.failed || loc.failed || rem.failed)
 		goto out;
+	name_noops(cfg, rsec);
 	ret = 0;
 out:
 	if (ret < 0)

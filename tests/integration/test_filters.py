@@ -486,6 +486,28 @@ class TestNaming(WindowCase):
         self.assertEqual(got, [old, old])
 
 
+class TestNoopOptions(harness.SyncTestCase):
+
+    def test_noop_options_named(self):
+        """retrycount, singlethreadperfolder and ignore-readonly do nothing
+        in offlinefs (README: "Options without effect"): each one that is
+        set is named, with its file:line and why, and the sync is as
+        without it. A bad retrycount is still an error."""
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("one"))
+        self.write_config(general={"ignore-readonly": "yes"},
+                          remote={"retrycount": "5", "singlethreadperfolder": "yes"})
+        r = self.sync()
+        for opt in ("retrycount", "singlethreadperfolder", "ignore-readonly"):
+            self.assertRegex(r.output, r"offlineimaprc:\d+: option '%s' has no effect in "
+                             r"offlinefs: \w" % opt)
+        self.assert_synced("INBOX")
+        self.write_config(remote={"retrycount": "many"})
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1)
+        self.assertRegex(r.output, r"offlineimaprc:\d+: option 'retrycount'")
+
+
 def names_count(root, folder):
     return len(maildir_messages(root, folder))
 
