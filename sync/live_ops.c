@@ -241,7 +241,10 @@ struct listing {
 
 static size_t name_base_len(const char *name)
 {
+	/* ':' or '!' (maildir-windows-compatible), as maildir_name_parse */
 	const char *info = strstr(name, ":2,");
+	if (!info)
+		info = strstr(name, "!2,");
 	return info ? (size_t)(info - name) : strlen(name);
 }
 
