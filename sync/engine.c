@@ -2062,6 +2062,9 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	acc.db_path = sync_status_db_path(a);
 
 	log_info("*** Processing account %s%s", a->name, dry ? " [DRYRUN]" : "");
+	if (acc.quick && filters_windowed(&a->filters))
+		log_warn("Quick syncs (-q) not supported in conjunction with maxage or startdate; "
+			 "ignoring -q."); /* OfflineIMAP's words; see sync_folder */
 	if (!dry) {
 		if (make_dir_0700(a->metadata) < 0 || make_dir_0700(acct_dir) < 0) {
 			log_error("Account %s: cannot create metadata directory %s: %s", a->name,
