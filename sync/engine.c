@@ -1714,6 +1714,25 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 	}
 }
 
+/* With reference or subscribedonly the listing leaves out folders the
+ * server has: true when rname is one of them (a STATUS answers), so that
+ * a local folder of the same name is not "created" again, and its status
+ * reset, on every run. Costs nothing without those options. */
+static bool listing_narrowed_hides(struct account_ctx *acc, const char *rname)
+{
+	const struct sync_filters *fl = &acc->a->filters;
+	struct repo *r = acc->main.remote;
+	if ((!fl->reference && !fl->subscribedonly) || !r->ops->probe)
+		return false;
+	struct strlist one = STRLIST_INIT;
+	struct repo_probe pr = { 0 };
+	strlist_add(&one, rname);
+	bool found = r->ops->probe(r, &one, &pr) == REPO_OK && pr.n == 1;
+	repo_probe_free(&pr);
+	strlist_free(&one);
+	return found;
+}
+
 static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 {
 	const struct account_settings *a = acc->a;
@@ -1795,7 +1814,11 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 			free(rname);
 			continue;
 		}
-		if (!remote_can_create) {
+		if (listing_narrowed_hides(acc, rname)) {
+			/* on the server, outside reference/subscribedonly: synced as
+			 * it is, with its status (no "creation" that would reset it) */
+			pair_add(pairs, rname, lname, false);
+		} else if (!remote_can_create) {
 			log_info("Folder %s: missing on %s and not created there (readonly or "
 				 "createfolders = no)", lname, a->remote.name);
 		} else if (dry) {

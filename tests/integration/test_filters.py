@@ -357,6 +357,26 @@ class TestFolderListing(WindowCase):
         got = self.compare(remote={"subscribedonly": "yes"})
         self.assertEqual(got, {"INBOX", "Archive.2023", "Sent"})
 
+    def test_unsubscribed_local_folder_keeps_its_status(self):
+        """A folder synced before and unsubscribed since: its local copy
+        still maps to it, and it is synced with its status (a message
+        expunged on the server goes locally too), not "created" again with
+        its status reset, which would upload the expunged message again."""
+        self.server_folders(subscribe=["INBOX", "Sent"])
+        with self.server() as srv:
+            srv.append("Sent", simple_message("sent two"))
+        self.write_config(remote={"subscribedonly": "yes"})
+        self.sync()
+        self.assertEqual(names_count(self.mail, "Sent"), 2)
+        with self.server() as srv:
+            srv.c.unsubscribe(srv.q("Sent"))
+            srv.expunge("Sent", 1)
+        r = self.sync()
+        self.assertNotIn("Creating folder Sent", r.output)
+        with self.server() as srv:
+            self.assertEqual(sorted(srv.messages("Sent")), [2])
+        self.assert_synced("Sent")
+
 
 def header_names(body):
     head = harness.crlf_to_lf(body).split(b"\n\n", 1)[0]
