@@ -105,6 +105,14 @@ int folder_window_apply(const struct account_settings *a, const char *remote_nam
 		}
 		if (rc > 0) {
 			w = window_from_lo(lo);
+			if (!rpart) {
+				/* files without UID dated before the start stay out
+				 * on later runs too (OfflineIMAP uploads them on its
+				 * second run, though its first left them out) */
+				filters_day_bounds(&f->startdate_local, &cutoff, &since);
+				w.uidless_by_date = true;
+				w.cutoff = cutoff;
+			}
 		} else {
 			filters_day_bounds(rpart ? &f->startdate_remote : &f->startdate_local, &cutoff,
 					   &since);

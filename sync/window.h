@@ -20,7 +20,10 @@
  *     read lo from there.
  *   startdate on the local repository: the same the other way round (the
  *     server folder must be empty on the first run; lo from the Maildir
- *     files' name times, stored under Repository-<local>).
+ *     files' name times, stored under Repository-<local>). Files without
+ *     a UID whose name's time is before the start stay out on every run
+ *     (OfflineIMAP leaves them out on the first run only, and uploads them
+ *     on the second: folder_window.c sets uidless_by_date then too).
  *
  * Difference, for data safety: OfflineIMAP windows only the two message
  * lists and then purges the status rows of everything outside the window

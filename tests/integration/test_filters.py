@@ -300,6 +300,37 @@ class TestStartdate(WindowCase):
         with self.server() as srv:
             self.assertEqual(sorted(srv.messages("INBOX")), [2, 3, 4, 5, 6, 7, 8])
 
+    def test_startdate_local_partial_clone_to_empty_server(self):
+        """startdate on the local repository into an empty server folder:
+        only the Maildir files whose name's time is since the date go up
+        (offlineimap's _scanfolder(min_date)), the bound is kept in
+        Repository-Local/StartUID, and the older files are never uploaded
+        or deleted later (offlineimap uploads them on its second run,
+        measured: 2 then 4 messages on the server)."""
+        harness.make_local_folder(self.mail, "INBOX")
+        old, new = int(time.time() - 100 * DAY), int(time.time())
+        for i, t in enumerate((old, new, old, new)):
+            p = add_local_message(self.mail, "INBOX", simple_message("l%d" % i))
+            os.rename(p, os.path.join(os.path.dirname(p), "%d.M%dP1.host" % (t, i)))
+        start = time.strftime("%Y-%m-%d", time.gmtime(time.time() - 10 * DAY))
+        self.write_config(local={"startdate": start})
+        self.sync()
+        with self.server() as srv:
+            msgs = srv.messages("INBOX")
+        self.assertEqual(sorted(m.body for m in msgs.values()),
+                         sorted(harness.crlf_to_lf(simple_message("l%d" % i)).replace(
+                             b"\n", b"\r\n") for i in (1, 3)))
+        rel = os.path.join(self.meta, "Repository-" + harness.LOCAL_REPO, "StartUID", "INBOX")
+        with open(rel) as f:
+            self.assertEqual(f.read(), "1\n")  # no file had a UID yet: 1, as offlineimap
+        names = sorted(m.name for m in maildir_messages(self.mail, "INBOX"))
+        self.sync()
+        self.sync()
+        with self.server() as srv:
+            self.assertEqual(len(srv.messages("INBOX")), 2)
+        self.assertEqual(len(maildir_messages(self.mail, "INBOX")), 4)
+        self.assertEqual(sorted(m.name for m in maildir_messages(self.mail, "INBOX")), names)
+
     def test_maxage_and_startdate_refused(self):
         """At most one of maxage and the startdates: one error line, exit
         1, nothing touched."""
