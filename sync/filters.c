@@ -127,8 +127,10 @@ static void read_maxage(struct freader *r, struct sync_filters *f)
 			      s);
 		else
 			f->maxage_days = (int)days;
+	} else if (filters_parse_day(s, &f->maxage_day) < 0) {
+		ffail(r, "maxage", "expected a number of days >= 1 or a date YYYY-MM-DD, got", s);
 	} else {
-		read_day(r, "maxage", s, &f->maxage_day);
+		read_day(r, "maxage", s, &f->maxage_day); /* year and future checks */
 	}
 	free(s);
 }
