@@ -781,6 +781,9 @@ static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
 		int64_t mtime = 0;
 		uint32_t uid = 0;
 		if (is_marked && lr->ops->read_body(lr, m, &body, &len, &mtime) == REPO_OK) {
+			if (f->acc->a->filters.filterheaders.n) /* as it was sent */
+				len = filters_strip_headers(body, len,
+							    &f->acc->a->filters.filterheaders);
 			size_t n_known;
 			uint32_t *known = known_uids(f, local, &n_known);
 			int rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
