@@ -589,6 +589,8 @@ static enum step upload(struct live_worker *w, const struct outbox_op *op, const
 	enum step s = read_local(w, local, f, &body, &len, &mtime);
 	if (s != STEP_OK)
 		return s;
+	if (w->a->filters.filterheaders.n) /* as the one-shot sync does (filters.h) */
+		len = filters_strip_headers(body, len, &w->a->filters.filterheaders);
 	uint32_t *known = NULL;
 	size_t n_known = 0;
 	if ((s = known_uids(w, sf, local, &known, &n_known)) != STEP_OK)
