@@ -20,17 +20,21 @@
  *   [Repository local] restoreatime  atime of new/ and cur/ restored
  *
  * Accepted with no effect, because offlinefs's design already gives what
- * they ask for (README "Options without effect"):
+ * they ask for; each one that is set is named in one info line with its
+ * file:line and the reason (README lists them):
  *   [Repository remote] retrycount        a dropped connection fails the
  *       folder; the next run fetches what is missing (OfflineIMAP retries
  *       one UID FETCH), nothing is lost either way;
  *   [Repository remote] singlethreadperfolder  messages of a folder are
  *       always fetched by one connection in UID order;
- *   [general] ignore-readonly  offlinefs never APPENDs to a folder the
- *       server opened read-only without reporting it as an error, so there
- *       is no warning to silence.
+ *   [general] ignore-readonly  a change the server refuses in a folder it
+ *       opened read-only is an error of that folder in offlinefs (OfflineIMAP
+ *       warns, and this option silences the warning): there is no warning
+ *       to silence, and the error is not hidden because the change did not
+ *       reach the server.
  *
- * Every option costs nothing when unset: the engine tests one bool.
+ * Every option costs nothing when unset: the engine tests one bool or
+ * pointer.
  */
 #ifndef OFFLINEFS_FILTERS_H
 #define OFFLINEFS_FILTERS_H
