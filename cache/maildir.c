@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/mail_date.h"
 #include "cache/maildir_name.h"
 #include "common/hash.h"
 #include "common/log.h"
@@ -24,6 +25,7 @@ struct pending_store {
 	uint32_t uid;
 	flagset_t flags;
 	size_t len;
+	int64_t stamp;   /* name time from the Date: header, 0 = now */
 };
 
 /* Files waiting for one data sync together: enough to share a journal
@@ -36,7 +38,7 @@ struct maildir_repo {
 	struct repo base; /* first: struct repo * casts to us */
 	char *root;       /* owned; without trailing '/' */
 	char sep, infosep;
-	bool fsync, need_sizes, create_root;
+	bool fsync, need_sizes, create_root, name_from_date, mtime_from_date;
 	/* new/ (1) and cur/ (2) have renames not yet made durable (flush) */
 	unsigned unsynced_dirs;
 	maildir_change_fn *on_change;
@@ -159,12 +161,70 @@ static void name_stamp(int64_t *now_r, unsigned *seq_r)
 	*now_r = now;
 }
 
-static char *new_name(struct maildir_repo *m, uint32_t uid, flagset_t flags)
+/* The seq of a name made for a message's own date (OfflineIMAP's
+ * _gettimeseq keeps a counter per time value): a small table of the times
+ * used last; a time pushed out starts again at 0, and a clash then moves
+ * on to the next seq like any other. */
+static unsigned date_seq(int64_t t)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		int64_t t;
+		unsigned seq;
+	} recent[64];
+	static unsigned next;
+	pthread_mutex_lock(&lock);
+	unsigned seq;
+	size_t i;
+	for (i = 0; i < 64 && recent[i].t != t; i++) /* t is never 0 */
+		;
+	if (i == 64) {
+		i = next++ % 64;
+		recent[i].t = t;
+		recent[i].seq = 0;
+	}
+	seq = recent[i].seq++;
+	pthread_mutex_unlock(&lock);
+	return seq;
+}
+
+/* stamp 0: now (OfflineIMAP's default), else the message's date. */
+static char *new_name_at(struct maildir_repo *m, uint32_t uid, flagset_t flags, int64_t stamp)
 {
 	int64_t now;
 	unsigned seq;
-	name_stamp(&now, &seq);
+	if (stamp) {
+		now = stamp;
+		seq = date_seq(stamp);
+	} else {
+		name_stamp(&now, &seq);
+	}
 	return maildir_name_new(now, seq, (long)getpid(), m->host, uid, m->md5, m->infosep, flags);
+}
+
+static char *new_name(struct maildir_repo *m, uint32_t uid, flagset_t flags)
+{
+	return new_name_at(m, uid, flags, 0);
+}
+
+/* filename_use_mail_timestamp / utime_from_header for a message whose
+ * header block is head[0..len): *stamp_r the name's time (0 = now),
+ * *time_r replaced by the Date: when mtime_from_date. */
+static void dates_from_header(const struct maildir_repo *m, const char *head, size_t len,
+			      int64_t *stamp_r, int64_t *time_r)
+{
+	int64_t d = 0;
+	bool have = mail_header_date(head, len, "Date", &d);
+	*stamp_r = 0;
+	if (m->name_from_date) {
+		int64_t dd = 0;
+		if (have && d > 0)
+			*stamp_r = d;
+		else if (mail_header_date(head, len, "Delivery-date", &dd) && dd > 0)
+			*stamp_r = dd;
+	}
+	if (m->mtime_from_date && have)
+		*time_r = d;
 }
 
 /* A key is "new/<name>" or "cur/<name>". */
@@ -463,7 +523,7 @@ static int publish_pending(struct maildir_repo *m)
 			}
 			/* the name was taken meanwhile: the next one */
 			free(p->name);
-			p->name = new_name(m, p->uid, p->flags);
+			p->name = new_name_at(m, p->uid, p->flags, p->stamp);
 		}
 	next:
 		free(p->tmp);
@@ -968,8 +1028,11 @@ static int maildir_store(struct repo *r, const char *body, size_t len, flagset_t
 	if (m->n_pending == PENDING_MAX)
 		settle(m); /* a failure waits for flush: its rows are queued */
 	const char *sub = maildir_subdir_for(flags);
+	int64_t stamp = 0;
+	if (m->name_from_date || m->mtime_from_date)
+		dates_from_header(m, body, len, &stamp, &time);
 	for (int attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
-		char *name = new_name(m, uid, flags);
+		char *name = new_name_at(m, uid, flags, stamp);
 		char *tmp = xasprintf("%s/tmp/%s", m->dir, name);
 		char *dst = xasprintf("%s/%s/%s", m->dir, sub, name);
 		int ret = REPO_OK;
@@ -1006,7 +1069,8 @@ static int maildir_store(struct repo *r, const char *body, size_t len, flagset_t
 				goto write_failed;
 			struct pending_store *p = &m->pending[m->n_pending++];
 			*p = (struct pending_store){ .tmp = tmp, .name = name, .sub = sub,
-						     .uid = uid, .flags = flags, .len = len };
+						     .uid = uid, .flags = flags, .len = len,
+						     .stamp = stamp };
 			if (uid_r)
 				*uid_r = uid;
 			if (key_r)
@@ -1068,10 +1132,22 @@ static int maildir_store_file(struct repo *r, const char *tmp_name, flagset_t fl
 	if (!*tmp_name || strchr(tmp_name, '/') || tmp_name[0] == '.')
 		return FAIL(m, REPO_MSG_BAD, "tmp/%s: not a file name in tmp/", tmp_name);
 	char *tmp = xasprintf("%s/tmp/%s", m->dir, tmp_name);
-	int fd = open(tmp, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	const char *what = "open";
 	if (fd < 0)
 		goto failed;
+	int64_t stamp = 0;
+	if (m->name_from_date || m->mtime_from_date) {
+		char *head = xmalloc(64 * 1024);
+		ssize_t got = pread(fd, head, 64 * 1024, 0);
+		what = "read";
+		if (got < 0) {
+			free(head);
+			goto failed;
+		}
+		dates_from_header(m, head, (size_t)got, &stamp, &time);
+		free(head);
+	}
 	if (time > 0) {
 		struct timespec ts[2] = { { time, 0 }, { time, 0 } };
 		what = "utime";
@@ -1088,7 +1164,7 @@ static int maildir_store_file(struct repo *r, const char *tmp_name, flagset_t fl
 		goto failed;
 	const char *sub = maildir_subdir_for(flags);
 	for (int attempt = 0; attempt < NAME_ATTEMPTS; attempt++) {
-		char *name = new_name(m, uid, flags);
+		char *name = new_name_at(m, uid, flags, stamp);
 		char *dst = xasprintf("%s/%s/%s", m->dir, sub, name);
 		int rc = rename_noreplace(tmp, dst);
 		int err = errno;
@@ -1373,6 +1449,8 @@ struct repo *maildir_repo_new(const char *name, const struct maildir_settings *s
 	m->fsync = s->fsync;
 	m->need_sizes = s->need_sizes;
 	m->create_root = s->create_root;
+	m->name_from_date = s->name_from_date;
+	m->mtime_from_date = s->mtime_from_date;
 	m->on_change = s->on_change;
 	m->change_ctx = s->change_ctx;
 	m->fmd5_name = s->fmd5_name;

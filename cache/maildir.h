@@ -51,6 +51,12 @@
  * (even if another call published it), so the rows of that batch are
  * never committed over a missing file.
  *
+ * store, store_file with name_from_date: "<time>_<seq>" of the name is
+ * the message's Date: (else Delivery-date:) as OfflineIMAP computes it
+ * (cache/mail_date.h), seq counting per such time; with mtime_from_date
+ * the Date: replaces `time` as the mtime. Both read only the header block
+ * (store_file: its first 64 KiB).
+ *
  * store: the file is created 0600 (mail is private; OfflineIMAP's 0666 &
  * ~umask gives 0644). time > 0 sets the file's mtime (and atime) to it, so
  * read_body returns it back as the INTERNALDATE; pass 0 to keep the write
@@ -93,6 +99,11 @@ struct maildir_settings {
 	bool fsync;        /* fsync each message file before its rename */
 	bool need_sizes;   /* stat files in list_messages to fill size */
 	bool create_root;  /* create root (0700) on connect if missing */
+	bool name_from_date;  /* filename_use_mail_timestamp: store names the
+			       * file after the Date: header (else
+			       * Delivery-date:, else now), see below */
+	bool mtime_from_date; /* utime_from_header: store sets the mtime from
+			       * the Date: header when it parses */
 	maildir_change_fn *on_change; /* NULL-able, see above */
 	void *change_ctx;  /* borrowed; passed to on_change */
 	/* NULL-able: the name whose md5 is a folder's FMD5 (malloc'd), NULL

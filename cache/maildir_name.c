@@ -14,11 +14,20 @@ static bool is_word_char(unsigned char c)
 	       c == '_' || c >= 0x80;
 }
 
-/* First "<infosep>2," in name, or NULL. */
+/* First "<infosep>2," in name, else the first "<other>2," where other is
+ * the other of ':' and '!', or NULL. Reading both forms whatever
+ * maildir-windows-compatible says means a name is never read as flagless
+ * (and its flags then removed on the server) because the option was
+ * switched, or another program used the other form (OfflineIMAP reads
+ * only the configured one: offlineimap.md 2.2). */
 static const char *find_info(const char *name, char infosep)
 {
 	const char marker[4] = { infosep, '2', ',', '\0' };
-	return strstr(name, marker);
+	const char *p = strstr(name, marker);
+	if (p || (infosep != ':' && infosep != '!'))
+		return p;
+	const char other[4] = { infosep == ':' ? '!' : ':', '2', ',', '\0' };
+	return strstr(name, other);
 }
 
 void maildir_name_parse(const char *name, const char *folder_md5, char infosep,

@@ -12,7 +12,11 @@
  *
  * Parsing (OfflineIMAP _parse_filename): the UID counts only when the name
  * contains ",FMD5=<this folder's md5>"; it is then the first ",U=<digits>".
- * Flags are the letters after "<infosep>2,". Names from other programs
+ * Flags are the letters after "<infosep>2,"; a name without it that has
+ * the other separator's "2," (':' vs '!', maildir-windows-compatible) is
+ * read with that one's flags, so switching the option never reads a file
+ * as flagless (OfflineIMAP does, and then removes those flags on the
+ * server). Names from other programs
  * (mutt, mbsync, Dovecot: "1700000000.M1P1.host:2,S") parse with uid 0.
  * A U= that does not fit 32 bits is no UID (uid 0).
  */
@@ -44,7 +48,8 @@ char *maildir_name_new(int64_t now, unsigned seq, long pid, const char *host, ui
 		       const char *folder_md5, char infosep, flagset_t flags);
 
 /* The same name with its flags replaced (keeps everything before the info
- * suffix, appends "<infosep>2,<letters>"). Returns malloc'd basename. */
+ * suffix, found as in parsing, appends "<infosep>2,<letters>": a '!' name
+ * becomes a ':' name under infosep ':'). Returns malloc'd basename. */
 char *maildir_name_with_flags(const char *name, char infosep, flagset_t flags);
 
 /* "cur" if S is in flags, else "new" (OfflineIMAP, and what makes mutt happy). */

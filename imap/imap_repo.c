@@ -57,8 +57,9 @@ struct imap_repo {
 	/* settings, owned copies */
 	char *host, *user, *password, *cafile, *fingerprints, *auth_mechanisms;
 	char *keywords[26];
+	char *reference;      /* NULL = "" */
 	int port, timeout;
-	bool ssl, starttls, expunge;
+	bool ssl, starttls, expunge, subscribedonly;
 	uint64_t batch_bytes;
 
 	mailimap *imap;       /* owned; NULL while not connected */
@@ -881,6 +882,29 @@ static int list_plain(struct imap_repo *ir, struct strlist *names_r)
 
 static int list_with_status(struct imap_repo *ir, struct strlist *names_r);
 
+/* OfflineIMAP's reference / subscribedonly: LIST or LSUB <reference> "*". */
+static int list_narrowed(struct imap_repo *ir, struct strlist *names_r)
+{
+	clist *list = NULL;
+	const char *ref = ir->reference ? ir->reference : "";
+	const char *cmd = ir->subscribedonly ? "LSUB" : "LIST";
+	int rc = ir->subscribedonly ? mailimap_lsub(ir->imap, ref, "*", &list)
+				    : mailimap_list(ir->imap, ref, "*", &list);
+	if (rc != MAILIMAP_NO_ERROR)
+		return imap_fail(ir, rc, REPO_STORE_BAD, "%s \"%s\" \"*\"", cmd, ref);
+	struct delim_seen d = { 0 };
+	for (clistiter *it = clist_begin(list); it; it = clist_next(it)) {
+		struct mailimap_mailbox_list *mb = clist_content(it);
+		delim_note(&d, mb->mb_delimiter);
+		if (mb->mb_name && *mb->mb_name && mailbox_selectable(mb) &&
+		    strlist_find(names_r, mb->mb_name) < 0)
+			strlist_add(names_r, mb->mb_name);
+	}
+	mailimap_list_result_free(list);
+	learn_separator(ir, &d);
+	return REPO_OK;
+}
+
 static void drop_listed_status(struct imap_repo *ir)
 {
 	repo_probe_free(&ir->listed_status);
@@ -894,6 +918,8 @@ static int imap_list_folders(struct repo *r, struct strlist *names_r)
 	if (code)
 		return code;
 	drop_listed_status(ir);
+	if (ir->reference || ir->subscribedonly)
+		return list_narrowed(ir, names_r);
 	if (has_cap(ir, "LIST-STATUS"))
 		return list_with_status(ir, names_r);
 	return list_plain(ir, names_r);
@@ -3941,6 +3967,7 @@ static void imap_free(struct repo **rp)
 	free(ir->cafile);
 	free(ir->fingerprints);
 	free(ir->auth_mechanisms);
+	free(ir->reference);
 	for (int i = 0; i < 26; i++)
 		free(ir->keywords[i]);
 	sb_free(&ir->buf);
@@ -4005,6 +4032,8 @@ struct repo *imap_repo_new(const char *name, const struct imap_settings *s)
 				      : NULL;
 	for (int i = 0; i < 26; i++)
 		ir->keywords[i] = dup_or_null(s->keywords[i]);
+	ir->reference = dup_or_null(s->reference);
+	ir->subscribedonly = s->subscribedonly;
 	ir->ssl = s->ssl;
 	ir->starttls = s->starttls;
 	ir->expunge = s->expunge;

@@ -20,6 +20,10 @@
  *     UIDPLUS an "X-OfflineIMAP: <crc32>-<random>" header is added to the
  *     uploaded copy and found with UID SEARCH HEADER afterwards.
  *
+ *   - list_folders: with reference or subscribedonly (OfflineIMAP's
+ *     options) one plain "LIST <reference> *" or "LSUB <reference> *" (no
+ *     LIST-STATUS), \Noselect entries skipped; names as the server gives
+ *     them (the reference is part of them);
  *   - probe (repo.h): one "LIST "" "*" RETURN (STATUS (...))" with
  *     LIST-STATUS, else one raw STATUS per folder, all written before the
  *     first reply is read (own tags "P<n>", parsed from the raw lines,
@@ -114,6 +118,9 @@ struct imap_settings {
 	const char *auth_mechanisms; /* borrowed; e.g. "PLAIN, LOGIN"; NULL = default order */
 	const char *keywords[26];  /* borrowed; keyword for letter 'a'+i, or NULL */
 	uint64_t fetch_batch_bytes; /* 0 = default (8 MiB) */
+	const char *reference;     /* borrowed; LIST reference (OfflineIMAP's
+				    * "reference"); NULL = "" */
+	bool subscribedonly;       /* list_folders uses LSUB */
 };
 
 /* Never fails; connect() reports problems. name is the [Repository name]. */

@@ -463,6 +463,8 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 		rc = load_repository(cfg, local_name, &a_r->local, true, error_r);
 	if (rc == 0)
 		rc = load_repository(cfg, remote_name, &a_r->remote, false, error_r);
+	if (rc == 0)
+		rc = filters_load(cfg, name, local_name, remote_name, &a_r->filters, error_r);
 	free(local_name);
 	free(remote_name);
 	if (rc < 0)
@@ -504,6 +506,7 @@ void account_free(struct account_settings *a)
 	free(a->postsynchook);
 	repo_settings_free(&a->local);
 	repo_settings_free(&a->remote);
+	filters_free(&a->filters);
 	memset(a, 0, sizeof(*a));
 }
 

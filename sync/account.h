@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "sync/filters.h"
 
 enum repo_type {
 	REPO_TYPE_MAILDIR,
@@ -110,6 +111,7 @@ struct account_settings {
 	bool utf8foldernames;   /* [Account] utf8foldernames (else [general]):
 				 * remote names decoded from modified UTF-7 */
 	struct repo_settings local, remote;
+	struct sync_filters filters; /* maxage, startdate, reference, ... (filters.h) */
 	struct mount_settings mount; /* zero unless account_load_mount ran */
 };
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/atimes.h"
 #include "cache/lock.h"
 #include "cache/maildir.h"
 #include "cache/maildir_name.h"
@@ -20,6 +21,7 @@
 #include "common/ui.h"
 #include "imap/imap_repo.h"
 #include "sync/folder_map.h"
+#include "sync/folder_window.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
 #include "sync/hooks.h"
@@ -773,6 +775,9 @@ static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
 		int64_t mtime = 0;
 		uint32_t uid = 0;
 		if (is_marked && lr->ops->read_body(lr, m, &body, &len, &mtime) == REPO_OK) {
+			if (f->acc->a->filters.filterheaders.n) /* as it was sent */
+				len = filters_strip_headers(body, len,
+							    &f->acc->a->filters.filterheaders);
 			size_t n_known;
 			uint32_t *known = known_uids(f, local, &n_known);
 			int rc = live_find_uploaded(rr, body, len, known, n_known, &uid);
@@ -853,7 +858,8 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 			int rc = lr->ops->open_body(lr, m, &fd, &size, &mtime);
 			if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 				continue;
-			if (size >= STREAM_MIN) {
+			/* filterheaders edits the bytes: those uploads are read whole */
+			if (size >= STREAM_MIN && !f->acc->a->filters.filterheaders.n) {
 				flush_uploads(f, local, b);
 				if (!f->failed) {
 					f->handed[i] = true;
@@ -867,6 +873,8 @@ static void run_uploads(struct folder_ctx *f, struct repo_msg_list *local, const
 		int rc = lr->ops->read_body(lr, m, &body, &len, &mtime);
 		if (!repo_call_ok(f, lr, rc) || rc != REPO_OK)
 			continue;
+		if (f->acc->a->filters.filterheaders.n) /* the local file keeps them */
+			len = filters_strip_headers(body, len, &f->acc->a->filters.filterheaders);
 		char *base = key_base(m->key);
 		if (b->n && (b->n == UPLOAD_BATCH_MSGS || b->bytes + len > UPLOAD_BATCH_BYTES))
 			flush_uploads(f, local, b);
@@ -1451,7 +1459,11 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	}
 	f.folder_id = sf.id;
 
-	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity) {
+	/* maxage/startdate: a window that moved changes the sync of a folder
+	 * that did not change, so it is never skipped (OfflineIMAP ignores -q
+	 * with them, too) */
+	if (!dry && !pair->remote_missing && !acc->local_root_missing && sf.uidvalidity &&
+	    !filters_windowed(&a->filters)) {
 		int64_t mn = 0, mc = 0;
 		if (server_side_quiet(acc, c, pair, &sf)) {
 			bool unchanged = recorded_mtimes_hold(c, local_name, &sf, &mn, &mc);
@@ -1498,7 +1510,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	 * folder where no new message arrived. */
 	bool incremental = !acc->full_listing && c->remote->ops->list_changes && sf.id &&
 			   sf.highestmodseq && sf.uidvalidity && !a->maxsize && !a->remote.readonly &&
-			   !a->local.readonly;
+			   !a->local.readonly && !filters_windowed(&a->filters);
 	if (incremental && !dry && c->remote->ops->select_since)
 		rc = c->remote->ops->select_since(c->remote, remote_name, sf.uidvalidity,
 						  sf.highestmodseq, &rst);
@@ -1578,7 +1590,19 @@ list_local:
 		.local_storable = c->local->ops->storable_flags(c->local),
 	};
 	const char *perr = NULL;
-	if (plan_folder(rows, n_rows, remote.v, remote.n, local.v, local.n, &popt, &plan, &perr) < 0) {
+	struct status_rec *wrows = rows; /* maxage/startdate: the rows in the window */
+	size_t n_wrows = n_rows;
+	if (filters_windowed(&a->filters) &&
+	    folder_window_apply(a, remote_name, local_name, dry, &remote, &local, rows, n_rows,
+				&wrows, &n_wrows) < 0) {
+		f.failed = true;
+		goto out;
+	}
+	int prc = plan_folder(wrows, n_wrows, remote.v, remote.n, local.v, local.n, &popt, &plan,
+			      &perr);
+	if (wrows != rows)
+		free(wrows);
+	if (prc < 0) {
 		log_error("Folder %s: %s; skipping it", remote_name, perr);
 		f.failed = true;
 		goto out;
@@ -1746,6 +1770,25 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 	}
 }
 
+/* With reference or subscribedonly the listing leaves out folders the
+ * server has: true when rname is one of them (a STATUS answers), so that
+ * a local folder of the same name is not "created" again, and its status
+ * reset, on every run. Costs nothing without those options. */
+static bool listing_narrowed_hides(struct account_ctx *acc, const char *rname)
+{
+	const struct sync_filters *fl = &acc->a->filters;
+	struct repo *r = acc->main.remote;
+	if ((!fl->reference && !fl->subscribedonly) || !r->ops->probe)
+		return false;
+	struct strlist one = STRLIST_INIT;
+	struct repo_probe pr = { 0 };
+	strlist_add(&one, rname);
+	bool found = r->ops->probe(r, &one, &pr) == REPO_OK && pr.n == 1;
+	repo_probe_free(&pr);
+	strlist_free(&one);
+	return found;
+}
+
 /* folderincludes the listing lacks are synced when the server has them:
  * each is EXAMINEd, as OfflineIMAP SELECTs them read-only; one it does not
  * have is an error ("Invalid folderinclude") and is left out. */
@@ -1835,7 +1878,11 @@ static int build_folder_pairs(struct account_ctx *acc, struct pair_list *pairs)
 		const char *lname = plan.c[i].local, *rname = plan.c[i].wire;
 		if (!folder_selected(acc->req, rname))
 			continue;
-		if (!remote_can_create) {
+		if (listing_narrowed_hides(acc, rname)) {
+			/* on the server, outside reference/subscribedonly: synced as
+			 * it is, with its status (no "creation" that would reset it) */
+			pair_add(pairs, rname, lname, false);
+		} else if (!remote_can_create) {
 			log_info("Folder %s: missing on %s and not created there (readonly or "
 				 "createfolders = no)", lname, a->remote.name);
 		} else if (dry) {
@@ -1885,6 +1932,8 @@ struct repo *sync_make_remote(const struct account_settings *a)
 		.timeout_seconds = a->socktimeout,
 		.expunge = rs->expunge,
 		.auth_mechanisms = rs->auth_mechanisms,
+		.reference = a->filters.reference,
+		.subscribedonly = a->filters.subscribedonly,
 	};
 	for (int i = 0; i < 26; i++)
 		s.keywords[i] = a->local.keywords[i];
@@ -1897,10 +1946,12 @@ static struct repo *make_local(const struct account_settings *a, const struct sy
 	struct maildir_settings s = {
 		.root = a->local.localfolders,
 		.sep = a->local.sep,
-		.infosep = ':',
+		.infosep = a->filters.infosep ? a->filters.infosep : ':',
 		.fsync = a->fsync,
 		.need_sizes = a->maxsize > 0,
 		.create_root = !req->dry_run,
+		.name_from_date = a->filters.filename_use_mail_timestamp,
+		.mtime_from_date = a->filters.utime_from_header,
 		.on_change = req->on_change,
 		.change_ctx = req->change_ctx,
 		/* a local nametrans changes what FMD5 hashes */
@@ -2118,9 +2169,13 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	bool folders_synced = false; /* for postsynchook (sync/hooks.h) */
 	enum hook_mode hook_mode = req->idle ? HOOK_MODE_IDLE :
 				   req->quick ? HOOK_MODE_QUICK : HOOK_MODE_FULL;
+	struct atimes *atimes = NULL; /* restoreatime */
 	acc.db_path = sync_status_db_path(a);
 
 	ui_ev_account_start(a->name, dry);
+	if (acc.quick && filters_windowed(&a->filters))
+		log_warn("Quick syncs (-q) not supported in conjunction with maxage or startdate; "
+			 "ignoring -q."); /* OfflineIMAP's words; see sync_folder */
 	if (!dry) {
 		if (make_dir_0700(a->metadata) < 0 || make_dir_0700(acct_dir) < 0) {
 			log_error("Account %s: cannot create metadata directory %s: %s", a->name,
@@ -2144,6 +2199,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			 a->remote.name);
 	if (conn_open(&acc, &acc.main) < 0)
 		goto out;
+	if (a->filters.restoreatime && !acc.local_root_missing)
+		atimes = atimes_record(acc.main.local);
 	if (!dry) {
 		struct sync_request reader = *req; /* the checker only reads */
 		reader.on_change = NULL;
@@ -2189,6 +2246,7 @@ out:
 		*req->held_remote = acc.main.remote; /* held for the next sync */
 		acc.main.remote = NULL;
 	}
+	atimes_restore(&atimes); /* after every reader of the directories */
 	conn_close(&acc.main);
 	if (folders_synced && req->run_hooks)
 		hooks_run(a->postsynchook, hook_mode, dry);

@@ -622,7 +622,9 @@ struct live *live_new(const struct account_settings *a, const struct live_option
 	struct maildir_settings ms = {
 		.root = a->local.localfolders,
 		.sep = a->local.sep,
-		.infosep = ':',
+		.infosep = a->filters.infosep ? a->filters.infosep : ':',
+		.name_from_date = a->filters.filename_use_mail_timestamp,
+		.mtime_from_date = a->filters.utime_from_header,
 		.fmd5_name = a->local.nametrans.set ? folder_map_fmd5_name : NULL,
 		.fmd5_ctx = l->w.fmap,
 	};

@@ -248,7 +248,10 @@ struct listing {
 
 static size_t name_base_len(const char *name)
 {
+	/* ':' or '!' (maildir-windows-compatible), as maildir_name_parse */
 	const char *info = strstr(name, ":2,");
+	if (!info)
+		info = strstr(name, "!2,");
 	return info ? (size_t)(info - name) : strlen(name);
 }
 
@@ -593,6 +596,8 @@ static enum step upload(struct live_worker *w, const struct outbox_op *op, const
 	enum step s = read_local(w, local, f, &body, &len, &mtime);
 	if (s != STEP_OK)
 		return s;
+	if (w->a->filters.filterheaders.n) /* as the one-shot sync does (filters.h) */
+		len = filters_strip_headers(body, len, &w->a->filters.filterheaders);
 	uint32_t *known = NULL;
 	size_t n_known = 0;
 	if ((s = known_uids(w, sf, local, &known, &n_known)) != STEP_OK)

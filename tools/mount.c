@@ -449,7 +449,7 @@ static int run_mount(struct account_settings *a, const char *mountpoint, bool fo
 	struct outbox_observer_settings os = {
 		.db_path = db_path,
 		.fsync = a->fsync,
-		.infosep = ':',
+		.infosep = a->filters.infosep ? a->filters.infosep : ':',
 		.queued = on_queued,
 		.queued_ctx = &m,
 		.fmd5_name = a->local.nametrans.set ? folder_map_fmd5_name : NULL,

@@ -58,8 +58,17 @@ static void test_parse(void)
 		{ "1700000000.M1P1.host:1,xyz", MD5_INBOX, ':', 0, "", false, 26 },
 		/* maildir-windows-compatible: '!' */
 		{ "1795648861_0.13031.vm,U=3,FMD5=" MD5_INBOX "!2,FS", MD5_INBOX, '!', 3, "FS", true, 63 },
-		/* a ':' file read with infosep '!' is flagless (OfflineIMAP too) */
-		{ "1795648861_0.13031.vm,U=3,FMD5=" MD5_INBOX ":2,FS", MD5_INBOX, '!', 3, "", false, 68 },
+		/* the other separator is read too: never flagless (OfflineIMAP
+		 * reads these as flagless and strips the flags on the server) */
+		{ "1795648861_0.13031.vm,U=3,FMD5=" MD5_INBOX ":2,FS", MD5_INBOX, '!', 3, "FS", true, 63 },
+		{ "1795648861_0.13031.vm,U=3,FMD5=" MD5_INBOX "!2,FRS", MD5_INBOX, ':', 3, "FRS", true, 63 },
+		{ "1795648861_0.13031.vm,U=3,FMD5=" MD5_INBOX "!2,", MD5_INBOX, ':', 3, "", true, 63 },
+		/* the configured one wins when both occur */
+		{ "a!2,F:2,S", MD5_INBOX, ':', 0, "S", true, 5 },
+		{ "a!2,F:2,S", MD5_INBOX, '!', 0, "F", true, 1 },
+		/* other programs' names in windows-compatible form */
+		{ "1700000000.M1P1.host!2,S", MD5_INBOX, '!', 0, "S", true, 20 },
+		{ "1700000000.M1P1.host!2,RS", MD5_INBOX, ':', 0, "RS", true, 20 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct maildir_name_info info;
@@ -119,7 +128,9 @@ static void test_with_flags(void)
 		{ "1700000000.M1P1.host:2,", "Ra", ':', "1700000000.M1P1.host:2,Ra" },
 		{ "1700000000.M1P1.host,S=12:2,S", "TS", ':', "1700000000.M1P1.host,S=12:2,ST" },
 		{ "x!2,S", "F", '!', "x!2,F" },
-		{ "x:2,S", "F", '!', "x:2,S!2,F" },
+		{ "x:2,S", "F", '!', "x!2,F" },
+		{ "x!2,S", "FS", ':', "x:2,FS" },
+		{ "1_0.1.h,U=1,FMD5=" MD5_INBOX "!2,S", "RS", '!', "1_0.1.h,U=1,FMD5=" MD5_INBOX "!2,RS" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char *n = maildir_name_with_flags(cases[i].name, cases[i].infosep,
