@@ -13,6 +13,7 @@
 #include "cache/lock.h"
 #include "cache/maildir.h"
 #include "cache/maildir_name.h"
+#include "cache/oimap_status.h"
 #include "cache/outbox.h"
 #include "cache/quarantine.h"
 #include "cache/status.h"
@@ -159,6 +160,54 @@ static void st_drop(struct folder_ctx *f)
 
 static bool st_commit(struct folder_ctx *f);
 
+/* OfflineIMAP's state files of the account (cache/oimap_status.h). */
+static struct oimap_account oimap_of(const struct account_settings *a)
+{
+	return (struct oimap_account){ .metadata = a->metadata, .account = a->name,
+				       .remote_repo = a->remote.name,
+				       .local_repo = a->local.name, .fsync = a->fsync };
+}
+
+static void oimap_failed(const char *remote_name, int rc, char *err)
+{
+	if (rc < 0) {
+		log_error("Folder %s: OfflineIMAP's status not kept in step (an offlineimap run "
+			  "could undo this sync): %s", remote_name, err);
+		free(err);
+	}
+}
+
+/* After a commit of the folder's rows, OfflineIMAP's status follows, so an
+ * offlineimap run after us does not undo what we did (cache/oimap_status.h):
+ * whole when the folder row was in the commit (a folder sync's first and
+ * last commits), else just the committed batch. A failure leaves our sync
+ * intact but is an error (exit 1): switching back would not be safe. */
+static void oimap_follow(struct folder_ctx *f, bool whole)
+{
+	struct oimap_account oa = oimap_of(f->acc->a);
+	if (f->acc->req->dry_run || (!whole && !f->n_puts && !f->n_forgets) || !oimap_present(&oa))
+		return;
+	char *err = NULL;
+	int rc;
+	if (whole) {
+		struct status_rec *rows = NULL;
+		size_t n = 0;
+		rc = status_load(f->c->status, f->folder_id, &rows, &n, &err);
+		if (rc == 0)
+			rc = oimap_status_mirror(&oa, f->remote_name, f->local_name,
+						 f->folder.uidvalidity, rows, n, &err);
+		free(rows);
+	} else {
+		struct status_rec *puts = xcalloc(f->n_puts + 1, sizeof(*puts));
+		for (size_t i = 0; i < f->n_puts; i++)
+			puts[i] = (struct status_rec){ f->puts[i].uid, f->puts[i].flags };
+		rc = oimap_status_apply(&oa, f->remote_name, puts, f->n_puts, f->forgets,
+					f->n_forgets, &err);
+		free(puts);
+	}
+	oimap_failed(f->remote_name, rc, err);
+}
+
 static bool st_flush(struct folder_ctx *f)
 {
 	if (!f->n_puts && !f->n_forgets && !f->folder_dirty && !f->clears.n)
@@ -194,6 +243,8 @@ static bool st_commit(struct folder_ctx *f)
 		rc = status_commit(db, &err);
 	if (rc < 0)
 		status_rollback(db);
+	else
+		oimap_follow(f, f->folder_dirty);
 	f->n_puts = f->n_forgets = 0;
 	f->folder_dirty = false;
 	strlist_free(&f->clears);
@@ -522,6 +573,11 @@ static void record_upload_name(struct folder_ctx *f, const struct repo_msg *m, u
 	if (rc < 0 && err) {
 		status_rollback(db);
 		st_ok(f, rc, err);
+	} else if (rc == 0) {
+		struct oimap_account oa = oimap_of(f->acc->a);
+		struct status_rec row = { uid, m->flags };
+		rc = oimap_status_apply(&oa, f->remote_name, &row, 1, NULL, 0, &err);
+		oimap_failed(f->remote_name, rc, err);
 	}
 	free(base);
 }
@@ -1008,44 +1064,12 @@ static void report_plan(struct folder_ctx *f, struct repo_msg_list *remote,
 
 /* --- OfflineIMAP state import ------------------------------------------ */
 
-/* OfflineIMAP names per-folder metadata files after the folder with '/'
- * replaced by '.'; the root becomes "dot" (offlineimap.md §3.1). */
-static char *offlineimap_basename(const char *name)
-{
-	if (!*name || !strcmp(name, "."))
-		return xstrdup("dot");
-	char *s = xstrdup(name);
-	for (char *p = s; *p; p++)
-		if (*p == '/')
-			*p = '.';
-	return s;
-}
-
-static uint32_t read_offlineimap_validity(const struct account_settings *a, const char *remote_name)
-{
-	char *base = offlineimap_basename(remote_name);
-	char *path = xasprintf("%s/Repository-%s/FolderValidity/%s", a->metadata, a->remote.name, base);
-	uint32_t v = 0;
-	FILE *fp = fopen(path, "r");
-	if (fp) {
-		unsigned long long x = 0;
-		if (fscanf(fp, "%llu", &x) == 1 && x <= UINT32_MAX)
-			v = (uint32_t)x;
-		fclose(fp);
-	}
-	free(path);
-	free(base);
-	return v;
-}
-
 /* For a folder we have never synced, take over OfflineIMAP's status rows
  * and saved UIDVALIDITY so a migrating user keeps their sync base. */
 static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 {
-	const struct account_settings *a = f->acc->a;
-	char *base = offlineimap_basename(f->remote_name);
-	char *path = xasprintf("%s/Account-%s/LocalStatus-sqlite/%s", a->metadata, a->name, base);
-	free(base);
+	struct oimap_account oa = oimap_of(f->acc->a);
+	char *path = oimap_status_path(&oa, f->remote_name);
 	if (access(path, R_OK) != 0) {
 		free(path);
 		return;
@@ -1056,7 +1080,7 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	int rc = status_begin(db, &err);
 	if (rc == 0)
 		rc = status_import_offlineimap(db, f->folder_id, path, &count, &err);
-	sf->uidvalidity = read_offlineimap_validity(a, f->remote_name);
+	sf->uidvalidity = oimap_validity_read(&oa, f->remote_name);
 	if (rc == 0 && sf->uidvalidity)
 		rc = status_folder_update(db, sf, &err);
 	if (rc == 0)
@@ -1070,6 +1094,48 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 			 count, path);
 	}
 	free(path);
+}
+
+/* Our rows of a folder are kept equal to OfflineIMAP's (oimap_follow), so
+ * when they differ at the start of a sync, offlineimap has synced the folder
+ * since: its rows are the newer base and replace ours. Without this a
+ * message that offlineimap synced and the user then deleted on one side
+ * would come back from the other. The listing is then a full one (the
+ * CHANGEDSINCE merge starts from the old rows). */
+static void adopt_offlineimap(struct folder_ctx *f, struct status_folder *sf)
+{
+	struct oimap_account oa = oimap_of(f->acc->a);
+	if (!sf->id || !oimap_present(&oa))
+		return;
+	struct status_rec *theirs = NULL, *ours = NULL;
+	size_t n_theirs = 0, n_ours = 0;
+	char *err = NULL;
+	int rc = oimap_status_load(&oa, f->remote_name, &theirs, &n_theirs, &err);
+	if (rc == 1)
+		rc = status_load(f->c->status, sf->id, &ours, &n_ours, &err);
+	bool same = n_ours == n_theirs;
+	for (size_t i = 0; rc == 0 && same && i < n_ours; i++)
+		same = ours[i].uid == theirs[i].uid && ours[i].flags == theirs[i].flags;
+	if (rc == 0 && !same) {
+		struct status_db *db = f->c->status;
+		rc = status_begin(db, &err);
+		if (rc == 0)
+			rc = status_folder_clear(db, sf->id, &err);
+		for (size_t i = 0; rc == 0 && i < n_theirs; i++)
+			rc = status_put(db, sf->id, theirs[i].uid, theirs[i].flags, &err);
+		if (rc == 0)
+			rc = status_commit(db, &err);
+		if (rc < 0)
+			status_rollback(db);
+		else
+			log_info("Folder %s: offlineimap has synced it since our last run; its status "
+				 "(%zu rows) is the base of this sync", f->remote_name, n_theirs);
+		sf->highestmodseq = 0;
+	}
+	if (rc < 0)
+		st_ok(f, rc, err);
+	free(theirs);
+	free(ours);
 }
 
 /* --- names table --------------------------------------------------------- */
@@ -1445,6 +1511,12 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		}
 	}
 
+	if (!pair->remote_missing) {
+		adopt_offlineimap(&f, &sf);
+		if (f.failed)
+			goto out;
+	}
+
 	struct repo_folder_status rst = { 0 };
 	if (pair->remote_missing) {
 		/* dry-run of a folder that would be created on the server:
@@ -1687,6 +1759,11 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 		    (sf.uidvalidity = 0, status_folder_update(acc->main.status, &sf, &err)) < 0) {
 			log_error("Folder %s: status cache: %s", remote_name, err);
 			free(err);
+		} else if (!acc->req->dry_run) {
+			/* OfflineIMAP empties its status of a folder it creates */
+			struct oimap_account oa = oimap_of(acc->a);
+			int rc = oimap_status_mirror(&oa, remote_name, "", 0, NULL, 0, &err);
+			oimap_failed(remote_name, rc, err);
 		}
 	} else {
 		free(err);
