@@ -1096,6 +1096,30 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	free(path);
 }
 
+/* A folder skipped as unchanged still gets OfflineIMAP's status when
+ * OfflineIMAP's directory exists but has none for it (a user about to
+ * switch created the directory, offlineimap filtered the folder out). */
+static void oimap_fill_missing(struct folder_ctx *f, const struct status_folder *sf)
+{
+	struct oimap_account oa = oimap_of(f->acc->a);
+	if (!oimap_present(&oa))
+		return;
+	char *path = oimap_status_path(&oa, f->remote_name);
+	bool missing = access(path, F_OK) != 0;
+	free(path);
+	if (!missing)
+		return;
+	struct status_rec *rows = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	int rc = status_load(f->c->status, sf->id, &rows, &n, &err);
+	if (rc == 0)
+		rc = oimap_status_mirror(&oa, f->remote_name, f->local_name, sf->uidvalidity, rows,
+					 n, &err);
+	free(rows);
+	oimap_failed(f->remote_name, rc, err);
+}
+
 /* Our rows of a folder are kept equal to OfflineIMAP's (oimap_follow), so
  * when they differ at the start of a sync, offlineimap has synced the folder
  * since: its rows are the newer base and replace ours. Without this a
@@ -1504,6 +1528,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 				local_listed = !unchanged && local.v;
 			}
 			if (unchanged) {
+				oimap_fill_missing(&f, &sf);
 				log_info("Folder %s: nothing to do (unchanged on both sides since the "
 					 "last sync; not selected)", remote_name);
 				goto out;
