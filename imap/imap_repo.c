@@ -711,7 +711,7 @@ static int connect_session(struct imap_repo *ir)
 		return code;
 	}
 	struct tls_params tp = { .host = ir->host, .cafile = ir->cafile,
-				 .fingerprints = ir->fingerprints };
+				 .fingerprints = ir->fingerprints, .repo_name = r->name };
 
 	mailstream_low *low = ir->pending ? tls_connect_finish(&ir->pending, &err)
 					  : tls_connect_tcp(ir->host, ir->port, ir->timeout, &err);

@@ -719,6 +719,27 @@ static char *ssl_error_text(const char *what)
 	return xasprintf("%s: %s", what, reason ? reason : buf);
 }
 
+/* What a user whose server has a certificate we cannot verify (a local
+ * bridge's self-signed one: ProtonMail Bridge, DavMail) can do: its
+ * sha256 fingerprint and the exact line that trusts exactly it. */
+static char *pin_advice(X509 *cert, const struct tls_params *p)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dl = 0;
+	if (X509_digest(cert, EVP_sha256(), d, &dl) != 1)
+		return xstrdup("cert_fingerprint");
+	char *colon = hex_colon(d, dl);
+	struct strbuf plain = STRBUF_INIT;
+	for (unsigned i = 0; i < dl; i++)
+		sb_addf(&plain, "%02x", d[i]);
+	char *out = xasprintf("if you trust the certificate the server sent (sha256 fingerprint "
+			      "%s), add this line to [Repository %s]: cert_fingerprint = %s",
+			      colon, p->repo_name ? p->repo_name : "<remote>", plain.buf);
+	free(colon);
+	sb_free(&plain);
+	return out;
+}
+
 static bool is_ip_literal(const char *host)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
@@ -817,9 +838,11 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 	long vr = SSL_get_verify_result(ssl);
 	bool pinned_only = nfp > 0 && !p->cafile;
 	if (!pinned_only && vr != X509_V_OK) {
-		*error_r = xasprintf("TLS certificate verification failed: %s; set sslcacertfile or "
-				     "cert_fingerprint",
-				     X509_verify_cert_error_string(vr));
+		char *pin = pin_advice(cert, p);
+		*error_r = xasprintf("TLS certificate verification failed: %s; set sslcacertfile, "
+				     "or %s",
+				     X509_verify_cert_error_string(vr), pin);
+		free(pin);
 		goto fail_cert;
 	}
 	if (nfp > 0) {
@@ -835,8 +858,9 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 				d256l = 0;
 			char *hex = hex_colon(d256, d256l);
 			*error_r = xasprintf("server certificate fingerprint sha256 %s matches none of "
-					     "cert_fingerprint",
-					     hex);
+					     "cert_fingerprint (to trust this certificate, make the "
+					     "line: cert_fingerprint = %s)",
+					     hex, hex);
 			free(hex);
 			goto fail_cert;
 		}

@@ -14,8 +14,11 @@
  * exactly when its fingerprint is listed), as in OfflineIMAP.
  *
  * Errors come back as one malloc'd line without a prefix ("TLS certificate
- * verification failed: certificate has expired; set sslcacertfile or
- * cert_fingerprint"); the caller adds "IMAP[R] host:port: ".
+ * verification failed: self-signed certificate; set sslcacertfile, or if
+ * you trust the certificate the server sent (sha256 fingerprint ab:cd:..),
+ * add this line to [Repository R]: cert_fingerprint = abcd.."); the caller
+ * adds "IMAP[R] host:port: ". A certificate that fails verification is
+ * never accepted: the line pins exactly that certificate.
  */
 #ifndef OFFLINEFS_IMAP_TLS_H
 #define OFFLINEFS_IMAP_TLS_H
@@ -29,6 +32,9 @@ struct tls_params {
 	const char *host;         /* borrowed; name or IP literal to verify */
 	const char *cafile;       /* borrowed; NULL = system CA store */
 	const char *fingerprints; /* borrowed; comma list of hex digests or NULL */
+	const char *repo_name;    /* borrowed; NULL-able; the repository section,
+				   * for the cert_fingerprint line a failed
+				   * verification suggests */
 };
 
 /* Connects to host:port, trying each address getaddrinfo() returns, each
