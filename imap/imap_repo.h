@@ -114,6 +114,11 @@ struct imap_settings {
 	const char *auth_mechanisms; /* borrowed; e.g. "PLAIN, LOGIN"; NULL = default order */
 	const char *keywords[26];  /* borrowed; keyword for letter 'a'+i, or NULL */
 	uint64_t fetch_batch_bytes; /* 0 = default (8 MiB) */
+	const char *clientcert;    /* borrowed; sslclientcert (PEM) or NULL */
+	const char *clientkey;     /* borrowed; sslclientkey (PEM) or NULL = in clientcert */
+	int tls_version;           /* 0 = TLS 1.2 or newer; 10/11/12 = exactly TLS 1.0/1.1/1.2 */
+	int ipv6;                  /* -1 = any address family, 0 = IPv4 only, 1 = IPv6 only */
+	const char *remote_identity; /* borrowed; SASL PLAIN authzid, or NULL */
 };
 
 /* Never fails; connect() reports problems. name is the [Repository name]. */

@@ -520,13 +520,14 @@ static int connect_start(const struct addrinfo *ai, char **error_r)
 	return fd;
 }
 
-struct tls_pending *tls_connect_begin(const char *host, int port, int timeout_s)
+struct tls_pending *tls_connect_begin(const char *host, int port, int family, int timeout_s)
 {
 	struct tls_pending *p = xcalloc(1, sizeof(*p));
 	p->fd = -1;
 	p->timeout_s = timeout_s > 0 ? timeout_s : 120;
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_ADDRCONFIG };
+	/* a forced family asks for exactly it, configured on a host or not */
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = family == AF_UNSPEC ? AI_ADDRCONFIG : 0 };
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
 
@@ -603,9 +604,10 @@ mailstream_low *tls_connect_finish(struct tls_pending **pp, char **error_r)
 	return conn_new(fd, NULL, NULL);
 }
 
-mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char **error_r)
+mailstream_low *tls_connect_tcp(const char *host, int port, int family, int timeout_s,
+				char **error_r)
 {
-	struct tls_pending *p = tls_connect_begin(host, port, timeout_s);
+	struct tls_pending *p = tls_connect_begin(host, port, family, timeout_s);
 	return tls_connect_finish(&p, error_r);
 }
 
@@ -769,8 +771,37 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 		*error_r = ssl_error_text("TLS setup failed");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (p->version) {
+		/* ssl_version: exactly that protocol, as OfflineIMAP's
+		 * PROTOCOL_TLSv1_x; 1.0 and 1.1 need security level 0 in
+		 * OpenSSL 3 (the user asked for them by name) */
+		int v = p->version == 10 ? TLS1_VERSION
+			: p->version == 11 ? TLS1_1_VERSION : TLS1_2_VERSION;
+		SSL_CTX_set_min_proto_version(ctx, v);
+		SSL_CTX_set_max_proto_version(ctx, v);
+		if (v != TLS1_2_VERSION)
+			SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+	} else {
+		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+	if (p->clientcert) {
+		const char *key = p->clientkey ? p->clientkey : p->clientcert;
+		if (SSL_CTX_use_certificate_chain_file(ctx, p->clientcert) != 1) {
+			char *what = xasprintf("cannot load sslclientcert %s", p->clientcert);
+			*error_r = ssl_error_text(what);
+			free(what);
+			goto fail_ctx;
+		}
+		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			char *what = xasprintf("cannot load sslclientkey %s (or it does not match "
+					       "sslclientcert)", key);
+			*error_r = ssl_error_text(what);
+			free(what);
+			goto fail_ctx;
+		}
+	}
 	if (p->cafile) {
 		if (SSL_CTX_load_verify_locations(ctx, p->cafile, NULL) != 1) {
 			char *what = xasprintf("cannot load sslcacertfile %s", p->cafile);

@@ -54,6 +54,14 @@ struct repo_settings {
 	bool expunge;
 	int maxconnections;
 	char *auth_mechanisms;
+	/* TLS and socket options, as OfflineIMAP's (load_tls_options); they
+	 * apply to ssl = yes and to STARTTLS alike */
+	char *clientcert;       /* sslclientcert, expanded; NULL = none */
+	char *clientkey;        /* sslclientkey, expanded; NULL = key in clientcert */
+	int tls_version;        /* ssl_version: 0 = auto (TLS 1.2 or newer), else
+				 * exactly TLS 1.<tls_version - 10> (10, 11, 12) */
+	int ipv6;               /* -1 = either (default), 0 = IPv4 only, 1 = IPv6 only */
+	char *remote_identity;  /* SASL PLAIN authorization identity; NULL = none */
 };
 
 /* The live mount's options (offlinefs mount; docs/mount.md "Configuration").

@@ -1926,6 +1926,11 @@ struct repo *sync_make_remote(const struct account_settings *a)
 		.timeout_seconds = a->socktimeout,
 		.expunge = rs->expunge,
 		.auth_mechanisms = rs->auth_mechanisms,
+		.clientcert = rs->clientcert,
+		.clientkey = rs->clientkey,
+		.tls_version = rs->tls_version,
+		.ipv6 = rs->ipv6,
+		.remote_identity = rs->remote_identity,
 	};
 	for (int i = 0; i < 26; i++)
 		s.keywords[i] = a->local.keywords[i];
