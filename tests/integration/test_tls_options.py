@@ -12,6 +12,7 @@ Run one test:  OFFLINEFS=build/tools/offlinefs python3 tests/integration/test_tl
 
 import os
 import re
+import subprocess
 import sys
 import unittest
 
@@ -64,6 +65,128 @@ class TestTlsOptions(harness.SyncTestCase):
         self.assert_nothing_written(r)
         colon = ":".join(fp[i:i + 2] for i in range(0, len(fp), 2))
         self.assertIn("cert_fingerprint = %s" % colon, r.err)
+
+    def test_ipv6_forces_address_family(self):
+        """ipv6 = yes resolves the host for IPv6 only (the server listens on
+        127.0.0.1 alone: no connection); ipv6 = no for IPv4 only (works)."""
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("v4"))
+        self.write_config(remote={"remotehost": "localhost", "ipv6": "yes"})
+        r = self.run_offlinefs()
+        self.assert_nothing_written(r)
+        self.assertRegex(r.err, r"IMAP\[%s\] localhost:\d+: (cannot resolve|connect to \S+)"
+                         % REMOTE_REPO)
+        self.assertNotIn("127.0.0.1", r.err)
+        self.write_config(remote={"remotehost": "localhost", "ipv6": "no"})
+        self.sync()
+        self.assert_synced("INBOX")
+
+
+def make_client_cert(dc, name="client"):
+    """A client certificate (and key) signed by the fixture's CA."""
+    key = os.path.join(dc.dir, name + ".key")
+    csr = os.path.join(dc.dir, name + ".csr")
+    crt = os.path.join(dc.dir, name + ".pem")
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", csr,
+                    "-subj", "/CN=%s" % dc.users[0]["user"]], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", dc.cafile, "-CAkey", dc.ca_key,
+                    "-CAcreateserial", "-days", "2", "-out", crt], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return crt, key
+
+
+class TestClientCert(harness.SyncTestCase):
+    """Dovecot verifies a client certificate and refuses to authenticate
+    without one (sslclientcert / sslclientkey)."""
+
+    DOVECOT_CONF = """
+ssl_ca = <{dir}/ca.pem
+ssl_verify_client_cert = yes
+ssl_require_crl = no
+auth_ssl_require_client_cert = yes
+"""
+
+    def test_client_certificate(self):
+        crt, key = make_client_cert(self.dc)
+        self.dc.client_cert = (crt, key)  # for the test's own IMAP connections
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("for cert holders"))
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1, "accepted without a client certificate:\n%s" % r)
+        self.assertEqual([p for p in tree_snapshot(self.mail) if not p.endswith("/")], [])
+        self.write_config(remote={"sslclientcert": crt, "sslclientkey": key})
+        self.sync()
+        self.assert_synced("INBOX")
+        # STARTTLS presents it too; cert and key in one file need no sslclientkey
+        both = os.path.join(self.dc.dir, "both.pem")
+        with open(both, "w") as f:
+            f.write(harness.read_text(crt) + harness.read_text(key))
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("over starttls"))
+        self.write_config(remote={"sslclientcert": both, "ssl": "no",
+                                  "remoteport": self.dc.imap_port})
+        self.sync()
+        self.assert_synced("INBOX")
+        # a key that is not the certificate's is refused before anything
+        _, other_key = make_client_cert(self.dc, "other")
+        self.write_config(remote={"sslclientcert": crt, "sslclientkey": other_key})
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertIn("sslclientkey", r.err)
+
+
+class TestTls13Only(harness.SyncTestCase):
+    """ssl_version pins the protocol: tls1_2 cannot talk to a TLS 1.3-only
+    server, the default (TLS 1.2 or newer) can."""
+
+    DOVECOT_CONF = "ssl_min_protocol = TLSv1.3\n"
+
+    def test_ssl_version_pins_protocol(self):
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("modern"))
+        self.write_config(remote={"ssl_version": "tls1_2", "tls_level": "tls_secure"})
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1, "TLS 1.2 was not enforced:\n%s" % r)
+        self.assertIn("TLS handshake failed", r.err)
+        self.write_config(remote={"ssl_version": "ssl23"})
+        self.sync()
+        self.assert_synced("INBOX")
+
+
+class TestRemoteIdentity(harness.SyncTestCase):
+    """remote_identity is the SASL PLAIN authorization identity: a Dovecot
+    master user logs in as remoteuser and works on remote_identity's mail."""
+
+    DOVECOT_CONF = """
+auth_master_user_separator = *
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN {dir}/master-users
+  master = yes
+}
+"""
+
+    def test_remote_identity_is_authzid(self):
+        with open(os.path.join(self.dc.dir, "master-users"), "w") as f:
+            f.write("admin:{PLAIN}adminpass\n")
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("user1's mail"))
+        self.write_config(remote={"remoteuser": "admin", "remotepass": "adminpass"})
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1, "the master user alone has no mailbox:\n%s" % r)
+        self.write_config(remote={"remoteuser": "admin", "remotepass": "adminpass",
+                                  "remote_identity": self.user})
+        self.sync()
+        self.assert_synced("INBOX")
+        self.assertEqual(len(self.local_messages("INBOX")), 1)
+        # LOGIN cannot carry the identity: never used instead of PLAIN
+        self.write_config(remote={"remoteuser": "admin", "remotepass": "adminpass",
+                                  "remote_identity": self.user, "auth_mechanisms": "LOGIN"})
+        r = self.run_offlinefs()
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertIn("no usable authentication mechanism", r.err)
 
 
 if __name__ == "__main__":
