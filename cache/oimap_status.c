@@ -152,6 +152,31 @@ static int write_validity(const struct oimap_account *oa, const char *remote_nam
 
 /* --- the status DB --- */
 
+/* Key of OfflineIMAP's metadata table where our writes leave the file
+ * change counter (SQLite header bytes 24..27) their commit produces, so a
+ * later commit by anyone else (offlineimap) shows as a different counter.
+ * OfflineIMAP reads only 'db_version' from that table. */
+#define COUNTER_KEY "offlinefs_change_counter"
+
+/* The file change counter of the DB at path, which a rollback-journal DB
+ * (OfflineIMAP's default) increments on every commit. 1 and *c_r, 0 when
+ * the file is empty, -1 when unknown (unreadable, WAL mode). */
+static int change_counter(const char *path, uint32_t *c_r)
+{
+	unsigned char h[28];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	ssize_t n = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	if (n == 0)
+		return 0;
+	if (n != (ssize_t)sizeof(h) || h[18] != 1 || h[19] != 1)
+		return -1;
+	*c_r = (uint32_t)h[24] << 24 | (uint32_t)h[25] << 16 | (uint32_t)h[26] << 8 | h[27];
+	return 1;
+}
+
 struct odb {
 	sqlite3 *db;
 	const char *path; /* borrowed */
@@ -227,7 +252,16 @@ static int odb_close(struct odb *o, bool ok, char **error_r)
 	sqlite3_finalize(o->update);
 	sqlite3_finalize(o->remove);
 	if (o->db && sqlite3_get_autocommit(o->db) == 0) {
-		if (ok && sqlite3_exec(o->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		/* the counter this commit will leave (one more than now) */
+		uint32_t c = 0;
+		if (ok && change_counter(o->path, &c) >= 0) {
+			char *sql = xasprintf("INSERT OR REPLACE INTO metadata (key, value) VALUES "
+					      "('" COUNTER_KEY "', '%u')", c + 1);
+			if (sqlite3_exec(o->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+				ret = odb_fail(o, "write", error_r);
+			free(sql);
+		}
+		if (ret == 0 && ok && sqlite3_exec(o->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 			ret = odb_fail(o, "commit", error_r);
 		if (ret < 0)
 			sqlite3_exec(o->db, "ROLLBACK", NULL, NULL, NULL);
@@ -289,11 +323,38 @@ static int load(struct odb *o, struct status_rec **rows_r, size_t *n_r, char **e
 	return 0;
 }
 
-int oimap_status_load(const struct oimap_account *oa, const char *remote_name,
-		      struct status_rec **rows_r, size_t *n_r, char **error_r)
+/* Whether someone else committed to the DB since our last write: the
+ * counter our last write left differs from the file's; without one (we
+ * never wrote it) whether the file changed after `since`. */
+static bool written_by_other(struct odb *o, int64_t since)
+{
+	sqlite3_stmt *st;
+	const char *ours = NULL;
+	bool other = true;
+	if (sqlite3_prepare_v2(o->db, "SELECT value FROM metadata WHERE key = '" COUNTER_KEY "'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return true;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		ours = (const char *)sqlite3_column_text(st, 0);
+	uint32_t c = 0;
+	if (ours && change_counter(o->path, &c) == 1) {
+		char now[16];
+		snprintf(now, sizeof(now), "%u", c);
+		other = strcmp(ours, now) != 0;
+	} else {
+		struct stat sb;
+		other = stat(o->path, &sb) != 0 || (int64_t)sb.st_mtime >= since;
+	}
+	sqlite3_finalize(st);
+	return other;
+}
+
+int oimap_status_load(const struct oimap_account *oa, const char *remote_name, int64_t since,
+		      struct status_rec **rows_r, size_t *n_r, bool *other_r, char **error_r)
 {
 	*rows_r = NULL;
 	*n_r = 0;
+	*other_r = false;
 	char *path = oimap_status_path(oa, remote_name);
 	struct odb o = { .path = path };
 	int rc = 0;
@@ -303,8 +364,13 @@ int oimap_status_load(const struct oimap_account *oa, const char *remote_name,
 			     : odb_fail(&o, "open read-only", error_r);
 		if (rc == 1) {
 			sqlite3_busy_timeout(o.db, 5000);
+			/* one read transaction: the rows and the counter agree */
+			sqlite3_exec(o.db, "BEGIN", NULL, NULL, NULL);
 			if (load(&o, rows_r, n_r, error_r) < 0)
 				rc = -1;
+			else
+				*other_r = written_by_other(&o, since);
+			sqlite3_exec(o.db, "COMMIT", NULL, NULL, NULL);
 		}
 		sqlite3_close(o.db);
 	}

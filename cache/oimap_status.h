@@ -62,11 +62,18 @@ uint32_t oimap_validity_read(const struct oimap_account *oa, const char *remote_
 bool oimap_present(const struct oimap_account *oa);
 
 /* Reads the folder's OfflineIMAP status rows (sorted by uid; ids outside
- * 1..2^32-1 skipped, NULL flags read as none) into a malloc'd *rows_r.
+ * 1..2^32-1 skipped, NULL flags read as none) into a malloc'd *rows_r, and
+ * whether someone other than us (offlineimap) has written the DB since our
+ * last write into *other_r: every write of ours records in OfflineIMAP's
+ * metadata table the SQLite file change counter its commit leaves, and a
+ * later commit moves the counter on. A DB we never wrote counts as
+ * written by another when it changed at or after `since` (unix time; our
+ * last completed sync of the folder), so a DB left from before the user
+ * switched to offlinefs is not mistaken for a newer one.
  * Returns 1, or 0 when OfflineIMAP has no status for the folder (*rows_r
  * NULL), or -1. Never writes (the DB is opened read-only). */
-int oimap_status_load(const struct oimap_account *oa, const char *remote_name,
-		      struct status_rec **rows_r, size_t *n_r, char **error_r);
+int oimap_status_load(const struct oimap_account *oa, const char *remote_name, int64_t since,
+		      struct status_rec **rows_r, size_t *n_r, bool *other_r, char **error_r);
 
 /* Makes the folder's OfflineIMAP status hold exactly rows[0..n) (sorted
  * by uid, as status_load returns them): rows it lacks are inserted, rows

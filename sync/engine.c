@@ -1121,8 +1121,10 @@ static void oimap_fill_missing(struct folder_ctx *f, const struct status_folder 
 }
 
 /* Our rows of a folder are kept equal to OfflineIMAP's (oimap_follow), so
- * when they differ at the start of a sync, offlineimap has synced the folder
- * since: its rows are the newer base and replace ours. Without this a
+ * when offlineimap has written its status since and its rows differ at the
+ * start of a sync, it has synced the folder since: its rows are the newer
+ * base and replace ours. (A status left from before the user switched to
+ * offlinefs is older than our last sync and is overwritten instead.) Without this a
  * message that offlineimap synced and the user then deleted on one side
  * would come back from the other. The listing is then a full one (the
  * CHANGEDSINCE merge starts from the old rows). */
@@ -1134,10 +1136,17 @@ static void adopt_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	struct status_rec *theirs = NULL, *ours = NULL;
 	size_t n_theirs = 0, n_ours = 0;
 	char *err = NULL;
-	int rc = oimap_status_load(&oa, f->remote_name, &theirs, &n_theirs, &err);
-	if (rc == 1)
+	bool other = false;
+	int rc = oimap_status_load(&oa, f->remote_name, sf->last_sync, &theirs, &n_theirs, &other,
+				   &err);
+	bool same = true; /* no status of offlineimap's, or ours or older than
+			   * our last sync: ours stays the base */
+	if (rc == 1 && other) {
 		rc = status_load(f->c->status, sf->id, &ours, &n_ours, &err);
-	bool same = n_ours == n_theirs;
+		same = n_ours == n_theirs;
+	} else if (rc == 1) {
+		rc = 0;
+	}
 	for (size_t i = 0; rc == 0 && same && i < n_ours; i++)
 		same = ours[i].uid == theirs[i].uid && ours[i].flags == theirs[i].flags;
 	if (rc == 0 && !same) {

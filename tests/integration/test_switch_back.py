@@ -244,6 +244,34 @@ class TestSwitchBack(harness.SyncTestCase):
         self.check({"a": "FS", "b": "R"}, step="offlinefs 3")
         self.assert_nothing_copied(self.runs[-1])
 
+    def test_stale_status_not_adopted(self):
+        """OfflineIMAP's status as it was before the user switched (left by
+        an offlinefs that did not keep it in step) is older than offlinefs's
+        last sync: it is overwritten, never taken as the newer base (which
+        would download again a message deleted locally since)."""
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("a"), ["\\Seen"])
+        self.offlineimap()
+        stale = os.path.join(self.tmp, "stale-INBOX")
+        shutil.copy2(self.oimap_db("INBOX"), stale)
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("b"))
+        self.sync()
+        self.check({"a": "S", "b": ""}, step="offlinefs 1")
+        shutil.copy2(stale, self.oimap_db("INBOX"))
+        old = os.stat(stale).st_mtime - 3600
+        os.utime(self.oimap_db("INBOX"), (old, old))
+        self.unlink("b")
+        r = self.sync()
+        self.assertNotIn("offlineimap has synced it", r.out)
+        self.check({"a": "S"}, step="offlinefs 2")
+        con = sqlite3.connect(self.oimap_db("INBOX"))
+        self.assertEqual(con.execute("SELECT id, flags FROM status").fetchall(),
+                         [(self.server_uid_of("a"), "S")])
+        con.close()
+        self.offlineimap()
+        self.check({"a": "S"}, step="offlineimap after")
+
 
 if __name__ == "__main__":
     harness.main()

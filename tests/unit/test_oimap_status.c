@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache/oimap_status.h"
@@ -132,25 +133,45 @@ static void test_mirror_and_apply(void)
 
 	struct status_rec *got = NULL;
 	size_t n = 0;
-	CHECK_INT(oimap_status_load(&oa, "Lists/foo", &got, &n, &err), 1);
+	bool other = true;
+	/* exec() above wrote it, but our mirror came after: not another's */
+	CHECK_INT(oimap_status_load(&oa, "Lists/foo", 0, &got, &n, &other, &err), 1);
 	CHECK_INT(n, 3);
 	CHECK(n == 3 && got[0].uid == 1 && got[0].flags == F("RS") && got[2].uid == 9 &&
 	      got[2].flags == 0);
+	CHECK(!other);
 	free(got);
-	CHECK_INT(oimap_status_load(&oa, "Other", &got, &n, &err), 0);
-	CHECK(got == NULL && n == 0);
+	/* offlineimap commits: the file change counter moves on */
+	exec(path, "UPDATE status SET flags = 'S' WHERE id = 9");
+	CHECK_INT(oimap_status_load(&oa, "Lists/foo", 0, &got, &n, &other, &err), 1);
+	CHECK(other);
+	free(got);
+	CHECK_INT(oimap_status_load(&oa, "Other", 0, &got, &n, &other, &err), 0);
+	CHECK(got == NULL && n == 0 && !other);
+	/* a DB we never wrote: another's when changed at or after `since` */
+	char *foreign = oimap_status_path(&oa, "Foreign");
+	exec(foreign, "CREATE TABLE metadata (key VARCHAR(50) PRIMARY KEY, value VARCHAR(128));"
+		      "INSERT INTO metadata VALUES('db_version', '2');"
+		      "CREATE TABLE status (id INTEGER PRIMARY KEY, flags VARCHAR(50), mtime INTEGER,"
+		      " labels VARCHAR(256));");
+	CHECK_INT(oimap_status_load(&oa, "Foreign", 0, &got, &n, &other, &err), 1);
+	CHECK(other);
+	CHECK_INT(oimap_status_load(&oa, "Foreign", (int64_t)time(NULL) + 10, &got, &n, &other,
+				    &err), 1);
+	CHECK(!other);
+	free(foreign);
 
 	/* batches */
 	struct status_rec puts[] = { { 3, F("S") }, { 10, F("D") } };
 	uint32_t removes[] = { 1, 42 };
 	CHECK_INT(oimap_status_apply(&oa, "Lists/foo", puts, 2, removes, 2, &err), 0);
-	CHECK_STR(d = dump(path), "3:S:99:x, y 9::0: 10:D:0:");
+	CHECK_STR(d = dump(path), "3:S:99:x, y 9:S:0: 10:D:0:");
 	free(d);
 	/* a batch for a folder without a DB leaves it missing */
 	CHECK_INT(oimap_status_apply(&oa, "Other", puts, 2, NULL, 0, &err), 0);
-	char *other = oimap_status_path(&oa, "Other");
-	CHECK(access(other, F_OK) != 0);
-	free(other);
+	char *other_path = oimap_status_path(&oa, "Other");
+	CHECK(access(other_path, F_OK) != 0);
+	free(other_path);
 
 	/* schema v1 (before 2013): id and flags only */
 	char *p1 = oimap_status_path(&oa, "Old");
