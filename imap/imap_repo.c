@@ -60,7 +60,7 @@ struct imap_repo {
 	char *clientcert, *clientkey, *identity;
 	char *keywords[26];
 	int port, timeout, tls_version, family;
-	bool ssl, starttls, expunge;
+	bool ssl, starttls, expunge, trust_loopback;
 	uint64_t batch_bytes;
 
 	mailimap *imap;       /* owned; NULL while not connected */
@@ -721,7 +721,7 @@ static int connect_session(struct imap_repo *ir)
 	struct tls_params tp = { .host = ir->host, .cafile = ir->cafile,
 				 .fingerprints = ir->fingerprints, .repo_name = r->name,
 				 .clientcert = ir->clientcert, .clientkey = ir->clientkey,
-				 .version = ir->tls_version };
+				 .version = ir->tls_version, .trust_loopback = ir->trust_loopback };
 
 	mailstream_low *low = ir->pending ? tls_connect_finish(&ir->pending, &err)
 					  : tls_connect_tcp(ir->host, ir->port, ir->family,
@@ -3987,6 +3987,7 @@ struct repo *imap_repo_new(const char *name, const struct imap_settings *s)
 	ir->clientkey = dup_or_null(s->clientkey);
 	ir->identity = dup_or_null(s->remote_identity);
 	ir->tls_version = s->tls_version;
+	ir->trust_loopback = s->trust_loopback;
 	ir->family = s->ipv6 < 0 ? AF_UNSPEC : s->ipv6 ? AF_INET6 : AF_INET;
 	for (int i = 0; i < 26; i++)
 		ir->keywords[i] = dup_or_null(s->keywords[i]);

@@ -742,6 +742,23 @@ static char *pin_advice(X509 *cert, const struct tls_params *p)
 	return out;
 }
 
+/* The socket's peer is 127.0.0.0/8 or ::1 (or ::ffff:127.x): decided by
+ * the address really connected to, never by the configured name. */
+static bool peer_is_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
 static bool is_ip_literal(const char *host)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
@@ -868,11 +885,19 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 	}
 	long vr = SSL_get_verify_result(ssl);
 	bool pinned_only = nfp > 0 && !p->cafile;
+	if (!pinned_only && vr != X509_V_OK && p->trust_loopback && peer_is_loopback(pc->fd)) {
+		/* trust_loopback_certificate: a bridge on this machine */
+		vr = X509_V_OK;
+	}
 	if (!pinned_only && vr != X509_V_OK) {
 		char *pin = pin_advice(cert, p);
 		*error_r = xasprintf("TLS certificate verification failed: %s; set sslcacertfile, "
-				     "or %s",
-				     X509_verify_cert_error_string(vr), pin);
+				     "%sor %s",
+				     X509_verify_cert_error_string(vr),
+				     peer_is_loopback(pc->fd) ? "or trust_loopback_certificate = yes "
+								"(the server is on this machine), "
+							      : "",
+				     pin);
 		free(pin);
 		goto fail_cert;
 	}

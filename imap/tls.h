@@ -40,6 +40,10 @@ struct tls_params {
 	const char *clientkey;    /* borrowed; its PEM key, NULL = in clientcert */
 	int version;              /* 0 = TLS 1.2 or newer; 10, 11, 12 = exactly
 				   * TLS 1.0, 1.1, 1.2 (ssl_version) */
+	bool trust_loopback;      /* a certificate that does not verify is
+				   * accepted when the peer address is a
+				   * loopback one (127.0.0.0/8, ::1): a local
+				   * bridge's self-signed certificate */
 };
 
 /* Connects to host:port, trying each address getaddrinfo() returns for

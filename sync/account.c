@@ -257,6 +257,7 @@ static int load_tls_options(struct reader *r, struct repo_settings *rs)
 	rs->ipv6 = -1;
 	if (get_str(r, "ipv6"))
 		rs->ipv6 = get_bool(r, "ipv6", false) ? 1 : 0;
+	rs->trust_loopback = get_bool(r, "trust_loopback_certificate", false);
 	rs->remote_identity = dup_or_null(get_str(r, "remote_identity"));
 	if (rs->remote_identity && !*rs->remote_identity)
 		xfree_ptr(&rs->remote_identity);

@@ -62,6 +62,9 @@ struct repo_settings {
 				 * exactly TLS 1.<tls_version - 10> (10, 11, 12) */
 	int ipv6;               /* -1 = either (default), 0 = IPv4 only, 1 = IPv6 only */
 	char *remote_identity;  /* SASL PLAIN authorization identity; NULL = none */
+	bool trust_loopback;    /* trust_loopback_certificate (offlinefs's own):
+				 * accept an unverifiable certificate from a
+				 * server on 127.0.0.0/8 or ::1 (local bridges) */
 };
 
 /* The live mount's options (offlinefs mount; docs/mount.md "Configuration").

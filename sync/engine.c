@@ -1940,6 +1940,7 @@ struct repo *sync_make_remote(const struct account_settings *a)
 		.tls_version = rs->tls_version,
 		.ipv6 = rs->ipv6,
 		.remote_identity = rs->remote_identity,
+		.trust_loopback = rs->trust_loopback,
 	};
 	for (int i = 0; i < 26; i++)
 		s.keywords[i] = a->local.keywords[i];

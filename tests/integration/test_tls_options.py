@@ -12,8 +12,10 @@ Run one test:  OFFLINEFS=build/tools/offlinefs python3 tests/integration/test_tl
 
 import os
 import re
+import socket
 import subprocess
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -54,6 +56,41 @@ class TestTlsOptions(harness.SyncTestCase):
         self.sync()
         self.assert_synced("INBOX")
 
+    def test_trust_loopback_certificate(self):
+        """trust_loopback_certificate = yes (offlinefs's own option) accepts
+        the unverifiable certificate of a server on a loopback address, as
+        the refusal suggests for such a server."""
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("bridge"))
+        remote = {"ssl": "no", "remoteport": self.dc.imap_port, "sslcacertfile": None,
+                  "remotehost": "127.0.0.1"}
+        self.write_config(remote=remote)
+        r = self.run_offlinefs()
+        self.assert_nothing_written(r)
+        self.assertIn("trust_loopback_certificate = yes", r.err)
+        self.write_config(remote=dict(remote, trust_loopback_certificate="yes"))
+        self.sync()
+        self.assert_synced("INBOX")
+
+    def test_trust_loopback_certificate_not_for_other_addresses(self):
+        """The option is decided by the address really connected to: through
+        a relay on this machine's non-loopback address the certificate is
+        refused, option or not."""
+        ip = non_loopback_ipv4()
+        if not ip:
+            self.skipTest("no non-loopback IPv4 address on this machine")
+        relay = Relay(ip, self.dc.imap_port)
+        self.addCleanup(relay.close)
+        with self.server() as srv:
+            srv.append("INBOX", simple_message("bridge"))
+        self.write_config(remote={"ssl": "no", "remoteport": relay.port, "sslcacertfile": None,
+                                  "remotehost": ip, "trust_loopback_certificate": "yes"})
+        r = self.run_offlinefs()
+        self.assert_nothing_written(r)
+        self.assertIn("certificate verification failed", r.err)
+        self.assertNotIn("trust_loopback_certificate = yes", r.err)
+        self.assertGreater(relay.connections, 0, "the relay was not used")
+
     def test_wrong_fingerprint_names_right_line(self):
         """A cert_fingerprint that does not match: the error names the line
         that would (the certificate changed, e.g. a reinstalled bridge)."""
@@ -80,6 +117,64 @@ class TestTlsOptions(harness.SyncTestCase):
         self.write_config(remote={"remotehost": "localhost", "ipv6": "no"})
         self.sync()
         self.assert_synced("INBOX")
+
+
+def non_loopback_ipv4():
+    """An IPv4 address of this machine outside 127/8 (None if there is none)."""
+    try:
+        out = subprocess.run(["hostname", "-I"], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, timeout=10).stdout.decode()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    for a in out.split():
+        if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", a) and not a.startswith("127."):
+            return a
+    return None
+
+
+class Relay:
+    """TCP relay from ip:<free port> to 127.0.0.1:port (byte for byte)."""
+
+    def __init__(self, ip, port):
+        self.target = port
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((ip, 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            s = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((c, s), (s, c)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a, b):
+        try:
+            while True:
+                d = a.recv(65536)
+                if not d:
+                    break
+                b.sendall(d)
+        except OSError:
+            pass
+        finally:
+            for x in (a, b):
+                try:
+                    x.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.sock.close()
 
 
 def make_client_cert(dc, name="client"):

@@ -107,6 +107,7 @@ static void test_tls_options(void)
 	CHECK_INT(a.remote.tls_version, 0);
 	CHECK_INT(a.remote.ipv6, -1);
 	CHECK(!a.remote.clientcert && !a.remote.clientkey && !a.remote.remote_identity);
+	CHECK(!a.remote.trust_loopback);
 	account_free(&a);
 
 	static const struct {
@@ -154,6 +155,8 @@ static void test_tls_options(void)
 	expect_error("sslclientcert = /nonexistent/cert.pem\n",
 		     "test.conf:19: option 'sslclientcert'");
 	expect_error("ipv6 = perhaps\n", "test.conf:19: option 'ipv6'");
+	expect_error("trust_loopback_certificate = sure\n",
+		     "test.conf:19: option 'trust_loopback_certificate'");
 }
 
 static void test_passfile(void)
