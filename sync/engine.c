@@ -13,7 +13,6 @@
 #include "cache/lock.h"
 #include "cache/maildir.h"
 #include "cache/maildir_name.h"
-#include "cache/oimap_status.h"
 #include "cache/outbox.h"
 #include "cache/quarantine.h"
 #include "cache/status.h"
@@ -21,6 +20,7 @@
 #include "imap/imap_repo.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
+#include "sync/oimap_follow.h"
 #include "sync/planner.h"
 
 /* Status rows are committed in batches of this many messages, so an
@@ -160,54 +160,6 @@ static void st_drop(struct folder_ctx *f)
 
 static bool st_commit(struct folder_ctx *f);
 
-/* OfflineIMAP's state files of the account (cache/oimap_status.h). */
-static struct oimap_account oimap_of(const struct account_settings *a)
-{
-	return (struct oimap_account){ .metadata = a->metadata, .account = a->name,
-				       .remote_repo = a->remote.name,
-				       .local_repo = a->local.name, .fsync = a->fsync };
-}
-
-static void oimap_failed(const char *remote_name, int rc, char *err)
-{
-	if (rc < 0) {
-		log_error("Folder %s: OfflineIMAP's status not kept in step (an offlineimap run "
-			  "could undo this sync): %s", remote_name, err);
-		free(err);
-	}
-}
-
-/* After a commit of the folder's rows, OfflineIMAP's status follows, so an
- * offlineimap run after us does not undo what we did (cache/oimap_status.h):
- * whole when the folder row was in the commit (a folder sync's first and
- * last commits), else just the committed batch. A failure leaves our sync
- * intact but is an error (exit 1): switching back would not be safe. */
-static void oimap_follow(struct folder_ctx *f, bool whole)
-{
-	struct oimap_account oa = oimap_of(f->acc->a);
-	if (f->acc->req->dry_run || (!whole && !f->n_puts && !f->n_forgets) || !oimap_present(&oa))
-		return;
-	char *err = NULL;
-	int rc;
-	if (whole) {
-		struct status_rec *rows = NULL;
-		size_t n = 0;
-		rc = status_load(f->c->status, f->folder_id, &rows, &n, &err);
-		if (rc == 0)
-			rc = oimap_status_mirror(&oa, f->remote_name, f->local_name,
-						 f->folder.uidvalidity, rows, n, &err);
-		free(rows);
-	} else {
-		struct status_rec *puts = xcalloc(f->n_puts + 1, sizeof(*puts));
-		for (size_t i = 0; i < f->n_puts; i++)
-			puts[i] = (struct status_rec){ f->puts[i].uid, f->puts[i].flags };
-		rc = oimap_status_apply(&oa, f->remote_name, puts, f->n_puts, f->forgets,
-					f->n_forgets, &err);
-		free(puts);
-	}
-	oimap_failed(f->remote_name, rc, err);
-}
-
 static bool st_flush(struct folder_ctx *f)
 {
 	if (!f->n_puts && !f->n_forgets && !f->folder_dirty && !f->clears.n)
@@ -243,8 +195,10 @@ static bool st_commit(struct folder_ctx *f)
 		rc = status_commit(db, &err);
 	if (rc < 0)
 		status_rollback(db);
-	else
-		oimap_follow(f, f->folder_dirty);
+	else if (!f->acc->req->dry_run)
+		oimap_follow_commit(f->acc->a, db, f->folder_id, f->remote_name, f->local_name,
+				    f->folder.uidvalidity, f->folder_dirty, f->puts, f->n_puts,
+				    f->forgets, f->n_forgets);
 	f->n_puts = f->n_forgets = 0;
 	f->folder_dirty = false;
 	strlist_free(&f->clears);
@@ -574,10 +528,8 @@ static void record_upload_name(struct folder_ctx *f, const struct repo_msg *m, u
 		status_rollback(db);
 		st_ok(f, rc, err);
 	} else if (rc == 0) {
-		struct oimap_account oa = oimap_of(f->acc->a);
 		struct status_rec row = { uid, m->flags };
-		rc = oimap_status_apply(&oa, f->remote_name, &row, 1, NULL, 0, &err);
-		oimap_failed(f->remote_name, rc, err);
+		oimap_follow_rows(f->acc->a, f->remote_name, &row, 1, NULL, 0);
 	}
 	free(base);
 }
@@ -1068,7 +1020,7 @@ static void report_plan(struct folder_ctx *f, struct repo_msg_list *remote,
  * and saved UIDVALIDITY so a migrating user keeps their sync base. */
 static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 {
-	struct oimap_account oa = oimap_of(f->acc->a);
+	struct oimap_account oa = oimap_account_of(f->acc->a);
 	char *path = oimap_status_path(&oa, f->remote_name);
 	if (access(path, R_OK) != 0) {
 		free(path);
@@ -1094,81 +1046,6 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 			 count, path);
 	}
 	free(path);
-}
-
-/* A folder skipped as unchanged still gets OfflineIMAP's status when
- * OfflineIMAP's directory exists but has none for it (a user about to
- * switch created the directory, offlineimap filtered the folder out). */
-static void oimap_fill_missing(struct folder_ctx *f, const struct status_folder *sf)
-{
-	struct oimap_account oa = oimap_of(f->acc->a);
-	if (!oimap_present(&oa))
-		return;
-	char *path = oimap_status_path(&oa, f->remote_name);
-	bool missing = access(path, F_OK) != 0;
-	free(path);
-	if (!missing)
-		return;
-	struct status_rec *rows = NULL;
-	size_t n = 0;
-	char *err = NULL;
-	int rc = status_load(f->c->status, sf->id, &rows, &n, &err);
-	if (rc == 0)
-		rc = oimap_status_mirror(&oa, f->remote_name, f->local_name, sf->uidvalidity, rows,
-					 n, &err);
-	free(rows);
-	oimap_failed(f->remote_name, rc, err);
-}
-
-/* Our rows of a folder are kept equal to OfflineIMAP's (oimap_follow), so
- * when offlineimap has written its status since and its rows differ at the
- * start of a sync, it has synced the folder since: its rows are the newer
- * base and replace ours. (A status left from before the user switched to
- * offlinefs is older than our last sync and is overwritten instead.) Without this a
- * message that offlineimap synced and the user then deleted on one side
- * would come back from the other. The listing is then a full one (the
- * CHANGEDSINCE merge starts from the old rows). */
-static void adopt_offlineimap(struct folder_ctx *f, struct status_folder *sf)
-{
-	struct oimap_account oa = oimap_of(f->acc->a);
-	if (!sf->id || !oimap_present(&oa))
-		return;
-	struct status_rec *theirs = NULL, *ours = NULL;
-	size_t n_theirs = 0, n_ours = 0;
-	char *err = NULL;
-	bool other = false;
-	int rc = oimap_status_load(&oa, f->remote_name, sf->last_sync, &theirs, &n_theirs, &other,
-				   &err);
-	bool same = true; /* no status of offlineimap's, or ours or older than
-			   * our last sync: ours stays the base */
-	if (rc == 1 && other) {
-		rc = status_load(f->c->status, sf->id, &ours, &n_ours, &err);
-		same = n_ours == n_theirs;
-	} else if (rc == 1) {
-		rc = 0;
-	}
-	for (size_t i = 0; rc == 0 && same && i < n_ours; i++)
-		same = ours[i].uid == theirs[i].uid && ours[i].flags == theirs[i].flags;
-	if (rc == 0 && !same) {
-		struct status_db *db = f->c->status;
-		rc = status_begin(db, &err);
-		if (rc == 0)
-			rc = status_folder_clear(db, sf->id, &err);
-		for (size_t i = 0; rc == 0 && i < n_theirs; i++)
-			rc = status_put(db, sf->id, theirs[i].uid, theirs[i].flags, &err);
-		if (rc == 0)
-			rc = status_commit(db, &err);
-		if (rc < 0)
-			status_rollback(db);
-		else
-			log_info("Folder %s: offlineimap has synced it since our last run; its status "
-				 "(%zu rows) is the base of this sync", f->remote_name, n_theirs);
-		sf->highestmodseq = 0;
-	}
-	if (rc < 0)
-		st_ok(f, rc, err);
-	free(theirs);
-	free(ours);
 }
 
 /* --- names table --------------------------------------------------------- */
@@ -1537,7 +1414,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 				local_listed = !unchanged && local.v;
 			}
 			if (unchanged) {
-				oimap_fill_missing(&f, &sf);
+				oimap_fill_missing(a, c->status, &sf, remote_name, local_name);
 				log_info("Folder %s: nothing to do (unchanged on both sides since the "
 					 "last sync; not selected)", remote_name);
 				goto out;
@@ -1545,10 +1422,10 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		}
 	}
 
-	if (!pair->remote_missing) {
-		adopt_offlineimap(&f, &sf);
-		if (f.failed)
-			goto out;
+	/* offlineimap may have synced the folder since (sync/oimap_follow.h) */
+	if (!pair->remote_missing && oimap_adopt(a, c->status, &sf, remote_name, &err) < 0) {
+		st_ok(&f, -1, err);
+		goto out;
 	}
 
 	struct repo_folder_status rst = { 0 };
@@ -1795,9 +1672,8 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 			free(err);
 		} else if (!acc->req->dry_run) {
 			/* OfflineIMAP empties its status of a folder it creates */
-			struct oimap_account oa = oimap_of(acc->a);
-			int rc = oimap_status_mirror(&oa, remote_name, "", 0, NULL, 0, &err);
-			oimap_failed(remote_name, rc, err);
+			oimap_follow_commit(acc->a, acc->main.status, sf.id, remote_name, "", 0, true,
+					    NULL, 0, NULL, 0);
 		}
 	} else {
 		free(err);

@@ -14,12 +14,12 @@
 #include <string.h>
 
 #include "cache/maildir_name.h"
-#include "cache/oimap_status.h"
 #include "common/hash.h"
 #include "common/log.h"
 #include "sync/engine.h"
 #include "sync/live_find.h"
 #include "sync/live_internal.h"
+#include "sync/oimap_follow.h"
 
 /* Internal outcome of one step. */
 enum step {
@@ -169,24 +169,14 @@ static void rows_remove(struct live_worker *w, int64_t folder_id, uint32_t uid)
 }
 
 /* After a committed op: OfflineIMAP's status of the folder follows, as in
- * the one-shot sync (sync/engine.c oimap_follow), so flag changes and
- * deletions made on the mount are not undone by a later offlineimap run. */
+ * the one-shot sync (sync/oimap_follow.h), so flag changes and deletions
+ * made on the mount are not undone by a later offlineimap run. */
 static void follow_oimap(struct live_worker *w, const char *local, const struct status_rec *puts,
 			 size_t n_puts, const uint32_t *removes, size_t n_removes)
 {
-	const struct account_settings *a = w->a;
-	struct oimap_account oa = { .metadata = a->metadata, .account = a->name,
-				    .remote_repo = a->remote.name, .local_repo = a->local.name,
-				    .fsync = a->fsync };
-	if (!oimap_present(&oa))
-		return;
 	char *remote = live_remote_name(w, local);
-	char *err = NULL;
-	if (remote && oimap_status_apply(&oa, remote, puts, n_puts, removes, n_removes, &err) < 0) {
-		log_error("Folder %s: OfflineIMAP's status not kept in step (an offlineimap run "
-			  "could undo this change): %s", remote, err);
-		free(err);
-	}
+	if (remote)
+		oimap_follow_rows(w->a, remote, puts, n_puts, removes, n_removes);
 	free(remote);
 }
 
