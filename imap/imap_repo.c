@@ -3988,7 +3988,7 @@ struct repo *imap_repo_new(const char *name, const struct imap_settings *s)
 	ir->identity = dup_or_null(s->remote_identity);
 	ir->tls_version = s->tls_version;
 	ir->trust_loopback = s->trust_loopback;
-	ir->family = s->ipv6 < 0 ? AF_UNSPEC : s->ipv6 ? AF_INET6 : AF_INET;
+	ir->family = s->ip_version == 4 ? AF_INET : s->ip_version == 6 ? AF_INET6 : AF_UNSPEC;
 	for (int i = 0; i < 26; i++)
 		ir->keywords[i] = dup_or_null(s->keywords[i]);
 	ir->ssl = s->ssl;

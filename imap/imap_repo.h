@@ -117,7 +117,7 @@ struct imap_settings {
 	const char *clientcert;    /* borrowed; sslclientcert (PEM) or NULL */
 	const char *clientkey;     /* borrowed; sslclientkey (PEM) or NULL = in clientcert */
 	int tls_version;           /* 0 = TLS 1.2 or newer; 10/11/12 = exactly TLS 1.0/1.1/1.2 */
-	int ipv6;                  /* -1 = any address family, 0 = IPv4 only, 1 = IPv6 only */
+	int ip_version;            /* 0 = any address family, 4 = IPv4 only, 6 = IPv6 only */
 	const char *remote_identity; /* borrowed; SASL PLAIN authzid, or NULL */
 	bool trust_loopback;       /* accept an unverifiable certificate from a
 				    * loopback peer (tls_params) */

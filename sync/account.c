@@ -254,9 +254,8 @@ static int load_tls_options(struct reader *r, struct repo_settings *rs)
 	free(l);
 
 	/* OfflineIMAP: unset = any address family, True = IPv6, False = IPv4 */
-	rs->ipv6 = -1;
 	if (get_str(r, "ipv6"))
-		rs->ipv6 = get_bool(r, "ipv6", false) ? 1 : 0;
+		rs->ip_version = get_bool(r, "ipv6", false) ? 6 : 4;
 	rs->trust_loopback = get_bool(r, "trust_loopback_certificate", false);
 	rs->remote_identity = dup_or_null(get_str(r, "remote_identity"));
 	if (rs->remote_identity && !*rs->remote_identity)

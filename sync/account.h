@@ -60,7 +60,7 @@ struct repo_settings {
 	char *clientkey;        /* sslclientkey, expanded; NULL = key in clientcert */
 	int tls_version;        /* ssl_version: 0 = auto (TLS 1.2 or newer), else
 				 * exactly TLS 1.<tls_version - 10> (10, 11, 12) */
-	int ipv6;               /* -1 = either (default), 0 = IPv4 only, 1 = IPv6 only */
+	int ip_version;         /* ipv6: 0 = either (unset), 4 = IPv4 only (no), 6 = IPv6 only (yes) */
 	char *remote_identity;  /* SASL PLAIN authorization identity; NULL = none */
 	bool trust_loopback;    /* trust_loopback_certificate (offlinefs's own):
 				 * accept an unverifiable certificate from a

@@ -1814,7 +1814,7 @@ struct repo *sync_make_remote(const struct account_settings *a)
 		.clientcert = rs->clientcert,
 		.clientkey = rs->clientkey,
 		.tls_version = rs->tls_version,
-		.ipv6 = rs->ipv6,
+		.ip_version = rs->ip_version,
 		.remote_identity = rs->remote_identity,
 		.trust_loopback = rs->trust_loopback,
 	};

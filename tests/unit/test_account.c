@@ -105,20 +105,20 @@ static void test_tls_options(void)
 	char *err = NULL;
 	CHECK_INT(load(base_conf, &a, &err), 0);
 	CHECK_INT(a.remote.tls_version, 0);
-	CHECK_INT(a.remote.ipv6, -1);
+	CHECK_INT(a.remote.ip_version, 0);
 	CHECK(!a.remote.clientcert && !a.remote.clientkey && !a.remote.remote_identity);
 	CHECK(!a.remote.trust_loopback);
 	account_free(&a);
 
 	static const struct {
 		const char *extra;
-		int version, ipv6;
+		int version, ip_version;
 	} ok[] = {
-		{ "ssl_version = tls1_2\n", 12, -1 },
-		{ "ssl_version = tls1\ntls_level = tls_no_ssl\n", 10, -1 },
-		{ "ssl_version = tls1_1\ntls_level = tls_secure\n", 11, -1 },
-		{ "ssl_version = ssl23\nipv6 = no\n", 0, 0 },
-		{ "tls_level = tls_compat\nipv6 = True\n", 0, 1 },
+		{ "ssl_version = tls1_2\n", 12, 0 },
+		{ "ssl_version = tls1\ntls_level = tls_no_ssl\n", 10, 0 },
+		{ "ssl_version = tls1_1\ntls_level = tls_secure\n", 11, 0 },
+		{ "ssl_version = ssl23\nipv6 = no\n", 0, 4 },
+		{ "tls_level = tls_compat\nipv6 = True\n", 0, 6 },
 	};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		char *text = xasprintf("%s%s", base_conf, ok[i].extra);
@@ -129,7 +129,7 @@ static void test_tls_options(void)
 			err = NULL;
 		} else {
 			CHECK_INT(a.remote.tls_version, ok[i].version);
-			CHECK_INT(a.remote.ipv6, ok[i].ipv6);
+			CHECK_INT(a.remote.ip_version, ok[i].ip_version);
 			account_free(&a);
 		}
 		free(text);
