@@ -178,10 +178,13 @@ class TestSwitchBack(harness.SyncTestCase):
         self.unlink("i")
         self.set_flags("h", "RS")
         self.new_local("k", "F")
+        harness.make_local_folder(self.mail, "Mine")  # a folder made in the mail reader
+        self.new_local("m1", "S", folder="Mine")
         self.sync()
         self.check({"a": "S", "b": "S", "c": "FS", "h": "RS", "j": "S", "k": "F"},
                    step="offlinefs 2")
         self.check({"l2": ""}, folder="Lists", step="offlinefs 2")
+        self.check({"m1": "S"}, folder="Mine", step="offlinefs 2")
 
         # before offlineimap 3
         with self.server() as srv:
@@ -192,6 +195,7 @@ class TestSwitchBack(harness.SyncTestCase):
         self.offlineimap()
         self.check({"a": "", "c": "FS", "h": "RS", "k": ""}, step="offlineimap 3")
         self.check({"l2": ""}, folder="Lists", step="offlineimap 3")
+        self.check({"m1": "S"}, folder="Mine", step="offlineimap 3")
         v = os.path.join(self.meta, "Repository-" + REMOTE_REPO, "FolderValidity", "Lists")
         with self.server() as srv:
             self.assertEqual(int(harness.read_text(v)), srv.status("Lists")["UIDVALIDITY"])
