@@ -214,11 +214,17 @@ static int odb_open(struct odb *o, const char *path, bool create, bool fsync, bo
 		sqlite3_exec(o->db, "PRAGMA synchronous = OFF", NULL, NULL, NULL);
 	if (sqlite3_exec(o->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return odb_fail(o, "begin", error_r);
-	if (!*exists_r && sqlite3_exec(o->db, create_sql, NULL, NULL, NULL) != SQLITE_OK)
+	/* a new file, or an empty one (OfflineIMAP recreates a DB it cannot
+	 * read; one with tables of its own is left alone below) */
+	sqlite3_stmt *st;
+	bool empty = sqlite3_prepare_v2(o->db, "SELECT count(*) FROM sqlite_master", -1, &st,
+					NULL) == SQLITE_OK &&
+		     sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 0;
+	sqlite3_finalize(st);
+	if (empty && sqlite3_exec(o->db, create_sql, NULL, NULL, NULL) != SQLITE_OK)
 		return odb_fail(o, "create", error_r);
 	*exists_r = true;
 
-	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(o->db, "SELECT value FROM metadata WHERE key = 'db_version'", -1,
 			       &st, NULL) != SQLITE_OK)
 		return odb_fail(o, "not an OfflineIMAP LocalStatus-sqlite DB", error_r);
@@ -358,7 +364,9 @@ int oimap_status_load(const struct oimap_account *oa, const char *remote_name, i
 	char *path = oimap_status_path(oa, remote_name);
 	struct odb o = { .path = path };
 	int rc = 0;
-	if (access(path, F_OK) == 0) {
+	struct stat sb;
+	/* an empty file holds no status (OfflineIMAP would create it anew) */
+	if (stat(path, &sb) == 0 && sb.st_size > 0) {
 		rc = sqlite3_open_v2(path, &o.db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
 			     ? 1
 			     : odb_fail(&o, "open read-only", error_r);

@@ -71,7 +71,7 @@ bool oimap_present(const struct oimap_account *oa);
  * last completed sync of the folder), so a DB left from before the user
  * switched to offlinefs is not mistaken for a newer one.
  * Returns 1, or 0 when OfflineIMAP has no status for the folder (*rows_r
- * NULL), or -1. Never writes (the DB is opened read-only). */
+ * NULL; also for an empty file), or -1. Never writes (opened read-only). */
 int oimap_status_load(const struct oimap_account *oa, const char *remote_name, int64_t since,
 		      struct status_rec **rows_r, size_t *n_r, bool *other_r, char **error_r);
 

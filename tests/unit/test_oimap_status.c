@@ -190,6 +190,18 @@ static void test_mirror_and_apply(void)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 
+	/* an empty file (a crash while OfflineIMAP created it) is created anew */
+	char *pe = oimap_status_path(&oa, "Empty");
+	FILE *fp = fopen(pe, "w");
+	CHECK(fp != NULL);
+	if (fp)
+		fclose(fp);
+	CHECK_INT(oimap_status_load(&oa, "Empty", 0, &got, &n, &other, &err), 0);
+	CHECK_INT(oimap_status_mirror(&oa, "Empty", "Empty", 1, rows, 1, &err), 0);
+	CHECK_STR(d = dump(pe), "1:S:0:");
+	free(d);
+	free(pe);
+
 	/* an unknown version is left alone */
 	exec(p1, "UPDATE metadata SET value = '3'");
 	CHECK_INT(oimap_status_mirror(&oa, "Old", "Old", 1, rows2, 3, &err), -1);
