@@ -8,6 +8,12 @@
  *   Repository-<remote>/FolderValidity/<base>   the server's UIDVALIDITY, "%u\n"
  *   Repository-<local>/FolderValidity/<lbase>    "42\n" (a Maildir's constant)
  * <base> is the folder name with '/' replaced by '.', "dot" for the root.
+ * remote_name below is the server's folder name, which is what OfflineIMAP
+ * uses for both files as long as no nametrans is set; with a remote
+ * nametrans OfflineIMAP names the status DB after the translated (visible)
+ * name and FolderValidity after the raw one, so a caller supporting
+ * nametrans must pass the visible name for the status DB. Only the
+ * SQLite status backend is kept (status_backend = plain is not).
  *
  * Why: offlinefs takes OfflineIMAP's status over on its first run
  * (status_import_offlineimap). If it then left those files behind, an
