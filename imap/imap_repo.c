@@ -16,6 +16,7 @@
  */
 #include "imap/imap_repo.h"
 
+#include <sys/socket.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -56,10 +57,11 @@ struct imap_repo {
 
 	/* settings, owned copies */
 	char *host, *user, *password, *cafile, *fingerprints, *auth_mechanisms;
+	char *clientcert, *clientkey, *identity;
 	char *keywords[26];
 	char *reference;      /* NULL = "" */
-	int port, timeout;
-	bool ssl, starttls, expunge, subscribedonly;
+	int port, timeout, tls_version, family;
+	bool ssl, starttls, expunge, subscribedonly, trust_loopback;
 	uint64_t batch_bytes;
 
 	mailimap *imap;       /* owned; NULL while not connected */
@@ -515,14 +517,19 @@ static int wait_continuation(mailimap *imap, bool *cont_r)
 static int auth_plain(struct imap_repo *ir, bool *ok_r)
 {
 	mailimap *imap = ir->imap;
-	size_t ul = strlen(ir->user), pl = strlen(ir->password);
-	unsigned char *raw = xmalloc(ul + pl + 2);
-	raw[0] = '\0';
-	memcpy(raw + 1, ir->user, ul);
-	raw[ul + 1] = '\0';
-	memcpy(raw + ul + 2, ir->password, pl);
-	char *b64 = base64(raw, ul + pl + 2);
-	explicit_bzero(raw, ul + pl + 2);
+	/* authzid NUL authcid NUL password; the authzid is remote_identity
+	 * (OfflineIMAP: act as that user, logged in as remoteuser) */
+	size_t zl = ir->identity ? strlen(ir->identity) : 0;
+	size_t ul = strlen(ir->user), pl = strlen(ir->password), rl = zl + ul + pl + 2;
+	unsigned char *raw = xmalloc(rl);
+	if (zl)
+		memcpy(raw, ir->identity, zl);
+	raw[zl] = '\0';
+	memcpy(raw + zl + 1, ir->user, ul);
+	raw[zl + ul + 1] = '\0';
+	memcpy(raw + zl + ul + 2, ir->password, pl);
+	char *b64 = base64(raw, rl);
+	explicit_bzero(raw, rl);
 	free(raw);
 
 	bool sasl_ir = has_cap(ir, "SASL-IR"), cont = true;
@@ -573,7 +580,8 @@ static int authenticate(struct imap_repo *ir)
 			tried = true;
 			caps_forget_etpan(ir);
 			r = auth_plain(ir, &ok);
-		} else if (!strcasecmp(m, "LOGIN") && !has_cap(ir, "LOGINDISABLED")) {
+		} else if (!strcasecmp(m, "LOGIN") && !has_cap(ir, "LOGINDISABLED") &&
+			   !ir->identity) { /* LOGIN cannot name remote_identity */
 			tried = true;
 			caps_forget_etpan(ir);
 			r = mailimap_login(ir->imap, ir->user, ir->password);
@@ -689,7 +697,7 @@ static void imap_begin_connect(struct repo *r)
 	struct imap_repo *ir = IR(r);
 	if (ir->imap || ir->pending || !ir->host || !*ir->host)
 		return;
-	ir->pending = tls_connect_begin(ir->host, ir->port, ir->timeout);
+	ir->pending = tls_connect_begin(ir->host, ir->port, ir->family, ir->timeout);
 }
 
 /* Every error of the connection phase (TCP, TLS, CAPABILITY, login,
@@ -723,10 +731,13 @@ static int connect_session(struct imap_repo *ir)
 		return code;
 	}
 	struct tls_params tp = { .host = ir->host, .cafile = ir->cafile,
-				 .fingerprints = ir->fingerprints };
+				 .fingerprints = ir->fingerprints, .repo_name = r->name,
+				 .clientcert = ir->clientcert, .clientkey = ir->clientkey,
+				 .version = ir->tls_version, .trust_loopback = ir->trust_loopback };
 
 	mailstream_low *low = ir->pending ? tls_connect_finish(&ir->pending, &err)
-					  : tls_connect_tcp(ir->host, ir->port, ir->timeout, &err);
+					  : tls_connect_tcp(ir->host, ir->port, ir->family,
+								  ir->timeout, &err);
 	if (!low)
 		goto fail_err;
 	tls_set_literal_limit(low, literal_limit(ir));
@@ -3968,6 +3979,9 @@ static void imap_free(struct repo **rp)
 	free(ir->fingerprints);
 	free(ir->auth_mechanisms);
 	free(ir->reference);
+	free(ir->clientcert);
+	free(ir->clientkey);
+	free(ir->identity);
 	for (int i = 0; i < 26; i++)
 		free(ir->keywords[i]);
 	sb_free(&ir->buf);
@@ -4030,6 +4044,12 @@ struct repo *imap_repo_new(const char *name, const struct imap_settings *s)
 	ir->auth_mechanisms = s->auth_mechanisms && *s->auth_mechanisms
 				      ? xstrdup(s->auth_mechanisms)
 				      : NULL;
+	ir->clientcert = dup_or_null(s->clientcert);
+	ir->clientkey = dup_or_null(s->clientkey);
+	ir->identity = dup_or_null(s->remote_identity);
+	ir->tls_version = s->tls_version;
+	ir->trust_loopback = s->trust_loopback;
+	ir->family = s->ip_version == 4 ? AF_INET : s->ip_version == 6 ? AF_INET6 : AF_UNSPEC;
 	for (int i = 0; i < 26; i++)
 		ir->keywords[i] = dup_or_null(s->keywords[i]);
 	ir->reference = dup_or_null(s->reference);

@@ -121,6 +121,13 @@ struct imap_settings {
 	const char *reference;     /* borrowed; LIST reference (OfflineIMAP's
 				    * "reference"); NULL = "" */
 	bool subscribedonly;       /* list_folders uses LSUB */
+	const char *clientcert;    /* borrowed; sslclientcert (PEM) or NULL */
+	const char *clientkey;     /* borrowed; sslclientkey (PEM) or NULL = in clientcert */
+	int tls_version;           /* 0 = TLS 1.2 or newer; 10/11/12 = exactly TLS 1.0/1.1/1.2 */
+	int ip_version;            /* 0 = any address family, 4 = IPv4 only, 6 = IPv6 only */
+	const char *remote_identity; /* borrowed; SASL PLAIN authzid, or NULL */
+	bool trust_loopback;       /* accept an unverifiable certificate from a
+				    * loopback peer (tls_params) */
 };
 
 /* Never fails; connect() reports problems. name is the [Repository name]. */

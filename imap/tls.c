@@ -520,13 +520,14 @@ static int connect_start(const struct addrinfo *ai, char **error_r)
 	return fd;
 }
 
-struct tls_pending *tls_connect_begin(const char *host, int port, int timeout_s)
+struct tls_pending *tls_connect_begin(const char *host, int port, int family, int timeout_s)
 {
 	struct tls_pending *p = xcalloc(1, sizeof(*p));
 	p->fd = -1;
 	p->timeout_s = timeout_s > 0 ? timeout_s : 120;
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_ADDRCONFIG };
+	/* a forced family asks for exactly it, configured on a host or not */
+	struct addrinfo hints = { .ai_family = family, .ai_socktype = SOCK_STREAM,
+				  .ai_flags = family == AF_UNSPEC ? AI_ADDRCONFIG : 0 };
 	char portstr[16];
 	snprintf(portstr, sizeof(portstr), "%d", port);
 
@@ -603,9 +604,10 @@ mailstream_low *tls_connect_finish(struct tls_pending **pp, char **error_r)
 	return conn_new(fd, NULL, NULL);
 }
 
-mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char **error_r)
+mailstream_low *tls_connect_tcp(const char *host, int port, int family, int timeout_s,
+				char **error_r)
 {
-	struct tls_pending *p = tls_connect_begin(host, port, timeout_s);
+	struct tls_pending *p = tls_connect_begin(host, port, family, timeout_s);
 	return tls_connect_finish(&p, error_r);
 }
 
@@ -719,6 +721,44 @@ static char *ssl_error_text(const char *what)
 	return xasprintf("%s: %s", what, reason ? reason : buf);
 }
 
+/* What a user whose server has a certificate we cannot verify (a local
+ * bridge's self-signed one: ProtonMail Bridge, DavMail) can do: its
+ * sha256 fingerprint and the exact line that trusts exactly it. */
+static char *pin_advice(X509 *cert, const struct tls_params *p)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned dl = 0;
+	if (X509_digest(cert, EVP_sha256(), d, &dl) != 1)
+		return xstrdup("cert_fingerprint");
+	char *colon = hex_colon(d, dl);
+	struct strbuf plain = STRBUF_INIT;
+	for (unsigned i = 0; i < dl; i++)
+		sb_addf(&plain, "%02x", d[i]);
+	char *out = xasprintf("if you trust the certificate the server sent (sha256 fingerprint "
+			      "%s), add this line to [Repository %s]: cert_fingerprint = %s",
+			      colon, p->repo_name ? p->repo_name : "<remote>", plain.buf);
+	free(colon);
+	sb_free(&plain);
+	return out;
+}
+
+/* The socket's peer is 127.0.0.0/8 or ::1 (or ::ffff:127.x): decided by
+ * the address really connected to, never by the configured name. */
+static bool peer_is_loopback(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) != 0)
+		return false;
+	if (ss.ss_family == AF_INET)
+		return (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss.ss_family == AF_INET6) {
+		const struct in6_addr *a = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
 static bool is_ip_literal(const char *host)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
@@ -748,8 +788,37 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 		*error_r = ssl_error_text("TLS setup failed");
 		return NULL;
 	}
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (p->version) {
+		/* ssl_version: exactly that protocol, as OfflineIMAP's
+		 * PROTOCOL_TLSv1_x; 1.0 and 1.1 need security level 0 in
+		 * OpenSSL 3 (the user asked for them by name) */
+		int v = p->version == 10 ? TLS1_VERSION
+			: p->version == 11 ? TLS1_1_VERSION : TLS1_2_VERSION;
+		SSL_CTX_set_min_proto_version(ctx, v);
+		SSL_CTX_set_max_proto_version(ctx, v);
+		if (v != TLS1_2_VERSION)
+			SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+	} else {
+		SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_AUTO_RETRY);
+	if (p->clientcert) {
+		const char *key = p->clientkey ? p->clientkey : p->clientcert;
+		if (SSL_CTX_use_certificate_chain_file(ctx, p->clientcert) != 1) {
+			char *what = xasprintf("cannot load sslclientcert %s", p->clientcert);
+			*error_r = ssl_error_text(what);
+			free(what);
+			goto fail_ctx;
+		}
+		if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			char *what = xasprintf("cannot load sslclientkey %s (or it does not match "
+					       "sslclientcert)", key);
+			*error_r = ssl_error_text(what);
+			free(what);
+			goto fail_ctx;
+		}
+	}
 	if (p->cafile) {
 		if (SSL_CTX_load_verify_locations(ctx, p->cafile, NULL) != 1) {
 			char *what = xasprintf("cannot load sslcacertfile %s", p->cafile);
@@ -816,10 +885,20 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 	}
 	long vr = SSL_get_verify_result(ssl);
 	bool pinned_only = nfp > 0 && !p->cafile;
+	if (!pinned_only && vr != X509_V_OK && p->trust_loopback && peer_is_loopback(pc->fd)) {
+		/* trust_loopback_certificate: a bridge on this machine */
+		vr = X509_V_OK;
+	}
 	if (!pinned_only && vr != X509_V_OK) {
-		*error_r = xasprintf("TLS certificate verification failed: %s; set sslcacertfile or "
-				     "cert_fingerprint",
-				     X509_verify_cert_error_string(vr));
+		char *pin = pin_advice(cert, p);
+		*error_r = xasprintf("TLS certificate verification failed: %s; set sslcacertfile, "
+				     "%sor %s",
+				     X509_verify_cert_error_string(vr),
+				     peer_is_loopback(pc->fd) ? "or trust_loopback_certificate = yes "
+								"(the server is on this machine), "
+							      : "",
+				     pin);
+		free(pin);
 		goto fail_cert;
 	}
 	if (nfp > 0) {
@@ -835,8 +914,9 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 				d256l = 0;
 			char *hex = hex_colon(d256, d256l);
 			*error_r = xasprintf("server certificate fingerprint sha256 %s matches none of "
-					     "cert_fingerprint",
-					     hex);
+					     "cert_fingerprint (to trust this certificate, make the "
+					     "line: cert_fingerprint = %s)",
+					     hex, hex);
 			free(hex);
 			goto fail_cert;
 		}

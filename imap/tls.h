@@ -14,8 +14,11 @@
  * exactly when its fingerprint is listed), as in OfflineIMAP.
  *
  * Errors come back as one malloc'd line without a prefix ("TLS certificate
- * verification failed: certificate has expired; set sslcacertfile or
- * cert_fingerprint"); the caller adds "IMAP[R] host:port: ".
+ * verification failed: self-signed certificate; set sslcacertfile, or if
+ * you trust the certificate the server sent (sha256 fingerprint ab:cd:..),
+ * add this line to [Repository R]: cert_fingerprint = abcd.."); the caller
+ * adds "IMAP[R] host:port: ". A certificate that fails verification is
+ * never accepted: the line pins exactly that certificate.
  */
 #ifndef OFFLINEFS_IMAP_TLS_H
 #define OFFLINEFS_IMAP_TLS_H
@@ -29,14 +32,28 @@ struct tls_params {
 	const char *host;         /* borrowed; name or IP literal to verify */
 	const char *cafile;       /* borrowed; NULL = system CA store */
 	const char *fingerprints; /* borrowed; comma list of hex digests or NULL */
+	const char *repo_name;    /* borrowed; NULL-able; the repository section,
+				   * for the cert_fingerprint line a failed
+				   * verification suggests */
+	const char *clientcert;   /* borrowed; PEM certificate (chain) presented to
+				   * the server, or NULL */
+	const char *clientkey;    /* borrowed; its PEM key, NULL = in clientcert */
+	int version;              /* 0 = TLS 1.2 or newer; 10, 11, 12 = exactly
+				   * TLS 1.0, 1.1, 1.2 (ssl_version) */
+	bool trust_loopback;      /* a certificate that does not verify is
+				   * accepted when the peer address is a
+				   * loopback one (127.0.0.0/8, ::1): a local
+				   * bridge's self-signed certificate */
 };
 
-/* Connects to host:port, trying each address getaddrinfo() returns, each
+/* Connects to host:port, trying each address getaddrinfo() returns for
+ * family (AF_UNSPEC, AF_INET or AF_INET6: the ipv6 option), each
  * with a connect timeout of timeout_s seconds; then sets the same timeout
  * for every read and write. Returns a plain stream driver (owned by the
  * caller: mailstream_low_close() closes the socket, mailstream_low_free()
  * frees it), or NULL with *error_r (malloc'd). */
-mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char **error_r);
+mailstream_low *tls_connect_tcp(const char *host, int port, int family, int timeout_s,
+				char **error_r);
 
 /* tls_connect_tcp in two halves, so that the server's side of the TCP
  * handshake (and of whatever it starts on a new connection: Dovecot forks
@@ -47,7 +64,7 @@ mailstream_low *tls_connect_tcp(const char *host, int port, int timeout_s, char 
  * *pending (set to NULL) whatever the outcome; so does abandon, which
  * closes the socket. */
 struct tls_pending;
-struct tls_pending *tls_connect_begin(const char *host, int port, int timeout_s);
+struct tls_pending *tls_connect_begin(const char *host, int port, int family, int timeout_s);
 mailstream_low *tls_connect_finish(struct tls_pending **pending, char **error_r);
 void tls_connect_abandon(struct tls_pending **pending);
 

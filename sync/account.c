@@ -192,6 +192,68 @@ static char *dup_or_null(const char *s)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
+/* sslclientcert, sslclientkey, ssl_version, tls_level, ipv6 and
+ * remote_identity of an IMAP repository, with OfflineIMAP's values and
+ * checks (imaplib2's TLS_MAP: tls_level only limits which ssl_version may
+ * be asked for; a level other than tls_compat needs an ssl_version). */
+static int load_tls_options(struct reader *r, struct repo_settings *rs)
+{
+	static const struct {
+		const char *name;
+		int version;  /* tls_version */
+		int min_level; /* 0 compat, 1 no_ssl, 2 secure: the strictest level allowing it */
+	} versions[] = { { "ssl23", 0, 0 }, { "tls1", 10, 1 }, { "tls1_1", 11, 2 },
+			 { "tls1_2", 12, 2 } };
+	static const char *const levels[] = { "tls_compat", "tls_no_ssl", "tls_secure" };
+	const char *cert = get_str(r, "sslclientcert"), *key = get_str(r, "sslclientkey");
+	if (cert && *cert)
+		rs->clientcert = config_expand_path(cert);
+	if (key && *key)
+		rs->clientkey = config_expand_path(key);
+	if (rs->clientkey && !rs->clientcert)
+		fail_at(r, "sslclientkey", "%s", "needs sslclientcert (the certificate of the key)");
+	if (rs->clientcert && access(rs->clientcert, R_OK) != 0)
+		fail_at(r, "sslclientcert", "cannot read the certificate file: %s", strerror(errno));
+	if (rs->clientkey && access(rs->clientkey, R_OK) != 0)
+		fail_at(r, "sslclientkey", "cannot read the key file: %s", strerror(errno));
+
+	const char *ver = get_str(r, "ssl_version"), *lvl = get_str(r, "tls_level");
+	char *v = ver ? trimmed(ver) : NULL, *l = lvl ? trimmed(lvl) : xstrdup("tls_compat");
+	int level = -1, vi = -1;
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(l, levels[i]))
+			level = i;
+	for (size_t i = 0; v && i < sizeof(versions) / sizeof(versions[0]); i++)
+		if (!strcmp(v, versions[i].name))
+			vi = (int)i;
+	if (level < 0)
+		fail_at(r, "tls_level", "unknown tls_level '%s' (expected tls_compat, tls_no_ssl or "
+				       "tls_secure)", l);
+	else if (v && !strcmp(v, "ssl3"))
+		fail_at(r, "ssl_version", "%s", "SSLv3 is insecure and no longer supported by OpenSSL");
+	else if (v && vi < 0)
+		fail_at(r, "ssl_version", "unknown ssl_version '%s' (expected tls1, tls1_1, tls1_2 "
+					 "or ssl23)", v);
+	else if (level > 0 && !v)
+		fail_at(r, "tls_level", "%s", "a tls_level other than tls_compat needs ssl_version "
+					      "(as in OfflineIMAP)");
+	else if (v && versions[vi].min_level < level)
+		fail_at(r, "ssl_version", "'%s' is not allowed with this tls_level", v);
+	else
+		rs->tls_version = v ? versions[vi].version : 0;
+	free(v);
+	free(l);
+
+	/* OfflineIMAP: unset = any address family, True = IPv6, False = IPv4 */
+	if (get_str(r, "ipv6"))
+		rs->ip_version = get_bool(r, "ipv6", false) ? 6 : 4;
+	rs->trust_loopback = get_bool(r, "trust_loopback_certificate", false);
+	rs->remote_identity = dup_or_null(get_str(r, "remote_identity"));
+	if (rs->remote_identity && !*rs->remote_identity)
+		xfree_ptr(&rs->remote_identity);
+	return r->failed ? -1 : 0;
+}
+
 static int load_password(struct reader *r, struct repo_settings *rs)
 {
 	const char *pass = get_str(r, "remotepass");
@@ -345,7 +407,7 @@ static int load_repository(const struct config *cfg, const char *repo_name,
 		rs->expunge = get_bool(&r, "expunge", true);
 		rs->maxconnections = (int)get_int(&r, "maxconnections", 1, 1, 64);
 		rs->auth_mechanisms = dup_or_null(get_str(&r, "auth_mechanisms"));
-		if (r.failed)
+		if (r.failed || load_tls_options(&r, rs) < 0)
 			goto out;
 		if (!rs->password && load_password(&r, rs) < 0) /* remotepasseval first */
 			goto out;
@@ -493,6 +555,9 @@ static void repo_settings_free(struct repo_settings *rs)
 	free(rs->fingerprints);
 	free(rs->auth_mechanisms);
 	account_py_free(rs);
+	free(rs->clientcert);
+	free(rs->clientkey);
+	free(rs->remote_identity);
 	memset(rs, 0, sizeof(*rs));
 }
 

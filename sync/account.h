@@ -79,6 +79,17 @@ struct repo_settings {
 	/* oauth2_*_eval results (for XOAUTH2, not used yet); secrets */
 	char *oauth2_client_id, *oauth2_client_secret;
 	char *oauth2_refresh_token, *oauth2_access_token;
+	/* TLS and socket options, as OfflineIMAP's (load_tls_options); they
+	 * apply to ssl = yes and to STARTTLS alike */
+	char *clientcert;       /* sslclientcert, expanded; NULL = none */
+	char *clientkey;        /* sslclientkey, expanded; NULL = key in clientcert */
+	int tls_version;        /* ssl_version: 0 = auto (TLS 1.2 or newer), else
+				 * exactly TLS 1.<tls_version - 10> (10, 11, 12) */
+	int ip_version;         /* ipv6: 0 = either (unset), 4 = IPv4 only (no), 6 = IPv6 only (yes) */
+	char *remote_identity;  /* SASL PLAIN authorization identity; NULL = none */
+	bool trust_loopback;    /* trust_loopback_certificate (offlinefs's own):
+				 * accept an unverifiable certificate from a
+				 * server on 127.0.0.0/8 or ::1 (local bridges) */
 };
 
 /* The live mount's options (offlinefs mount; docs/mount.md "Configuration").

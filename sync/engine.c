@@ -25,6 +25,7 @@
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
 #include "sync/hooks.h"
+#include "sync/oimap_follow.h"
 #include "sync/planner.h"
 #include "sync/stop.h"
 
@@ -180,6 +181,10 @@ static bool st_commit(struct folder_ctx *f)
 		rc = status_commit(db, &err);
 	if (rc < 0)
 		status_rollback(db);
+	else if (!f->acc->req->dry_run)
+		oimap_follow_commit(f->acc->a, db, f->folder_id, f->remote_name, f->local_name,
+				    f->folder.uidvalidity, f->folder_dirty, f->puts, f->n_puts,
+				    f->forgets, f->n_forgets);
 	f->n_puts = f->n_forgets = 0;
 	f->folder_dirty = false;
 	strlist_free(&f->clears);
@@ -516,6 +521,9 @@ static void record_upload_name(struct folder_ctx *f, const struct repo_msg *m, u
 	if (rc < 0 && err) {
 		status_rollback(db);
 		st_ok(f, rc, err);
+	} else if (rc == 0) {
+		struct status_rec row = { uid, m->flags };
+		oimap_follow_rows(f->acc->a, f->remote_name, &row, 1, NULL, 0);
 	}
 	free(base);
 }
@@ -1010,36 +1018,6 @@ static void report_plan(struct folder_ctx *f, struct repo_msg_list *remote,
 
 /* --- OfflineIMAP state import ------------------------------------------ */
 
-/* OfflineIMAP names per-folder metadata files after the folder with '/'
- * replaced by '.'; the root becomes "dot" (offlineimap.md §3.1). */
-static char *offlineimap_basename(const char *name)
-{
-	if (!*name || !strcmp(name, "."))
-		return xstrdup("dot");
-	char *s = xstrdup(name);
-	for (char *p = s; *p; p++)
-		if (*p == '/')
-			*p = '.';
-	return s;
-}
-
-static uint32_t read_offlineimap_validity(const struct account_settings *a, const char *remote_name)
-{
-	char *base = offlineimap_basename(remote_name);
-	char *path = xasprintf("%s/Repository-%s/FolderValidity/%s", a->metadata, a->remote.name, base);
-	uint32_t v = 0;
-	FILE *fp = fopen(path, "r");
-	if (fp) {
-		unsigned long long x = 0;
-		if (fscanf(fp, "%llu", &x) == 1 && x <= UINT32_MAX)
-			v = (uint32_t)x;
-		fclose(fp);
-	}
-	free(path);
-	free(base);
-	return v;
-}
-
 /* For a folder we have never synced, take over OfflineIMAP's status rows
  * and saved UIDVALIDITY so a migrating user keeps their sync base. */
 static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
@@ -1056,7 +1034,7 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 		f->failed = true;
 		return;
 	}
-	char *base = offlineimap_basename(oi_visible);
+	char *base = oimap_basename(oi_visible);
 	char *path = xasprintf("%s/Account-%s/LocalStatus-sqlite/%s", a->metadata, a->name, base);
 	free(base);
 	free(oi_visible);
@@ -1070,7 +1048,8 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	int rc = status_begin(db, &err);
 	if (rc == 0)
 		rc = status_import_offlineimap(db, f->folder_id, path, &count, &err);
-	sf->uidvalidity = read_offlineimap_validity(a, oi_name);
+	struct oimap_account oa = oimap_account_of(a);
+	sf->uidvalidity = oimap_validity_read(&oa, oi_name);
 	free(oi_name);
 	if (rc == 0 && sf->uidvalidity)
 		rc = status_folder_update(db, sf, &err);
@@ -1492,11 +1471,18 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 				local_listed = !unchanged && local.v;
 			}
 			if (unchanged) {
+				oimap_fill_missing(a, c->status, &sf, remote_name, local_name);
 				log_info("Folder %s: nothing to do (unchanged on both sides since the "
 					 "last sync; not selected)", remote_name);
 				goto out;
 			}
 		}
+	}
+
+	/* offlineimap may have synced the folder since (sync/oimap_follow.h) */
+	if (!pair->remote_missing && oimap_adopt(a, c->status, &sf, remote_name, &err) < 0) {
+		st_ok(&f, -1, err);
+		goto out;
 	}
 
 	struct repo_folder_status rst = { 0 };
@@ -1764,6 +1750,10 @@ static void reset_folder_status(struct account_ctx *acc, const char *remote_name
 		    (sf.uidvalidity = 0, status_folder_update(acc->main.status, &sf, &err)) < 0) {
 			log_error("Folder %s: status cache: %s", remote_name, err);
 			free(err);
+		} else if (!acc->req->dry_run) {
+			/* OfflineIMAP empties its status of a folder it creates */
+			oimap_follow_commit(acc->a, acc->main.status, sf.id, remote_name, "", 0, true,
+					    NULL, 0, NULL, 0);
 		}
 	} else {
 		free(err);
@@ -1934,6 +1924,12 @@ struct repo *sync_make_remote(const struct account_settings *a)
 		.auth_mechanisms = rs->auth_mechanisms,
 		.reference = a->filters.reference,
 		.subscribedonly = a->filters.subscribedonly,
+		.clientcert = rs->clientcert,
+		.clientkey = rs->clientkey,
+		.tls_version = rs->tls_version,
+		.ip_version = rs->ip_version,
+		.remote_identity = rs->remote_identity,
+		.trust_loopback = rs->trust_loopback,
 	};
 	for (int i = 0; i < 26; i++)
 		s.keywords[i] = a->local.keywords[i];

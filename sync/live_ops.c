@@ -20,6 +20,7 @@
 #include "sync/live_find.h"
 #include "sync/folder_map.h"
 #include "sync/live_internal.h"
+#include "sync/oimap_follow.h"
 
 /* Internal outcome of one step. */
 enum step {
@@ -172,6 +173,18 @@ static void rows_remove(struct live_worker *w, int64_t folder_id, uint32_t uid)
 		return;
 	memmove(&w->rows.v[i], &w->rows.v[i + 1], (w->rows.n - i - 1) * sizeof(*w->rows.v));
 	w->rows.n--;
+}
+
+/* After a committed op: OfflineIMAP's status of the folder follows, as in
+ * the one-shot sync (sync/oimap_follow.h), so flag changes and deletions
+ * made on the mount are not undone by a later offlineimap run. */
+static void follow_oimap(struct live_worker *w, const char *local, const struct status_rec *puts,
+			 size_t n_puts, const uint32_t *removes, size_t n_removes)
+{
+	char *remote = live_remote_name(w, local);
+	if (remote)
+		oimap_follow_rows(w->a, remote, puts, n_puts, removes, n_removes);
+	free(remote);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -518,10 +531,17 @@ static enum step op_flags(struct live_worker *w, const struct outbox_op *ops, si
 			rc = status_put(w->db, sf.id, items[j].uid, items[j].want, &err);
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = outbox_done(w->db, ops[i].id, &err);
-	if ((s = end_txn(w, rc, err)) == STEP_OK)
+	if ((s = end_txn(w, rc, err)) == STEP_OK) {
+		struct status_rec *puts = xcalloc(k + 1, sizeof(*puts));
+		size_t np = 0;
 		for (size_t j = 0; j < k; j++)
-			if (items[j].known)
+			if (items[j].known) {
 				rows_put(w, sf.id, items[j].uid, items[j].want);
+				puts[np++] = (struct status_rec){ items[j].uid, items[j].want };
+			}
+		follow_oimap(w, folder, puts, np, NULL, 0);
+		free(puts);
+	}
 out_items:
 	free(items);
 out_list:
@@ -562,9 +582,11 @@ static enum step delete_uids(struct live_worker *w, const struct outbox_op *ops,
 		if (rc == 0)
 			rc = outbox_done(w->db, ops[i].id, &err);
 	}
-	if ((s = end_txn(w, rc, err)) == STEP_OK)
+	if ((s = end_txn(w, rc, err)) == STEP_OK) {
 		for (size_t i = 0; i < n; i++)
 			rows_remove(w, sf.id, uids[i]);
+		follow_oimap(w, local, NULL, 0, uids, n);
+	}
 	return s;
 }
 
@@ -657,10 +679,15 @@ static enum step record_upload(struct live_worker *w, const struct outbox_op *op
 		rc = outbox_done(w->db, op->id, &err);
 	enum step s = end_txn(w, rc, err);
 	if (s == STEP_OK) {
-		if (uid)
+		struct status_rec row = { uid, flags };
+		if (uid) {
 			rows_put(w, sf->id, uid, flags);
-		if (src_local)
+			follow_oimap(w, local, &row, 1, NULL, 0);
+		}
+		if (src_local) {
 			rows_remove(w, src_id, src_uid);
+			follow_oimap(w, src_local, NULL, 0, &src_uid, 1);
+		}
 	}
 	return s;
 }

@@ -373,11 +373,13 @@ class SyncTestCase(unittest.TestCase):
     """Base class: fresh Dovecot + empty Maildir + config per test.
 
     Class attributes a subclass may change: EXTENSIONS (server advertises
-    CONDSTORE etc.), CERT_HOSTS (names in the server certificate), USERS.
+    CONDSTORE etc.), CERT_HOSTS (names in the server certificate), USERS,
+    DOVECOT_CONF (extra Dovecot settings).
     """
 
     EXTENSIONS = True
     CERT_HOSTS = None
+    DOVECOT_CONF = None  # settings appended to Dovecot's config ("{dir}": its DIR)
     USERS = 1
     NEEDS_BINARY = True
     maxDiff = None
@@ -387,7 +389,8 @@ class SyncTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="ofs-it-", dir="/var/tmp")
         self.addCleanup(self._cleanup_tmp)
         self.dc = Dovecot(os.path.join(self.tmp, "srv"), extensions=self.EXTENSIONS,
-                          users=self.USERS, cert_hosts=self.CERT_HOSTS)
+                          users=self.USERS, cert_hosts=self.CERT_HOSTS,
+                          extra_conf=self.DOVECOT_CONF)
         self.dc.start()
         self.addCleanup(self.dc.stop)
         self.user = self.dc.users[0]["user"]

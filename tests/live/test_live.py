@@ -310,6 +310,44 @@ class TestLive(SyncTestCase):
         self.assertEqual(d.ok("count"), "0")
         d.quit()
 
+    def test_offlineimap_status_follows(self):
+        """Where OfflineIMAP's status exists, the worker's flag changes and
+        deletions reach it too, so a real offlineimap run after the mount
+        neither takes a flag back nor uploads a deleted message again."""
+        import shutil
+        exe = shutil.which("offlineimap")
+        if not exe:
+            self.skipTest("offlineimap (Debian offlineimap3) not installed")
+        status_dir = os.path.join(self.meta, "Account-" + harness.ACCOUNT, "LocalStatus-sqlite")
+        os.mkdir(status_dir)
+        d = self.start()
+        db = os.path.join(status_dir, "INBOX")
+        self.assertTrue(os.path.exists(db), "the mount's first sync filled no OfflineIMAP status")
+        first = self.by_subject("INBOX", "first")
+        second = self.by_subject("INBOX", "second")
+        self.rename(d, "INBOX", first, "FS")
+        os.unlink(second.path)
+        d.ok("unlinked", "INBOX", second.sub, second.name)
+        self.assert_server_soon(lambda: second.uid not in self.server_msgs("INBOX") and
+                                self.flags_of("INBOX", first.uid) == ("\\Flagged", "\\Seen"),
+                                "flag and deletion")
+        d.ok("wait_empty", "5")
+        d.quit()
+        con = sqlite3.connect(db)
+        rows = dict(con.execute("SELECT id, flags FROM status").fetchall())
+        con.close()
+        self.assertEqual(rows.get(first.uid), "FS")
+        self.assertNotIn(second.uid, rows)
+        with self.server() as s:  # the user unflags on the server
+            s.store("INBOX", first.uid, "-FLAGS", ["\\Flagged"])
+        p = subprocess.run([exe, "-c", self.conf, "-o", "-u", "basic"], stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        out = p.stdout.decode(errors="replace")
+        self.assertEqual(p.returncode, 0, out)
+        self.assertEqual(self.copies("INBOX", "second"), 0, out)
+        self.assertEqual(self.flags_of("INBOX", first.uid), ("\\Seen",), out)
+        self.assertEqual(self.by_subject("INBOX", "first").flags, "S", out)
+
     def test_flag_delta_keeps_server_change(self):
         d = self.start()
         m = self.by_subject("INBOX", "first")

@@ -152,6 +152,68 @@ static void test_maildir_ignores_imap_evals(void)
 	free(err);
 }
 
+/* sslclientcert/key, ssl_version, tls_level, ipv6, remote_identity:
+ * OfflineIMAP's values (imaplib2's TLS_MAP) and checks. */
+static void test_tls_options(void)
+{
+	struct account_settings a;
+	char *err = NULL;
+	CHECK_INT(load(base_conf, &a, &err), 0);
+	CHECK_INT(a.remote.tls_version, 0);
+	CHECK_INT(a.remote.ip_version, 0);
+	CHECK(!a.remote.clientcert && !a.remote.clientkey && !a.remote.remote_identity);
+	CHECK(!a.remote.trust_loopback);
+	account_free(&a);
+
+	static const struct {
+		const char *extra;
+		int version, ip_version;
+	} ok[] = {
+		{ "ssl_version = tls1_2\n", 12, 0 },
+		{ "ssl_version = tls1\ntls_level = tls_no_ssl\n", 10, 0 },
+		{ "ssl_version = tls1_1\ntls_level = tls_secure\n", 11, 0 },
+		{ "ssl_version = ssl23\nipv6 = no\n", 0, 4 },
+		{ "tls_level = tls_compat\nipv6 = True\n", 0, 6 },
+	};
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char *text = xasprintf("%s%s", base_conf, ok[i].extra);
+		CHECK_INT(load(text, &a, &err), 0);
+		if (err) {
+			fprintf(stderr, "  %s: %s\n", ok[i].extra, err);
+			free(err);
+			err = NULL;
+		} else {
+			CHECK_INT(a.remote.tls_version, ok[i].version);
+			CHECK_INT(a.remote.ip_version, ok[i].ip_version);
+			account_free(&a);
+		}
+		free(text);
+	}
+	char *text = xasprintf("%sremote_identity = shared@example.test\n"
+			       "sslclientcert = /dev/null\n", base_conf);
+	CHECK_INT(load(text, &a, &err), 0);
+	if (!err) {
+		CHECK_STR(a.remote.remote_identity, "shared@example.test");
+		CHECK_STR(a.remote.clientcert, "/dev/null");
+		account_free(&a);
+	}
+	free(err);
+	free(text);
+
+	expect_error("tls_level = tls_secure\n", "test.conf:19: option 'tls_level'");
+	expect_error("ssl_version = tls1\ntls_level = tls_secure\n",
+		     "test.conf:19: option 'ssl_version'");
+	expect_error("ssl_version = ssl3\n", "SSLv3");
+	expect_error("ssl_version = tls9\n", "unknown ssl_version 'tls9'");
+	expect_error("tls_level = paranoid\n", "unknown tls_level 'paranoid'");
+	expect_error("sslclientkey = /dev/null\n", "needs sslclientcert");
+	expect_error("sslclientcert = /nonexistent/cert.pem\n",
+		     "test.conf:19: option 'sslclientcert'");
+	expect_error("ipv6 = perhaps\n", "test.conf:19: option 'ipv6'");
+	expect_error("trust_loopback_certificate = sure\n",
+		     "test.conf:19: option 'trust_loopback_certificate'");
+}
+
 static void test_passfile(void)
 {
 	char path[] = "/tmp/offlinefs-unit-passXXXXXX";
@@ -200,6 +262,7 @@ int main(void)
 {
 	test_defaults();
 	test_errors();
+	test_tls_options();
 	test_passfile();
 	test_maildir_ignores_imap_evals();
 	test_python_values();
