@@ -3220,10 +3220,10 @@ static int imap_find_message(struct repo *r, const char *message_id, uint64_t si
 	free(uids);
 	if (code == REPO_OK && matches == 1)
 		*uid_r = found;
-	else if (code == REPO_OK && matches > 1)
-		log_warn("IMAP[%s][%s]: find: several messages with Message-ID %s and %" PRIu64
-			 " bytes; not choosing one",
-			 r->name, r->folder, message_id, size);
+	else if (code == REPO_OK && matches > 1) /* the caller compares bytes */
+		log_debug(LOG_DBG_IMAP, "IMAP[%s][%s]: find: several messages with Message-ID %s "
+			  "and %" PRIu64 " bytes; not choosing one", r->name, r->folder, message_id,
+			  size);
 	return code;
 }
 
