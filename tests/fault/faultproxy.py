@@ -20,11 +20,13 @@ plain pipe. Faults (any combination; the first one that triggers wins):
                   matching RE (bytes regex, searched) is NOT delivered:
                   both sides are closed before it. The server has already
                   done what that line reports (e.g. rb"^\\S+ OK \\[APPENDUID").
-  drop_nth=K      with drop_before: drop at the K-th matching line (1-based)
+  drop_nth=K      with drop_before: drop at the K-th matching line (1-based,
+                  counted over all faulty connections)
   max_faults=M    fire at most M faults in all (default 1: later connections,
                   e.g. a reconnection or the next run, pass); None = no limit
 
-Counters: .conns (accepted so far), .triggered (faults fired),
+Counters: .conns (accepted so far), .triggered (faults fired), .matched
+(lines that matched drop_before, over all connections),
 .bytes_up / .bytes_down (totals over all connections).
 
 Only for plaintext IMAP (ssl = no, starttls = no in the client config) when
@@ -55,6 +57,7 @@ class FaultProxy:
         self.max_faults = max_faults
         self.conns = 0
         self.triggered = 0
+        self.matched = 0  # drop_before lines seen, over all connections
         self.bytes_up = 0
         self.bytes_down = 0
         self._lock = threading.Lock()
@@ -128,7 +131,6 @@ class FaultProxy:
 
     def _pipe(self, c, s, faulty):
         up = down = 0
-        matches = 0
         pending = b""  # server bytes not yet delivered (drop_before: partial line)
         stalled = False
         c.setblocking(True)
@@ -179,8 +181,7 @@ class FaultProxy:
                             line, pending = pending.split(b"\n", 1)
                             line += b"\n"
                             if self.drop_re.search(line):
-                                matches += 1
-                                if matches == self.drop_nth:
+                                if self._match() == self.drop_nth:
                                     dropped = True
                                     break
                             out += line
@@ -209,6 +210,11 @@ class FaultProxy:
                 self._stop.wait()
             _close(c)
             _close(s)
+
+    def _match(self):
+        with self._lock:
+            self.matched += 1
+            return self.matched
 
     def _count(self, up=0, down=0):
         with self._lock:
