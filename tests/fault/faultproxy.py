@@ -22,6 +22,12 @@ plain pipe. Faults (any combination; the first one that triggers wins):
                   done what that line reports (e.g. rb"^\\S+ OK \\[APPENDUID").
   drop_nth=K      with drop_before: drop at the K-th matching line (1-based,
                   counted over all faulty connections)
+  refuse=RE       client -> server is parsed in lines; a command line
+                  matching RE (bytes regex) is not sent to the server: the
+                  proxy answers "<tag> NO [CANNOT] ..." itself, as a server
+                  that refuses that command would (the server never sees it,
+                  so nothing it reports is untrue). Every time, not counted
+                  in max_faults; .refused counts them.
   max_faults=M    fire at most M faults in all (default 1: later connections,
                   e.g. a reconnection or the next run, pass); None = no limit
 
@@ -46,7 +52,7 @@ import threading
 
 class FaultProxy:
     def __init__(self, host, port, cut_up=None, cut_down=None, stall_down=None,
-                 drop_before=None, drop_nth=1, conns=None, max_faults=1):
+                 drop_before=None, drop_nth=1, conns=None, max_faults=1, refuse=None):
         self.target = (host, port)
         self.cut_up = cut_up
         self.cut_down = cut_down
@@ -55,6 +61,8 @@ class FaultProxy:
         self.drop_nth = drop_nth
         self.fault_conns = set(conns) if conns is not None else None
         self.max_faults = max_faults
+        self.refuse_re = re.compile(refuse) if refuse is not None else None
+        self.refused = 0
         self.conns = 0
         self.triggered = 0
         self.matched = 0  # drop_before lines seen, over all connections
@@ -132,6 +140,7 @@ class FaultProxy:
     def _pipe(self, c, s, faulty):
         up = down = 0
         pending = b""  # server bytes not yet delivered (drop_before: partial line)
+        cpending = b""  # client bytes not yet sent (refuse: partial line)
         stalled = False
         c.setblocking(True)
         s.setblocking(True)
@@ -147,6 +156,21 @@ class FaultProxy:
                     data = c.recv(65536)
                     if not data:
                         break
+                    if self.refuse_re is not None:
+                        cpending += data
+                        data = b""
+                        while b"\n" in cpending:
+                            line, cpending = cpending.split(b"\n", 1)
+                            line += b"\n"
+                            if self.refuse_re.search(line):
+                                with self._lock:
+                                    self.refused += 1
+                                tag = line.split(b" ", 1)[0]
+                                c.sendall(tag + b" NO [CANNOT] refused by the fault proxy\r\n")
+                                continue
+                            data += line
+                        if not data:
+                            continue
                     if faulty and self.cut_up is not None and up + len(data) >= self.cut_up:
                         s.sendall(data[:self.cut_up - up])
                         self._count(up=self.cut_up - up)
