@@ -40,6 +40,7 @@ struct conn {
 	struct repo *remote, *local;
 	struct status_db *status;
 	struct deferred_rows *deferred; /* owned; see defer_rows */
+	bool reconnect_failed; /* see remote_usable */
 };
 
 struct account_ctx {
@@ -1881,6 +1882,22 @@ static void conn_close(struct conn *c)
 	status_close(&c->status);
 }
 
+/* Before a folder: a connection that an earlier folder lost (a reply
+ * that could not be parsed, a cut) is opened again, so one bad reply
+ * costs one folder, not every later one ("connection lost earlier").
+ * connect is a no-op on a live connection. After one failed attempt the
+ * worker stops trying (an unreachable server would cost a timeout per
+ * folder): its later folders fail as before. */
+static void remote_usable(struct account_ctx *acc, struct conn *c)
+{
+	if (c->reconnect_failed || !c->remote)
+		return;
+	if (c->remote->ops->connect(c->remote) != REPO_OK) {
+		log_error("Account %s: %s", acc->a->name, repo_error(c->remote));
+		c->reconnect_failed = true;
+	}
+}
+
 /* Each worker takes the next folder pair until none is left. */
 static void drain_folders(struct account_ctx *acc, struct conn *c)
 {
@@ -1898,6 +1915,7 @@ static void drain_folders(struct account_ctx *acc, struct conn *c)
 				 acc->pairs[i].remote);
 			break;
 		}
+		remote_usable(acc, c);
 		sync_folder(acc, c, &acc->pairs[i]);
 	}
 	complete_deferred(acc, c);
