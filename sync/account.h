@@ -81,6 +81,10 @@ struct account_settings {
 	int quick;              /* [Account] quick: in autorefresh mode, this many
 				 * quick syncs (sync_request.quick) between full
 				 * ones; 0 = never quick, negative = always */
+	bool uidvalidity_recover; /* [Account] uidvalidity_recover (default yes):
+				   * a folder whose UIDVALIDITY changed is
+				   * re-paired (sync/uidv_recover.h); no =
+				   * skipped with exit 2 (docs/uidvalidity.md) */
 	struct repo_settings local, remote;
 	struct mount_settings mount; /* zero unless account_load_mount ran */
 };

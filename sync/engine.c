@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "imap/imap_repo.h"
 #include "sync/live_find.h"
+#include "sync/uidv_recover.h"
 #include "sync/mtime_check.h"
 #include "sync/planner.h"
 
@@ -1377,6 +1378,49 @@ static bool recorded_mtimes_hold(struct conn *c, const char *local_name,
 
 /* --- one folder -------------------------------------------------------- */
 
+/* The folder's UIDVALIDITY changed (saved sf->uidvalidity, now
+ * new_validity): re-pair it (sync/uidv_recover.h) unless the account says
+ * uidvalidity_recover = no, the run is a dry run, the Maildir is readonly
+ * or the mount keeps its readers' file names (then it is skipped as
+ * before). Lists the local folder into *local. Returns true when
+ * recovered (sf updated); false with f->failed when the recovery failed,
+ * false alone when it was not tried. */
+static bool recover_validity(struct folder_ctx *f, const struct folder_pair *pair,
+			     struct status_folder *sf, uint32_t new_validity,
+			     struct repo_msg_list *local)
+{
+	struct account_ctx *acc = f->acc;
+	const struct account_settings *a = acc->a;
+	struct conn *c = f->c;
+	if (!a->uidvalidity_recover || acc->req->dry_run || a->local.readonly ||
+	    acc->req->keep_local_names || acc->local_root_missing)
+		return false;
+	struct repo_folder_status lst;
+	bool same;
+	int64_t mn, mc;
+	int rc = c->local->ops->select_folder(c->local, pair->local, true, &lst);
+	if (rc == REPO_OK &&
+	    !mtime_checker_take(acc->checker, pair->remote, &same, &mn, &mc, local))
+		rc = c->local->ops->list_messages(c->local, local);
+	if (!repo_call_ok(f, c->local, rc) || rc != REPO_OK)
+		return false;
+	struct uidv_recovery rec;
+	char *err = NULL;
+	uint32_t old = sf->uidvalidity;
+	if (uidv_recover(c->remote, c->local, c->status, sf, new_validity, local, &rec, &err) < 0) {
+		log_error("Folder %s: UIDVALIDITY changed (saved %u, now %u); recovery failed, "
+			  "nothing was deleted and the next run tries again: %s",
+			  f->remote_name, old, new_validity, err);
+		free(err);
+		f->failed = true;
+		return false;
+	}
+	log_warn("Folder %s: UIDVALIDITY changed (saved %u, now %u); recovered: %zu re-paired, "
+		 "%zu to upload, %zu to download, nothing deleted", f->remote_name, old,
+		 new_validity, rec.paired, rec.to_upload, rec.to_download);
+	return true;
+}
+
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
 {
 	const char *remote_name = pair->remote, *local_name = pair->local;
@@ -1466,6 +1510,13 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 						     !dry && !a->remote.readonly, &rst);
 	complete_deferred(acc, c); /* the folder before: its syncs ran meanwhile */
 	if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
+		goto out;
+	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity &&
+	    recover_validity(&f, pair, &sf, rst.uidvalidity, &local)) {
+		local_listed = true; /* the renamed files, listed */
+		incremental = false; /* the old HIGHESTMODSEQ means nothing now */
+	}
+	if (f.failed)
 		goto out;
 	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity) {
 		/* Never apply old state to new UIDs (OfflineIMAP's defect,
