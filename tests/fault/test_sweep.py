@@ -44,7 +44,9 @@ def msg(tag, n):
     return simple_message("%s %d" % (tag, n), body="Body of %s %d.\n" % (tag, n) * (n + 1))
 
 
-class TestCrashSweep(harness.SyncTestCase):
+class SweepCase(harness.SyncTestCase):
+    """The trial machinery; the sweeps are the subclasses below."""
+
     USERS = POINTS + 1
     # FAULT_SWEEP_EXTENSIONS=0: a server without UIDPLUS, CONDSTORE, MOVE...
     EXTENSIONS = os.environ.get("FAULT_SWEEP_EXTENSIONS", "1") != "0"
@@ -146,7 +148,6 @@ class TestCrashSweep(harness.SyncTestCase):
             problems.append("the last clean run exited %d" % r2.rc)
         return p, r, lost, dup, problems
 
-    # ------------------------------------------------------------ the sweep
     def measure(self):
         """Bytes each way of the faulted sync when nothing is cut (user 0)."""
         self.use_user(0)
@@ -156,6 +157,8 @@ class TestCrashSweep(harness.SyncTestCase):
             self.sync(conf=self.config(p))
         return p.bytes_up, p.bytes_down, p.matched
 
+
+class TestCrashSweep(SweepCase):
     def test_bounded_sweep(self):
         up, down, oks = self.measure()
         self.assertGreater(up, 1000)
@@ -184,6 +187,49 @@ class TestCrashSweep(harness.SyncTestCase):
               % ("" if self.EXTENSIONS else " (no extensions)", len(points), total_lost, total_dup, fired, up, down, oks), file=sys.stderr)
         sys.stderr.flush()
         self.assertGreater(fired, len(points) // 2, "the proxy cut too few runs")
+        self.assertEqual(report, [], "\n".join(report))
+
+
+class TestRecoverySweep(SweepCase):
+    """A UIDVALIDITY recovery (docs/uidvalidity.md) cut just before each of
+    its tagged OKs, then resumed: nothing lost, nothing duplicated."""
+
+    USERS = 41
+
+    def prepare(self):
+        a, b, c = msg("rec a", 1), msg("rec b", 2), msg("rec c", 3)
+        b2 = b.replace(b"Body of", b"Edited body of")
+        n_srv, n_loc = msg("rec server", 4), msg("rec local", 5)
+        with self.server() as s:
+            s.create("Box")
+            for body in (a, b, c, c):
+                s.append("Box", body, ["\\Seen"])
+        self.sync(conf=self.config())
+        add_local_message(self.mail, "Box", n_loc)
+        with self.server() as s:
+            s.delete("Box")
+            s.create("Box")
+            for body in (a, b2, c, c, n_srv):
+                s.append("Box", body)
+        expect = collections.defaultdict(collections.Counter)
+        for body in (a, b, b2, c, c, n_srv, n_loc):
+            expect["Box"][crlf_to_lf(body)] += 1
+        return expect
+
+    def test_recovery_cut_at_every_ok(self):
+        _, _, oks = self.measure()
+        n = min(oks, self.USERS - 1)
+        report = []
+        total_lost = total_dup = 0
+        for k in range(1, n + 1):
+            p, r, lost, dup, problems = self.trial(k, "ok", k)
+            total_lost += lost
+            total_dup += dup
+            if problems:
+                report.append("cut before tagged OK %d (run exit %d): %s"
+                              % (k, r.rc, "; ".join(problems)))
+        print("recovery sweep: trials %d, lost %d, duplicated %d (%d tagged OKs)"
+              % (n, total_lost, total_dup, oks), file=sys.stderr)
         self.assertEqual(report, [], "\n".join(report))
 
 
