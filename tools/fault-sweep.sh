@@ -4,7 +4,8 @@
 # places (each tagged OK, then byte offsets spread over the conversation,
 # both directions), resumed with clean runs, and the end state checked:
 # nothing lost, nothing duplicated, both sides equal. Runs once against a
-# server with its extensions and once against one advertising none.
+# server with its extensions and once against one advertising none; then a
+# UIDVALIDITY recovery is cut before each of its tagged OKs, both kinds.
 #
 # Usage: tools/fault-sweep.sh [POINTS]    (default 300 per server kind)
 # Needs root (the fixture starts Dovecot) and a build (build*/tools/offlinefs
@@ -33,9 +34,21 @@ for ext in 1 0; do
 	[ $# -eq 3 ] || { echo "fault-sweep: no result (see $log)" >&2; rc=1; continue; }
 	trials=$((trials + $1)) lost=$((lost + $2)) dup=$((dup + $3))
 done
-grep -E '^cut (up|down|ok) ' "$log" | head -20
+# a UIDVALIDITY recovery cut before each of its tagged OKs, both kinds
+for ext in 1 0; do
+	FAULT_SWEEP_EXTENSIONS=$ext \
+		python3 "$here/tests/fault/test_sweep.py" TestRecoverySweep.test_recovery_cut_at_every_ok \
+		>>"$log" 2>&1 || rc=1
+	line=$(grep '^recovery sweep' "$log" | tail -1)
+	echo "$line"
+	set -- $(echo "$line" | sed -n 's/.*trials \([0-9]*\), lost \([0-9]*\), duplicated \([0-9]*\).*/\1 \2 \3/p')
+	[ $# -eq 3 ] || { echo "fault-sweep: no recovery result (see $log)" >&2; rc=1; continue; }
+	trials=$((trials + $1)) lost=$((lost + $2)) dup=$((dup + $3))
+done
+grep -E '^cut (up|down|ok) |^cut before' "$log" | head -20
 echo "trials $trials, lost $lost, duplicated $dup"
 if [ $rc -eq 0 ] && [ $lost -eq 0 ] && [ $dup -eq 0 ]; then
+	rm -f "$log"
 	exit 0
 fi
 echo "fault-sweep: full log in $log" >&2

@@ -85,6 +85,28 @@ class TestFaults(FaultTestCase):
         self.assertEqual(len(local), 4)
 
 
+    def test_stall_mid_download_then_resume(self):
+        """The server goes silent mid-download (the proxy stops forwarding,
+        sockets open): the run gives up after socktimeout with an error,
+        and the next run completes; nothing lost or duplicated."""
+        with self.server() as s:
+            for i in range(6):
+                s.append("INBOX", simple_message("stall %d" % i, body="line\n" * 2000))
+        p = self.proxy(stall_down=9000)
+        self.write_config(general={"socktimeout": "2"},
+                          remote={"remotehost": "127.0.0.1", "remoteport": str(p.port),
+                                  "ssl": "no", "starttls": "no", "sslcacertfile": None})
+        r = self.run_offlinefs()
+        self.assertEqual(p.triggered, 1, str(r))
+        self.assertEqual(r.rc, 1, str(r))
+        self.assertLess(len(self.local_messages("INBOX")), 6)
+        self.direct()
+        self.sync()
+        server, local = self.assert_synced("INBOX")
+        self.assertEqual(len(server), 6)
+        self.assertEqual(len(local), 6)
+
+
 class TestFaultRegistry(unittest.TestCase):
     def test_all_registered(self):
         """Every test method of the test_*.py files here is in meson.build."""

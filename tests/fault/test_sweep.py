@@ -228,8 +228,9 @@ class TestRecoverySweep(SweepCase):
             if problems:
                 report.append("cut before tagged OK %d (run exit %d): %s"
                               % (k, r.rc, "; ".join(problems)))
-        print("recovery sweep: trials %d, lost %d, duplicated %d (%d tagged OKs)"
-              % (n, total_lost, total_dup, oks), file=sys.stderr)
+        print("recovery sweep%s: trials %d, lost %d, duplicated %d (%d tagged OKs)"
+              % ("" if self.EXTENSIONS else " (no extensions)", n, total_lost, total_dup, oks),
+              file=sys.stderr)
         self.assertEqual(report, [], "\n".join(report))
 
 
