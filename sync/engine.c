@@ -1518,6 +1518,13 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	}
 	if (f.failed)
 		goto out;
+	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity && dry && a->uidvalidity_recover &&
+	    !a->local.readonly && !acc->req->keep_local_names) {
+		log_info("[DRYRUN] Folder %s: UIDVALIDITY changed (saved %u, now %u); a real run "
+			 "would recover it (re-pair by content, delete nothing; docs/uidvalidity.md)",
+			 remote_name, sf.uidvalidity, rst.uidvalidity);
+		goto out;
+	}
 	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity) {
 		/* Never apply old state to new UIDs (OfflineIMAP's defect,
 		 * offlineimap.md §4.6): the folder is left exactly as it is. */

@@ -119,7 +119,9 @@ class TestUidvalidity(harness.SyncTestCase):
         before = harness.tree_snapshot(box)
         db = harness.sqlite_dump(os.path.join(self.meta, "Account-" + harness.ACCOUNT,
                                               "offlinefs.sqlite"))
-        self.run_offlinefs("--dry-run")
+        r = self.run_offlinefs("--dry-run")
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertIn("a real run would recover it", r.output)
         self.assertEqual(harness.tree_snapshot(box), before)
         self.assertEqual(harness.sqlite_dump(os.path.join(
             self.meta, "Account-" + harness.ACCOUNT, "offlinefs.sqlite")), db)
