@@ -1,5 +1,6 @@
 #include "sync/uidv_recover.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,10 @@ int uidv_recover(struct repo *remote, struct repo *local, struct status_db *db,
 		*error_r = xstrdup(repo_error(local));
 		goto out;
 	}
+	/* The tests' crash point (tests/integration/test_uidvalidity.py): the
+	 * files renamed, the rows not yet written. */
+	if (getenv("OFFLINEFS_TEST_KILL_IN_RECOVERY"))
+		raise(SIGKILL);
 	/* 2. the status: one row per pair, the new UIDVALIDITY */
 	struct status_folder nsf = *sf;
 	nsf.uidvalidity = new_uidvalidity;

@@ -107,6 +107,28 @@ class TestUidvalidity(harness.SyncTestCase):
         self.assertEqual(self.bodies("Box"), (want, want))
         self.assert_synced("Box")
 
+    def test_recover_killed_between_renames_and_rows(self):
+        """A recovery killed (SIGKILL) after renaming the files and before
+        writing the rows: the next run recovers again from what the files
+        hold; nothing lost or duplicated."""
+        a, b, c = simple_message("one"), simple_message("two"), simple_message("three")
+        n_loc = simple_message("local new")
+        with self.server() as s:
+            s.create("Box")
+            for body in (a, b, c):
+                s.append("Box", body)
+        self.sync()
+        add_local_message(self.mail, "Box", n_loc)
+        self.renumber("Box", [(c, []), (a, []), (b, [])])
+        r = self.run_offlinefs(env={"OFFLINEFS_TEST_KILL_IN_RECOVERY": "1"})
+        self.assertEqual(r.rc, -9, str(r))
+        r = self.sync()
+        self.assertRegex(r.output, r"recovered: 3 re-paired, 1 to upload, 0 to download")
+        want = collections.Counter([a, b, c, n_loc])
+        self.assertEqual(self.bodies("Box"), (want, want))
+        self.assert_synced("Box")
+        self.assert_nothing_copied(self.sync())
+
     def test_dry_run_recovers_nothing(self):
         """--dry-run on a renumbered folder changes nothing anywhere."""
         a = simple_message("one")
