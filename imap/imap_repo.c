@@ -67,6 +67,7 @@ struct imap_repo {
 	mailimap *imap;       /* owned; NULL while not connected */
 	struct tls_pending *pending; /* owned; a TCP connect begun early */
 	bool dead;            /* the connection failed: only free/connect help */
+	bool no_partial;      /* its partial FETCH replies do not parse: whole FETCHes */
 	struct strlist caps;  /* upper case; "AUTH=PLAIN" for auth types */
 	char sep;             /* 0 until learned (learn_separator, load_separator) */
 	bool readonly;        /* selected with EXAMINE or READ-ONLY */
@@ -1876,6 +1877,60 @@ static bool find_piece(clist *fl, uint32_t uid, const char **data_r, size_t *len
 	return false;
 }
 
+struct whole_ctx {
+	int (*cb)(void *ctx, const char *data, size_t len);
+	void *ctx;
+	bool got;
+};
+
+static int whole_one(void *ctx, const struct repo_msg *msg, const char *body, size_t len)
+{
+	(void)msg;
+	struct whole_ctx *w = ctx;
+	w->got = true;
+	return len ? w->cb(w->ctx, body, len) : 0;
+}
+
+/* fetch_pieces' fallback: msg whole, in one FETCH (held in memory). */
+static int fetch_whole(struct imap_repo *ir, const struct repo_msg *msg,
+		       int (*cb)(void *ctx, const char *data, size_t len), void *ctx,
+		       bool *complete_r)
+{
+	struct repo_msg one = *msg;
+	struct repo_msg *v[1] = { &one };
+	struct whole_ctx w = { .cb = cb, .ctx = ctx };
+	int code = imap_fetch(&ir->base, v, 1, whole_one, &w);
+	*complete_r = code == REPO_OK && w.got;
+	return code;
+}
+
+/* The server's reply to a partial FETCH did not parse (one labels it
+ * "BODY[]<0.1048576>", echoing the request, where RFC 3501 says
+ * "BODY[]<0>"): the connection is opened again, the folder selected again
+ * (its UIDVALIDITY must not have changed: the UID would name another
+ * message), and from now on this server's big messages come whole. */
+static int partial_fallback(struct imap_repo *ir, const struct repo_msg *msg)
+{
+	struct repo *r = &ir->base;
+	log_warn("%s; this server's partial FETCH replies cannot be parsed: fetching whole "
+		 "messages from it", repo_error(r));
+	ir->no_partial = true;
+	char *folder = xstrdup(r->folder);
+	bool for_write = !ir->readonly;
+	uint32_t uidvalidity = ir->imap && ir->imap->imap_selection_info
+				       ? ir->imap->imap_selection_info->sel_uidvalidity
+				       : 0;
+	struct repo_folder_status st = { 0 };
+	int code = imap_connect(r);
+	if (code == REPO_OK)
+		code = select_common(ir, folder, for_write, 0, 0, &st);
+	if (code == REPO_OK && st.uidvalidity != uidvalidity)
+		code = repo_fail(r, REPO_FOLDER_BAD, "IMAP[%s][%s]: UID %u: UIDVALIDITY changed "
+				 "while connecting again", r->name, folder, msg->uid);
+	free(folder);
+	return code;
+}
+
 static int imap_fetch_pieces(struct repo *r, const struct repo_msg *msg, size_t piece,
 			     int (*cb)(void *ctx, const char *data, size_t len), void *ctx,
 			     bool *complete_r)
@@ -1885,6 +1940,8 @@ static int imap_fetch_pieces(struct repo *r, const struct repo_msg *msg, size_t 
 	int code = need_folder(ir);
 	if (code)
 		return code;
+	if (ir->no_partial)
+		return fetch_whole(ir, msg, cb, ctx, complete_r);
 	if (piece == 0 || piece > UINT32_MAX / 2)
 		piece = 1u << 20;
 	uint64_t off = 0;
@@ -1897,6 +1954,11 @@ static int imap_fetch_pieces(struct repo *r, const struct repo_msg *msg, size_t 
 		    rc != MAILIMAP_ERROR_PROTOCOL) {
 			code = imap_fail(ir, rc, REPO_FOLDER_BAD, "%s", cmd);
 			free(cmd);
+			if (rc == MAILIMAP_ERROR_PARSE && off == 0) {
+				code = partial_fallback(ir, msg);
+				if (code == REPO_OK)
+					code = fetch_whole(ir, msg, cb, ctx, complete_r);
+			}
 			return code;
 		}
 		clist *fl = take_fetch_list(ir);
@@ -2575,6 +2637,44 @@ struct store_pipe {
 
 static int read_raw_response(mailimap *imap, struct strbuf *out);
 
+/* A plain EXPUNGE (no UIDPLUS), its reply read line by line: the untagged
+ * data is not needed, so it is skipped whatever its form. GNU imap4d
+ * answers "* 2 EXPUNGED", which libetpan's parser refuses, and a refused
+ * parse used to cost the connection and every later folder (issue 12). */
+static int plain_expunge(struct imap_repo *ir)
+{
+	int rc = write_str(ir->imap, "E0 EXPUNGE\r\n");
+	if (rc == MAILIMAP_NO_ERROR && mailstream_flush(ir->imap->imap_stream) < 0)
+		rc = MAILIMAP_ERROR_STREAM;
+	struct strbuf line = STRBUF_INIT;
+	int code = REPO_OK;
+	while (rc == MAILIMAP_NO_ERROR) {
+		rc = read_raw_response(ir->imap, &line);
+		if (rc != MAILIMAP_NO_ERROR)
+			break;
+		const char *l = sb_str(&line);
+		if (!strncasecmp(l, "* BYE", 5)) {
+			ir->dead = true;
+			code = repo_fail(&ir->base, REPO_STORE_BAD,
+					 "IMAP[%s][%s]: EXPUNGE: server closed the connection: %s",
+					 ir->base.name, ir->base.folder ? ir->base.folder : "",
+					 clean_text(l + 5 + (l[5] == ' ')));
+			break;
+		}
+		if (strncmp(l, "E0 ", 3) != 0)
+			continue; /* untagged data */
+		if (strncasecmp(l + 3, "OK", 2) != 0)
+			code = repo_fail(&ir->base, REPO_FOLDER_BAD, "IMAP[%s][%s]: EXPUNGE: %s",
+					 ir->base.name, ir->base.folder ? ir->base.folder : "",
+					 clean_text(l + 3));
+		break;
+	}
+	sb_free(&line);
+	if (rc != MAILIMAP_NO_ERROR)
+		code = imap_fail(ir, rc, REPO_FOLDER_BAD, "EXPUNGE");
+	return code;
+}
+
 /* "UID STORE" or "UID EXPUNGE": the verb of the first command of the
  * batch without a reply, for error lines. */
 static const char *pending_verb(const struct store_cmd *cmds, const bool *done, size_t n)
@@ -2810,9 +2910,7 @@ static int imap_delete_messages(struct repo *r, struct repo_msg *const *msgs, si
 					 "other clients marked \\Deleted",
 					 r->name);
 			}
-			int rc = mailimap_expunge(ir->imap);
-			if (rc != MAILIMAP_NO_ERROR)
-				code = imap_fail(ir, rc, REPO_FOLDER_BAD, "EXPUNGE");
+			code = plain_expunge(ir);
 		}
 	}
 	free(sel);
@@ -3192,9 +3290,7 @@ static int imap_move(struct repo *r, struct repo_msg *msg, const char *dst_folde
 					 "other clients marked \\Deleted",
 					 r->name);
 			}
-			rc = mailimap_expunge(ir->imap);
-			if (rc != MAILIMAP_NO_ERROR)
-				code = imap_fail(ir, rc, REPO_FOLDER_BAD, "EXPUNGE");
+			code = plain_expunge(ir);
 		}
 		if (code != REPO_OK) {
 			/* the copy exists: report its UID even though the source stays */
@@ -3291,10 +3387,10 @@ static int imap_find_message(struct repo *r, const char *message_id, uint64_t si
 	free(uids);
 	if (code == REPO_OK && matches == 1)
 		*uid_r = found;
-	else if (code == REPO_OK && matches > 1)
-		log_warn("IMAP[%s][%s]: find: several messages with Message-ID %s and %" PRIu64
-			 " bytes; not choosing one",
-			 r->name, r->folder, message_id, size);
+	else if (code == REPO_OK && matches > 1) /* the caller compares bytes */
+		log_debug(LOG_DBG_IMAP, "IMAP[%s][%s]: find: several messages with Message-ID %s "
+			  "and %" PRIu64 " bytes; not choosing one", r->name, r->folder, message_id,
+			  size);
 	return code;
 }
 

@@ -508,6 +508,7 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 	a_r->quick = (int)get_int(&acc, "quick", 0, INT_MIN, INT_MAX);
 	a_r->presynchook = dup_or_null(get_str(&acc, "presynchook"));
 	a_r->postsynchook = dup_or_null(get_str(&acc, "postsynchook"));
+	a_r->uidvalidity_recover = get_bool(&acc, "uidvalidity_recover", true);
 	const char *local = get_str(&acc, "localrepository");
 	const char *remote = get_str(&acc, "remoterepository");
 	if (acc.failed)

@@ -121,6 +121,10 @@ struct account_settings {
 	char *postsynchook;     /* [Account] postsynchook, NULL = none */
 	bool utf8foldernames;   /* [Account] utf8foldernames (else [general]):
 				 * remote names decoded from modified UTF-7 */
+	bool uidvalidity_recover; /* [Account] uidvalidity_recover (default yes):
+				   * a folder whose UIDVALIDITY changed is
+				   * re-paired (sync/uidv_recover.h); no =
+				   * skipped with exit 2 (docs/uidvalidity.md) */
 	struct repo_settings local, remote;
 	struct sync_filters filters; /* maxage, startdate, reference, ... (filters.h) */
 	struct mount_settings mount; /* zero unless account_load_mount ran */

@@ -23,6 +23,7 @@
 #include "sync/folder_map.h"
 #include "sync/folder_window.h"
 #include "sync/live_find.h"
+#include "sync/uidv_recover.h"
 #include "sync/mtime_check.h"
 #include "sync/hooks.h"
 #include "sync/oimap_follow.h"
@@ -47,6 +48,7 @@ struct conn {
 	struct repo *remote, *local;
 	struct status_db *status;
 	struct deferred_rows *deferred; /* owned; see defer_rows */
+	bool reconnect_failed; /* see remote_usable */
 };
 
 struct account_ctx {
@@ -1405,6 +1407,49 @@ static int drop_ignored_downloads(struct folder_ctx *f, const struct repo_msg_li
 
 /* --- one folder -------------------------------------------------------- */
 
+/* The folder's UIDVALIDITY changed (saved sf->uidvalidity, now
+ * new_validity): re-pair it (sync/uidv_recover.h) unless the account says
+ * uidvalidity_recover = no, the run is a dry run, the Maildir is readonly
+ * or the mount keeps its readers' file names (then it is skipped as
+ * before). Lists the local folder into *local. Returns true when
+ * recovered (sf updated); false with f->failed when the recovery failed,
+ * false alone when it was not tried. */
+static bool recover_validity(struct folder_ctx *f, const struct folder_pair *pair,
+			     struct status_folder *sf, uint32_t new_validity,
+			     struct repo_msg_list *local)
+{
+	struct account_ctx *acc = f->acc;
+	const struct account_settings *a = acc->a;
+	struct conn *c = f->c;
+	if (!a->uidvalidity_recover || acc->req->dry_run || a->local.readonly ||
+	    acc->req->keep_local_names || acc->local_root_missing)
+		return false;
+	struct repo_folder_status lst;
+	bool same;
+	int64_t mn, mc;
+	int rc = c->local->ops->select_folder(c->local, pair->local, true, &lst);
+	if (rc == REPO_OK &&
+	    !mtime_checker_take(acc->checker, pair->remote, &same, &mn, &mc, local))
+		rc = c->local->ops->list_messages(c->local, local);
+	if (!repo_call_ok(f, c->local, rc) || rc != REPO_OK)
+		return false;
+	struct uidv_recovery rec;
+	char *err = NULL;
+	uint32_t old = sf->uidvalidity;
+	if (uidv_recover(c->remote, c->local, c->status, sf, new_validity, local, &rec, &err) < 0) {
+		log_error("Folder %s: UIDVALIDITY changed (saved %u, now %u); recovery failed, "
+			  "nothing was deleted and the next run tries again: %s",
+			  f->remote_name, old, new_validity, err);
+		free(err);
+		f->failed = true;
+		return false;
+	}
+	log_warn("Folder %s: UIDVALIDITY changed (saved %u, now %u); recovered: %zu re-paired, "
+		 "%zu to upload, %zu to download, nothing deleted", f->remote_name, old,
+		 new_validity, rec.paired, rec.to_upload, rec.to_download);
+	return true;
+}
+
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
 {
 	const char *remote_name = pair->remote, *local_name = pair->local;
@@ -1506,6 +1551,20 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	complete_deferred(acc, c); /* the folder before: its syncs ran meanwhile */
 	if (!repo_call_ok(&f, c->remote, rc) || rc != REPO_OK)
 		goto out;
+	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity &&
+	    recover_validity(&f, pair, &sf, rst.uidvalidity, &local)) {
+		local_listed = true; /* the renamed files, listed */
+		incremental = false; /* the old HIGHESTMODSEQ means nothing now */
+	}
+	if (f.failed)
+		goto out;
+	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity && dry && a->uidvalidity_recover &&
+	    !a->local.readonly && !acc->req->keep_local_names) {
+		log_info("[DRYRUN] Folder %s: UIDVALIDITY changed (saved %u, now %u); a real run "
+			 "would recover it (re-pair by content, delete nothing; docs/uidvalidity.md)",
+			 remote_name, sf.uidvalidity, rst.uidvalidity);
+		goto out;
+	}
 	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity) {
 		/* Never apply old state to new UIDs (OfflineIMAP's defect,
 		 * offlineimap.md §4.6): the folder is left exactly as it is. */
@@ -2000,6 +2059,22 @@ static void conn_close(struct conn *c)
 	status_close(&c->status);
 }
 
+/* Before a folder: a connection that an earlier folder lost (a reply
+ * that could not be parsed, a cut) is opened again, so one bad reply
+ * costs one folder, not every later one ("connection lost earlier").
+ * connect is a no-op on a live connection. After one failed attempt the
+ * worker stops trying (an unreachable server would cost a timeout per
+ * folder): its later folders fail as before. */
+static void remote_usable(struct account_ctx *acc, struct conn *c)
+{
+	if (c->reconnect_failed || !c->remote)
+		return;
+	if (c->remote->ops->connect(c->remote) != REPO_OK) {
+		log_error("Account %s: %s", acc->a->name, repo_error(c->remote));
+		c->reconnect_failed = true;
+	}
+}
+
 /* Each worker takes the next folder pair until none is left. */
 static void drain_folders(struct account_ctx *acc, struct conn *c)
 {
@@ -2024,6 +2099,7 @@ static void drain_folders(struct account_ctx *acc, struct conn *c)
 				 sync_stop_reason(), acc->pairs[i].remote);
 			break;
 		}
+		remote_usable(acc, c);
 		sync_folder(acc, c, &acc->pairs[i]);
 	}
 	complete_deferred(acc, c);

@@ -189,10 +189,15 @@ int live_find_uploaded(struct repo *r, const char *body, size_t len, const uint3
 	repo_msg_list_free(&list);
 	if (rc != REPO_OK && rc != REPO_MSG_BAD)
 		return rc;
-	if (c.matches == 1)
+	/* Several unpaired copies with the same bytes (so the same
+	 * Message-ID and size): identical copies are interchangeable, so
+	 * this file takes the lowest; the caller's next look (with this UID
+	 * now known) takes the next one. Refusing here made the next run
+	 * upload all N again and download the server's N: 2N for good. */
+	if (c.matches > 1)
+		log_debug(LOG_DBG_SYNC, "%s[%s]: %u identical unpaired copies; pairing UID %u",
+			  r->ops->type_name, r->folder ? r->folder : "", c.matches, c.found);
+	if (c.matches)
 		*uid_r = c.found;
-	else if (c.matches > 1)
-		log_warn("%s[%s]: %u identical copies of an uploaded message; not guessing which "
-			 "one is ours", r->ops->type_name, r->folder ? r->folder : "", c.matches);
 	return REPO_OK;
 }

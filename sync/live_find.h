@@ -13,7 +13,9 @@
  * X-OfflineIMAP marker the IMAP back-end adds without UIDPLUS) are fetched
  * and compared byte for byte (CRLF as LF, the marker header ignored).
  * UIDs the caller already pairs with another local file (known) never
- * match, so an identical second copy is not mistaken for this one.
+ * match, so an identical second copy is not mistaken for this one; among
+ * several unpaired byte-identical copies the lowest UID is taken (identical
+ * copies are interchangeable: N files pair with N copies one to one).
  */
 #ifndef OFFLINEFS_LIVE_FIND_H
 #define OFFLINEFS_LIVE_FIND_H

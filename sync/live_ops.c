@@ -692,6 +692,30 @@ static enum step record_upload(struct live_worker *w, const struct outbox_op *op
 	return s;
 }
 
+/* A copy of the file is known to be on the server as uid (dst, selected:
+ * sf): its names row and status row are written now, in their own
+ * transaction, before anything else of the op can fail (the source's
+ * deletion of a MOVE). A retry then sees the file's UID and only deletes
+ * the source; were the op dropped, the next full sync pairs the file with
+ * that copy instead of uploading it again (issue 12: two copies for good).
+ * flags: what the copy carries on the server now. */
+static enum step record_copy(struct live_worker *w, const char *local, struct status_folder *sf,
+			     const char *base, uint32_t uid, flagset_t flags)
+{
+	char *err = NULL;
+	int rc = status_begin(w->db, &err);
+	if (rc == 0)
+		rc = stamp_folder(w, sf, &err);
+	if (rc == 0)
+		rc = outbox_name_put(w->db, local, base, uid, &err);
+	if (rc == 0)
+		rc = status_put(w->db, sf->id, uid, flags, &err);
+	enum step s = end_txn(w, rc, err);
+	if (s == STEP_OK)
+		rows_put(w, sf->id, uid, flags);
+	return s;
+}
+
 /* A mail reader may have changed the file's flags between the upload and
  * the names row: no FLAGS op was queued then (the file had no UID yet). */
 static void requeue_flags(struct live_worker *w, const char *local, const char *base,
@@ -794,6 +818,9 @@ static enum step op_move(struct live_worker *w, const struct outbox_op *op)
 			goto out_name;
 		if ((s = upload(w, op, dst, &dsf, &lf, &newuid)) != STEP_OK)
 			goto out_name;
+		if (newuid && !copy_only &&
+		    (s = record_copy(w, dst, &dsf, op->name, newuid, lf.msg.flags)) != STEP_OK)
+			goto out_name;
 		if (!copy_only) {
 			if ((s = select_remote(w, src, &ssf)) != STEP_OK)
 				goto out_name;
@@ -816,6 +843,8 @@ static enum step op_move(struct live_worker *w, const struct outbox_op *op)
 			goto out_name;
 		}
 		if ((s = select_remote(w, dst, &dsf)) != STEP_OK)
+			goto out_name;
+		if (newuid && (s = record_copy(w, dst, &dsf, op->name, newuid, src_flags)) != STEP_OK)
 			goto out_name;
 		if (!newuid) {
 			/* Not reported (or the UID was gone from src): find the

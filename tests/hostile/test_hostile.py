@@ -37,9 +37,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from fakeimap import FakeIMAP, Msg, sample_message  # noqa: E402
+from fakeimap import FakeIMAP, Msg, parse_uid_set, sample_message  # noqa: E402
 
 SOCKTIMEOUT = 3
+# what GNU Mailutils imap4d advertises, as far as the client cares: no UIDPLUS
+IMAP4D_CAPS = "IMAP4rev1 AUTH=PLAIN SASL-IR LITERAL+"
 RUN_BOUND = 20          # seconds a run may take, hostile or not
 SANITIZER_RE = re.compile(r"ERROR: (Address|Leak|Memory|Thread)Sanitizer|runtime error:|"
                           r"UndefinedBehaviorSanitizer|AddressSanitizer:DEADLYSIGNAL")
@@ -1026,6 +1028,113 @@ class HostileTest(unittest.TestCase):
         del self.srv.hooks["EXPUNGE"]
         self.sync_ok()
         self.assertEqual(sorted(self.server_msgs()), [1, 3])
+        self.assert_in_sync()
+
+    # ------------------------------------------------------------ one bad reply, one folder
+    def _three_folders(self):
+        """Alpha, INBOX and Zulu synced; returns nothing."""
+        self.srv.add_mailbox("Alpha", [Msg(sample_message(11)), Msg(sample_message(12))])
+        self.srv.add_mailbox("Zulu", [Msg(sample_message(21))])
+        self.sync_ok()
+        for f in ("Alpha", "INBOX", "Zulu"):
+            self.assert_in_sync(f)
+
+    def test_expunged_reply_tolerated(self):
+        """GNU imap4d (no UIDPLUS: a plain EXPUNGE) answers an EXPUNGE
+        with '* 2 EXPUNGED' (not EXPUNGE). The untagged data of an EXPUNGE
+        is not needed: the deletion goes through and every folder syncs
+        (before: the folder failed with 'malformed server response' and
+        every later one with 'connection lost earlier', exit 1)."""
+        self._three_folders()
+        cur = os.path.join(self.mail, "Alpha", "cur")
+        new = os.path.join(self.mail, "Alpha", "new")
+        gone = [os.path.join(d, n) for d in (cur, new) for n in os.listdir(d) if ",U=2," in n]
+        os.unlink(gone[0])
+        inbox_uid = self.srv.mailboxes["INBOX"].add(Msg(sample_message(4)))
+        zulu_uid = self.srv.mailboxes["Zulu"].add(Msg(sample_message(22)))
+
+        def expunged(s, tag, args):
+            mb = s.selected
+            seq = 1
+            for m in list(mb.msgs):
+                if "\\Deleted" in m.flags:
+                    mb.msgs.remove(m)
+                    s.line(b"* %d EXPUNGED" % seq)
+                else:
+                    seq += 1
+            return s.ok(tag, "expunge done")
+        self.srv.hooks["EXPUNGE"] = expunged
+        self.srv.caps = IMAP4D_CAPS
+        self.sync_ok()
+        self.assertEqual(sorted(self.server_msgs("Alpha")), [1])
+        self.assertIn(inbox_uid, self.local("INBOX"))
+        self.assertIn(zulu_uid, self.local("Zulu"))
+        for f in ("Alpha", "INBOX", "Zulu"):
+            self.assert_in_sync(f)
+
+    def test_malformed_reply_later_folders_sync(self):
+        """A reply that cannot be parsed (here in Alpha's listing) ends
+        that folder: it is reported, the connection is opened again, and
+        the later folders sync (before: each failed with 'connection lost
+        earlier'). The next run syncs Alpha."""
+        self._three_folders()
+        inbox_uid = self.srv.mailboxes["INBOX"].add(Msg(sample_message(4)))
+        zulu_uid = self.srv.mailboxes["Zulu"].add(Msg(sample_message(22)))
+        alpha_uid = self.srv.mailboxes["Alpha"].add(Msg(sample_message(13)))
+
+        def garbage(s, tag, args):
+            if s.selected.name != "Alpha":
+                return None
+            s.send(b"* 1 FETCH (UID 1 FLAGS (\\Seen) RFC822.SIZE ((( garbage\r\n")
+            return s.ok(tag, "fetch done")
+        self.srv.hooks["FETCH_LIST"] = garbage
+        logins = sum(1 for k, a in self.srv.commands if k in ("LOGIN", "AUTHENTICATE"))
+        r = self.run_ofs()
+        self.assertEqual(r.rc, 1, str(r))
+        self.assert_error_line(r, r"Alpha")
+        self.assertNotIn("connection lost earlier", r.err)
+        self.assertEqual(len(r.error_lines()), 1, str(r))
+        self.assertIn(inbox_uid, self.local("INBOX"), "INBOX not synced after Alpha failed")
+        self.assertIn(zulu_uid, self.local("Zulu"), "Zulu not synced after Alpha failed")
+        self.assertNotIn(alpha_uid, self.local("Alpha"))
+        self.assert_in_sync("INBOX")
+        self.assert_in_sync("Zulu")
+        self.assertGreater(sum(1 for k, a in self.srv.commands
+                               if k in ("LOGIN", "AUTHENTICATE")) - logins, 1, "no new login")
+        del self.srv.hooks["FETCH_LIST"]
+        self.sync_ok()
+        for f in ("Alpha", "INBOX", "Zulu"):
+            self.assert_in_sync(f)
+
+    def test_partial_fetch_label_with_length(self):
+        """A server that labels the reply to BODY.PEEK[]<0.1048576> as
+        BODY[]<0.1048576> (RFC 3501 says BODY[]<0>): the bytes are the
+        bytes. The big message syncs byte for byte, in this run, and so do
+        the later folders (before: it never synced, on any run)."""
+        self.srv.add_mailbox("Zulu", [Msg(sample_message(21))])
+        uid = self.add_big()
+
+        def labelled(s, tag, args):
+            if not re.search(r"<\d+\.\d+>", repr(args)):
+                return None
+            uids = parse_uid_set(args[0], [m.uid for m in s.selected.msgs])
+            for seq, m in enumerate(s.selected.msgs, 1):
+                if m.uid not in uids:
+                    continue
+                off, n = (int(x) for x in re.search(r"<(\d+)\.(\d+)>", repr(args)).groups())
+                part = m.body[off:off + n]
+                s.send(b"* %d FETCH (UID %d BODY[]<%d.%d> {%d}\r\n" % (seq, m.uid, off, n, len(part))
+                       + part + b")\r\n")
+            return s.ok(tag, "fetch done")
+        self.srv.hooks["FETCH_BODY"] = labelled
+        r = self.run_ofs()
+        self.assertNotIn("connection lost earlier", r.err)
+        self.assertEqual(r.rc, 0, str(r))
+        self.assertIn(uid, self.local())
+        self.assert_in_sync()
+        self.assert_in_sync("Zulu")
+        self.assertIn(uid, self.status_rows())
+        r = self.sync_ok()
         self.assert_in_sync()
 
 

@@ -292,7 +292,9 @@ class TestAccounts(AccountsCase):
             old_validity = s.status("Box")["UIDVALIDITY"]
         with Imap(self.dc, self.users["B"]["user"]) as s:
             s.append("INBOX", simple_message("b1"))
-        conf = self.two_accounts(general={"maxsyncaccounts": "2"})
+        # the skip (exit 2) of a renumbered folder is the opt-out of its recovery
+        conf = self.two_accounts(general={"maxsyncaccounts": "2"},
+                                 a={"uidvalidity_recover": "no"})
         self.sync(conf=conf)
         with Imap(self.dc, self.users["A"]["user"]) as s:
             s.delete("Box")
@@ -313,6 +315,7 @@ class TestAccounts(AccountsCase):
         with Imap(self.dc, self.users["A"]["user"]) as s:
             s.append("INBOX", simple_message("a2"))
         bad = self.two_accounts(general={"maxsyncaccounts": "2"},
+                                a={"uidvalidity_recover": "no"},
                                 b={"remotepass": "wrong"}, name="rc-bad")
         r = self.run_offlinefs(conf=bad)
         self.assertEqual(r.rc, 1, str(r))

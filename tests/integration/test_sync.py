@@ -419,8 +419,11 @@ class TestSync(harness.SyncTestCase):
 
     # ------------------------------------------------------------ UIDVALIDITY
     def test_uidvalidity_change_skips_folder(self):
-        """A folder whose UIDVALIDITY changed is skipped with exit status 2,
-        its Maildir left exactly as it was; other folders still sync."""
+        """With [Account] uidvalidity_recover = no, a folder whose
+        UIDVALIDITY changed is skipped with exit status 2, its Maildir left
+        exactly as it was; other folders still sync. (The default recovers:
+        tests/integration/test_uidvalidity.py.)"""
+        self.write_config(account={"uidvalidity_recover": "no"})
         with self.server() as srv:
             srv.create("Box")
             for i in range(3):

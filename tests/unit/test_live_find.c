@@ -166,15 +166,20 @@ static void test_find(void)
 	CHECK_INT(uid, 9);
 	fake_free(&f);
 
-	/* two identical unknown copies: ambiguous, 0 */
+	/* two identical unknown copies: interchangeable, the lowest is paired
+	 * (issue 12: refusing made 2N copies of N identical uploads) */
 	const struct fmsg twice[] = { { 4, B }, { 6, B } };
 	fake_init(&f, &fake_ops_nofind, twice, 2);
 	CHECK_INT(live_find_uploaded(&f.base, B, strlen(B), NULL, 0, &uid), REPO_OK);
-	CHECK_INT(uid, 0);
-	/* ... but one of them known: the other one */
+	CHECK_INT(uid, 4);
+	/* ... the caller then knows 4: the second file pairs with the other */
 	uint32_t known4[] = { 4 };
 	CHECK_INT(live_find_uploaded(&f.base, B, strlen(B), known4, 1, &uid), REPO_OK);
 	CHECK_INT(uid, 6);
+	/* ... and a third identical file finds none left: uploaded as new */
+	uint32_t known46[] = { 4, 6 };
+	CHECK_INT(live_find_uploaded(&f.base, B, strlen(B), known46, 2, &uid), REPO_OK);
+	CHECK_INT(uid, 0);
 	fake_free(&f);
 
 	/* a different body of the same size does not match */
