@@ -435,6 +435,9 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 {
 	memset(a_r, 0, sizeof(*a_r));
 	a_r->name = xstrdup(name);
+	a_r->config_file = realpath(config_filename(cfg), NULL);
+	if (!a_r->config_file)
+		a_r->config_file = xstrdup(config_filename(cfg));
 	char *section = xasprintf("Account %s", name);
 	struct reader gen = { .cfg = cfg, .section = "general", .error_r = error_r };
 	struct reader acc = { .cfg = cfg, .section = section, .error_r = error_r };
@@ -457,6 +460,12 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 	}
 	a_r->maxsize = (uint64_t)get_int(&acc, "maxsize", 0, 0, INT64_MAX);
 	a_r->quick = (int)get_int(&acc, "quick", 0, INT_MIN, INT_MAX);
+	a_r->delete_guard.enabled = get_bool(&acc, "confirmbigdeletes", true);
+	a_r->delete_guard.percent = (unsigned)get_int(&acc, "bigdeletes_percent",
+						      DELETE_GUARD_PERCENT_DEFAULT, 0, 100);
+	a_r->delete_guard.minmessages = (unsigned)get_int(&acc, "bigdeletes_minmessages",
+							  DELETE_GUARD_MINMESSAGES_DEFAULT, 0,
+							  INT32_MAX);
 	const char *local = get_str(&acc, "localrepository");
 	const char *remote = get_str(&acc, "remoterepository");
 	if (acc.failed)
@@ -505,6 +514,7 @@ void account_free(struct account_settings *a)
 	free(a->mount.mountpoint);
 	strlist_free(&a->mount.idlefolders);
 	free(a->name);
+	free(a->config_file);
 	free(a->metadata);
 	repo_settings_free(&a->local);
 	repo_settings_free(&a->remote);

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common/config.h"
+#include "sync/delete_guard.h"
 
 enum repo_type {
 	REPO_TYPE_MAILDIR,
@@ -74,6 +75,8 @@ struct mount_settings {
 
 struct account_settings {
 	char *name;
+	char *config_file;      /* the config it came from, absolute when it
+				 * could be resolved (for commands we print) */
 	char *metadata;         /* ~ expanded */
 	bool fsync;
 	int socktimeout;        /* seconds, 0 = default */
@@ -81,6 +84,9 @@ struct account_settings {
 	int quick;              /* [Account] quick: in autorefresh mode, this many
 				 * quick syncs (sync_request.quick) between full
 				 * ones; 0 = never quick, negative = always */
+	/* [Account] confirmbigdeletes, bigdeletes_percent,
+	 * bigdeletes_minmessages (sync/delete_guard.h) */
+	struct delete_guard delete_guard;
 	struct repo_settings local, remote;
 	struct mount_settings mount; /* zero unless account_load_mount ran */
 };

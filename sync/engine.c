@@ -18,6 +18,7 @@
 #include "cache/status.h"
 #include "common/log.h"
 #include "imap/imap_repo.h"
+#include "sync/delete_hold.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
 #include "sync/planner.h"
@@ -62,6 +63,7 @@ struct account_ctx {
 	/* checks the folders a sync changed, so that the next run can skip
 	 * them without a listing (sync/mtime_check.h); NULL in dry runs */
 	struct mtime_checker *checker;
+	struct held_state held;   /* held_deletes rows at the start (sync/delete_hold.h) */
 };
 
 struct folder_ctx {
@@ -1544,6 +1546,9 @@ list_local:
 	if (plan.n_skipped_oversize)
 		log_info("Folder %s: %zu messages larger than maxsize (%llu bytes) skipped",
 			 remote_name, plan.n_skipped_oversize, (unsigned long long)a->maxsize);
+	/* Mass deletions wait for the user's word (sync/delete_guard.h). */
+	bool held = delete_hold_folder(a, acc->req->confirm_deletes, dry, &acc->held, c->status,
+				       remote_name, &plan, remote.v, local.v, n_rows, &f.failed);
 
 	if (dry) {
 		report_plan(&f, &remote, &local, &plan);
@@ -1603,14 +1608,16 @@ list_local:
 	if (!f.failed) {
 		/* a message that failed alone must be retried: no shortcut (a 0
 		 * UIDNEXT never matches the probe, so even -q selects the folder) */
-		sf.uidnext = f.msg_errors ? 0 : rst.uidnext;
+		/* ... and so must held deletions, to be reported again */
+		bool again = f.msg_errors || held;
+		sf.uidnext = again ? 0 : rst.uidnext;
 		sf.messages = rst.exists;
-		sf.highestmodseq = f.msg_errors ? 0 : rst.highestmodseq;
+		sf.highestmodseq = again ? 0 : rst.highestmodseq;
 		/* "unknown" until the checker has listed the folder again */
 		sf.new_mtime_ns = sf.cur_mtime_ns = 0;
 		sf.last_sync = (int64_t)time(NULL);
 		st_folder(&f, &sf);
-		check_mtimes = !f.msg_errors && !acc->local_root_missing;
+		check_mtimes = !again && !acc->local_root_missing;
 	}
 	/* The syncs of the last renames overlap the next folder's SELECT;
 	 * the rows follow them (defer_rows). */
@@ -2057,6 +2064,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		 a->remote.port ? a->remote.port : (a->remote.ssl ? 993 : 143), a->remote.name);
 	if (conn_open(&acc, &acc.main) < 0)
 		goto out;
+	delete_hold_load(acc.main.status, &acc.held);
 	if (!dry) {
 		struct sync_request reader = *req; /* the checker only reads */
 		reader.on_change = NULL;
@@ -2086,6 +2094,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	log_info("*** Finished account '%s'", a->name);
 out:
 	mtime_checker_finish(&acc.checker, acc.main.status);
+	delete_hold_free(&acc.held);
 	conn_close(&acc.main);
 	if (lock_fd >= 0)
 		account_unlock(&lock_fd);

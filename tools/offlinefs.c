@@ -45,6 +45,7 @@
 #include "sync/account.h"
 #include "sync/engine.h"
 #include "tools/cli.h"
+#include "tools/confirm.h"
 #include "tools/mount.h"
 #include "tools/mountstate.h"
 #include "tools/status.h"
@@ -72,6 +73,9 @@ static void usage(FILE *out)
 		"                   HIGHESTMODSEQ) and local directories are unchanged, trusting\n"
 		"                   UIDNEXT+MESSAGES even when the server lacks CONDSTORE\n"
 		"  --dry-run        print every planned action; change nothing anywhere\n"
+		"  --confirm-deletes FOLDERS\n"
+		"                   carry out the mass deletions held back in these remote\n"
+		"                   folders (confirmbigdeletes; comma-separated)\n"
 		"  -u UI            quiet | basic | ttyui (default ttyui)\n"
 		"  -l FILE          also log to FILE\n"
 		"  -d CATEGORIES    debug output: imap,maildir,sync or all (passwords redacted)\n"
@@ -193,7 +197,7 @@ static void sleep_interruptible(double minutes)
 	wake_requested = 0;
 }
 
-enum { OPT_DRY_RUN = 256, OPT_VERSION };
+enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_CONFIRM_DELETES };
 
 /* The subcommand word, if any: the first argument that is neither an
  * option nor an option's value ("offlinefs -c rc status" works as well as
@@ -207,8 +211,11 @@ static int find_subcommand(int argc, char **argv)
 			return 0;
 		if (s[0] != '-' || s[1] == '\0')
 			return !strcmp(s, "mount") || !strcmp(s, "status") ? i : 0;
-		if (s[1] == '-')
-			continue; /* long options take no separate value */
+		if (s[1] == '-') {
+			if (!strcmp(s, "--confirm-deletes"))
+				i++; /* the one long option with a separate value */
+			continue;
+		}
 		for (const char *p = s + 1; *p; p++) {
 			if (strchr(with_value, *p)) {
 				if (p[1] == '\0')
@@ -432,6 +439,7 @@ int main(int argc, char **argv)
 
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+		{ "confirm-deletes", required_argument, NULL, OPT_CONFIRM_DELETES },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -439,6 +447,7 @@ int main(int argc, char **argv)
 	const char *config_path = NULL, *accounts_arg = NULL, *ui_arg = NULL;
 	const char *log_path = NULL, *debug_arg = NULL;
 	struct strlist overrides = STRLIST_INIT, folders = STRLIST_INIT;
+	struct strlist confirm = STRLIST_INIT; /* --confirm-deletes */
 	bool once = false, dry_run = false, quick = false, single = false;
 	int c;
 	/* freed at out: on every path that gets past the options */
@@ -464,6 +473,7 @@ int main(int argc, char **argv)
 		case 'l': log_path = optarg; break;
 		case 'd': debug_arg = optarg; break;
 		case OPT_DRY_RUN: dry_run = true; break;
+		case OPT_CONFIRM_DELETES: split_list(optarg, &confirm); break;
 		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default:
@@ -561,9 +571,23 @@ int main(int argc, char **argv)
 		forward_signals = 1;
 	}
 
+	/* A mounted account takes the confirmation through its status DB. */
+	size_t n_confirmed = 0;
+	for (size_t i = 0; confirm.n && !dry_run && i < accounts.n; i++) {
+		int rc = confirm_for_mount(&settings[i], &confirm);
+		if (rc < 0)
+			goto out;
+		n_confirmed += (size_t)rc;
+	}
+	if (n_confirmed && n_confirmed == accounts.n) {
+		status = 0;
+		goto out;
+	}
+
 	install_signals(forked);
 	double refresh = once || dry_run ? 0 : autorefresh_minutes(cfg, &accounts);
-	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick };
+	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick,
+				    .confirm_deletes = &confirm };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
 	for (;;) {
 		struct round r = { .settings = settings, .n = accounts.n, .req = &req,
@@ -599,6 +623,7 @@ out:
 	strlist_free(&accounts);
 	strlist_free(&overrides);
 	strlist_free(&folders);
+	strlist_free(&confirm);
 	config_free(&cfg);
 	free(found);
 	free(err);
