@@ -1,6 +1,7 @@
 /* confirm.c — see confirm.h. */
 #include "tools/confirm.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,6 +37,10 @@ int confirm_for_mount(const struct account_settings *a, const struct strlist *fo
 		       "deletions held back there\n", a->name, ms.mountpoint ? ms.mountpoint : "?",
 		       folders->v[i]);
 	}
+	/* SIGUSR1: the mount's full sync now, as `kill -USR1 PID` does */
+	if (ms.pid > 0 && kill(ms.pid, SIGUSR1) < 0)
+		log_warn("Account %s: could not wake the mount (pid %ld); its next periodic sync "
+			 "carries the deletions out", a->name, (long)ms.pid);
 out:
 	free(err);
 	status_close(&db);

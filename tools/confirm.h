@@ -5,8 +5,8 @@
  * to a running mount. A one-shot sync of a mounted account is refused (the
  * mount holds the lock), so the confirmation is written into the account's
  * held_deletes table (cache/held.h) instead, and the mount's next sync of
- * the folder carries the deletions out (every mount_refresh minutes, or when
- * the folder is opened and its last sync is older than mount_sync_age).
+ * the folder carries the deletions out. The mount is sent SIGUSR1, which
+ * starts its full sync at once (`kill -USR1 PID`).
  */
 #ifndef OFFLINEFS_CONFIRM_H
 #define OFFLINEFS_CONFIRM_H
