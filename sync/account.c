@@ -1,4 +1,5 @@
 #include "sync/account.h"
+#include "sync/account_check.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -145,6 +146,8 @@ struct reader {
 	bool failed;
 };
 
+static double get_double(struct reader *r, const char *opt, double def);
+
 static const char *get_str(struct reader *r, const char *opt)
 {
 	if (r->failed)
@@ -189,7 +192,9 @@ static void fail_at(struct reader *r, const char *opt, const char *fmt, const ch
 {
 	if (r->failed)
 		return;
-	char *what = xasprintf(fmt, arg);
+	char *echo = account_echo(arg); /* a value can be megabytes */
+	char *what = xasprintf(fmt, echo);
+	free(echo);
 	*r->error_r = xasprintf("%s: option '%s' in section '%s': %s",
 				config_where(r->cfg, r->section, opt), opt, r->section, what);
 	free(what);
@@ -377,6 +382,8 @@ static int load_repository(const struct config *cfg, const char *repo_name,
 			fail_at(&r, "sslcacertfile", "cannot read CA file: %s", strerror(errno));
 			goto out;
 		}
+		if (account_check_imap(cfg, section, rs, error_r) < 0)
+			goto out;
 	}
 	ret = r.failed ? -1 : 0;
 out:
@@ -460,6 +467,7 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 	}
 	a_r->maxsize = (uint64_t)get_int(&acc, "maxsize", 0, 0, INT64_MAX);
 	a_r->quick = (int)get_int(&acc, "quick", 0, INT_MIN, INT_MAX);
+	a_r->autorefresh = get_double(&acc, "autorefresh", 0);
 	a_r->delete_guard.enabled = get_bool(&acc, "confirmbigdeletes", true);
 	a_r->delete_guard.percent = (unsigned)get_int(&acc, "bigdeletes_percent",
 						      DELETE_GUARD_PERCENT_DEFAULT, 0, 100);

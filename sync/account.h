@@ -81,6 +81,9 @@ struct account_settings {
 	bool fsync;
 	int socktimeout;        /* seconds, 0 = default */
 	uint64_t maxsize;       /* 0 = none */
+	double autorefresh;     /* [Account] autorefresh, minutes; 0 = not set
+				 * (checked with -o too: a bad value is an
+				 * error before anything runs) */
 	int quick;              /* [Account] quick: in autorefresh mode, this many
 				 * quick syncs (sync_request.quick) between full
 				 * ones; 0 = never quick, negative = always */

@@ -162,20 +162,15 @@ static void split_list(const char *s, struct strlist *out)
 }
 
 /* The smallest autorefresh of the accounts (minutes), 0 for none. */
-static double autorefresh_minutes(const struct config *cfg, const struct strlist *accounts)
+/* The smallest autorefresh of the accounts (account_load checked them all,
+ * also for -o, before anything ran); 0 when none has one. */
+static double autorefresh_minutes(const struct account_settings *settings, size_t n)
 {
 	double best = 0;
-	for (size_t i = 0; i < accounts->n; i++) {
-		char *section = xasprintf("Account %s", accounts->v[i]);
-		double v = 0;
-		char *err = NULL;
-		if (config_get_double(cfg, section, "autorefresh", 0, &v, &err) < 0) {
-			log_error("%s", err);
-			free(err);
-		}
+	for (size_t i = 0; i < n; i++) {
+		double v = settings[i].autorefresh;
 		if (v > 0 && (best == 0 || v < best))
 			best = v;
-		free(section);
 	}
 	return best;
 }
@@ -585,7 +580,7 @@ int main(int argc, char **argv)
 	}
 
 	install_signals(forked);
-	double refresh = once || dry_run ? 0 : autorefresh_minutes(cfg, &accounts);
+	double refresh = once || dry_run ? 0 : autorefresh_minutes(settings, accounts.n);
 	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick,
 				    .confirm_deletes = &confirm };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
