@@ -72,8 +72,10 @@ char *delete_hold_command(const struct account_settings *a, const char *remote_n
 	shell_word(&cmd, "-a");
 	shell_word(&cmd, a->name);
 	shell_word(&cmd, "-o");
-	shell_word(&cmd, "--confirm-deletes");
-	shell_word(&cmd, remote_name);
+	if (remote_name) {
+		shell_word(&cmd, "--confirm-deletes");
+		shell_word(&cmd, remote_name);
+	}
 	return cmd;
 }
 

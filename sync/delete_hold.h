@@ -49,7 +49,8 @@ bool delete_hold_folder(const struct account_settings *a, const struct strlist *
 
 /* The shell command that confirms the folder's held deletions:
  * "offlinefs -c CONF -a ACCOUNT -o --confirm-deletes FOLDER", with
- * arguments shell-quoted where needed. malloc'd. */
+ * arguments shell-quoted where needed; without remote_name (NULL) just
+ * "offlinefs -c CONF -a ACCOUNT -o", for other commands. malloc'd. */
 char *delete_hold_command(const struct account_settings *a, const char *remote_name);
 
 #endif

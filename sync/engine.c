@@ -18,7 +18,9 @@
 #include "cache/status.h"
 #include "common/log.h"
 #include "imap/imap_repo.h"
+#include "cache/status_repair.h"
 #include "sync/delete_hold.h"
+#include "sync/rebuild.h"
 #include "sync/live_find.h"
 #include "sync/mtime_check.h"
 #include "sync/planner.h"
@@ -139,10 +141,18 @@ static bool folder_selected(const struct sync_request *req, const char *remote_n
  * other. A row is only queued after the message it describes exists on
  * both sides, so losing the queue in a crash only costs a re-check. */
 
-static bool st_ok(struct folder_ctx *f, int rc, char *err)
+/* errp, not the error itself: in st_ok(f, status_x(..., &err), &err) the
+ * error is read here, after the call set it. (Passing err by value read it
+ * before the call, in gcc's right-to-left order: "status cache: failed"
+ * with the file and errno lost, and the message leaked.) */
+static bool st_ok(struct folder_ctx *f, int rc, char **errp)
 {
-	if (rc >= 0)
+	char *err = *errp;
+	*errp = NULL;
+	if (rc >= 0) {
+		free(err);
 		return true;
+	}
 	log_error("Folder %s: status cache: %s", f->remote_name, err ? err : "failed");
 	free(err);
 	f->failed = true;
@@ -199,7 +209,7 @@ static bool st_commit(struct folder_ctx *f)
 	f->n_puts = f->n_forgets = 0;
 	f->folder_dirty = false;
 	strlist_free(&f->clears);
-	return st_ok(f, rc, err);
+	return st_ok(f, rc, &err);
 }
 
 static bool st_put(struct folder_ctx *f, uint32_t uid, flagset_t flags)
@@ -523,7 +533,7 @@ static void record_upload_name(struct folder_ctx *f, const struct repo_msg *m, u
 		rc = status_commit(db, &err);
 	if (rc < 0 && err) {
 		status_rollback(db);
-		st_ok(f, rc, err);
+		st_ok(f, rc, &err);
 	}
 	free(base);
 }
@@ -621,7 +631,7 @@ static bool marks_write(struct folder_ctx *f, struct upload_batch *b, bool mark)
 		rc = status_commit(db, &err);
 	if (rc < 0)
 		status_rollback(db);
-	return st_ok(f, rc, err);
+	return st_ok(f, rc, &err);
 }
 
 /* Marks every upload of the plan in flight at once and starts making the
@@ -648,7 +658,7 @@ static void premark_uploads(struct folder_ctx *f, const struct repo_msg_list *lo
 		rc = status_commit(db, &err);
 	if (rc < 0)
 		status_rollback(db);
-	if (!st_ok(f, rc, err))
+	if (!st_ok(f, rc, &err))
 		return;
 	if (status_sync_start(db, &err) == 0) {
 		f->premarks_syncing = true;
@@ -665,7 +675,7 @@ static bool marks_durable(struct folder_ctx *f, struct upload_batch *b)
 	if (f->premarks_syncing) {
 		f->premarks_syncing = false;
 		char *err = NULL;
-		if (!st_ok(f, status_sync_wait(f->c->status, &err), err))
+		if (!st_ok(f, status_sync_wait(f->c->status, &err), &err))
 			return false;
 		f->premarks_durable = true;
 		log_debug(LOG_DBG_SYNC, "Folder %s: upload marks on disk", f->remote_name);
@@ -767,7 +777,7 @@ static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
 {
 	struct strlist marked = STRLIST_INIT;
 	char *err = NULL;
-	if (!st_ok(f, status_upload_load(f->c->status, f->folder_id, &marked, &err), err))
+	if (!st_ok(f, status_upload_load(f->c->status, f->folder_id, &marked, &err), &err))
 		return false;
 	struct repo *lr = f->c->local, *rr = f->c->remote;
 	for (size_t i = 0; i < local->n && marked.n && !f->failed; i++) {
@@ -803,7 +813,7 @@ static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
 			f->msg_errors++;
 		}
 		if (is_marked && !f->failed && (uid == 0 || m->uid == uid))
-			st_ok(f, status_upload_clear(f->c->status, f->folder_id, base, &err), err);
+			st_ok(f, status_upload_clear(f->c->status, f->folder_id, base, &err), &err);
 		free(base);
 	}
 	strlist_free(&marked);
@@ -1066,7 +1076,7 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	if (rc < 0) {
 		status_rollback(db);
 		sf->uidvalidity = 0;
-		st_ok(f, rc, err);
+		st_ok(f, rc, &err);
 	} else {
 		log_info("Folder %s: imported %zu status rows from OfflineIMAP (%s)", f->remote_name,
 			 count, path);
@@ -1125,7 +1135,7 @@ static bool apply_names(struct folder_ctx *f, struct repo_msg_list *local)
 	uint32_t *uids = NULL;
 	size_t n = 0;
 	char *err = NULL;
-	if (!st_ok(f, outbox_name_load(db, f->local_name, &bases, &uids, &n, &err), err))
+	if (!st_ok(f, outbox_name_load(db, f->local_name, &bases, &uids, &n, &err), &err))
 		return false;
 	if (n == 0)
 		return true;
@@ -1202,7 +1212,7 @@ static bool apply_names(struct folder_ctx *f, struct repo_msg_list *local)
 				rc = status_commit(db, &err);
 			if (rc < 0 && err) {
 				status_rollback(db);
-				st_ok(f, rc, err);
+				st_ok(f, rc, &err);
 			}
 		}
 		free(keep);
@@ -1378,6 +1388,23 @@ static bool recorded_mtimes_hold(struct conn *c, const char *local_name,
 
 /* --- one folder -------------------------------------------------------- */
 
+/* --rebuild-status: the folder's rows from both listings (sync/rebuild.h). */
+static void rebuild_rows(struct folder_ctx *f, struct repo_msg_list *remote,
+			 struct repo_msg_list *local, const struct repo_folder_status *rst)
+{
+	struct rebuild_counts rc;
+	char *err = NULL;
+	if (rebuild_folder(f->c->status, f->folder_id, f->remote_name, f->c->remote, f->c->local,
+			   remote, local, rst, f->acc->req->dry_run, &rc, &err) < 0) {
+		st_ok(f, -1, &err);
+		return;
+	}
+	log_info("%sFolder %s: status rebuilt: %zu messages on both sides (%zu of them found by "
+		 "content), %zu only on the server, %zu only in the Maildir (the next sync copies "
+		 "those, deleting nothing)", f->acc->req->dry_run ? "[DRYRUN] " : "",
+		 f->remote_name, rc.paired, rc.by_content, rc.server_only, rc.local_only);
+}
+
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
 {
 	const char *remote_name = pair->remote, *local_name = pair->local;
@@ -1399,10 +1426,10 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		 c->local->ops->type_name);
 
 	rc = status_folder_get(c->status, remote_name, &sf, &err);
-	if (rc < 0 && !st_ok(&f, rc, err))
+	if (rc < 0 && !st_ok(&f, rc, &err))
 		goto out;
 	if (sf.id == 0 && !dry) {
-		if (!st_ok(&f, status_folder_ensure(c->status, remote_name, &sf.id, &err), err))
+		if (!st_ok(&f, status_folder_ensure(c->status, remote_name, &sf.id, &err), &err))
 			goto out;
 		f.folder_id = sf.id;
 		import_offlineimap(&f, &sf);
@@ -1479,7 +1506,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		goto out;
 	}
 
-	if (sf.id && !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
+	if (sf.id && !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), &err))
 		goto out;
 	rows_loaded = true;
 	bool listed = false;
@@ -1519,7 +1546,7 @@ list_local:
 	}
 
 	if (sf.id && !rows_loaded &&
-	    !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
+	    !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), &err))
 		goto out;
 	f.rows = rows;
 	f.n_rows = n_rows;
@@ -1527,6 +1554,10 @@ list_local:
 		goto out;
 	if (!dry && !acc->local_root_missing && sf.id && !resolve_in_flight(&f, &local))
 		goto out;
+	if (acc->req->rebuild_status) {
+		rebuild_rows(&f, &remote, &local, &rst);
+		goto out;
+	}
 
 	struct plan_options popt = {
 		.remote_readonly = a->remote.readonly,
@@ -1863,7 +1894,16 @@ static int conn_open(struct account_ctx *acc, struct conn *c)
 	if (c->remote->ops->begin_connect)
 		c->remote->ops->begin_connect(c->remote);
 	if (status_open(acc->db_path, acc->req->dry_run, a->fsync, &c->status, &err) < 0) {
-		log_error("Account %s: %s", a->name, err);
+		if (status_error_is_damage(err)) {
+			char *cmd = delete_hold_command(a, NULL);
+			log_error("Account %s: %s; the status database is damaged. Nothing was "
+				  "synced. To move it aside and rebuild it from the Maildir and the "
+				  "server (nothing is downloaded, uploaded or deleted), run: %s "
+				  "--rebuild-status", a->name, err, cmd);
+			free(cmd);
+		} else {
+			log_error("Account %s: %s", a->name, err);
+		}
 		free(err);
 		return -1;
 	}
@@ -2054,6 +2094,19 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			log_error("%s", err);
 			free(err);
 			goto out;
+		}
+		if (req->rebuild_status) {
+			char *moved = NULL;
+			if (status_move_aside(acc.db_path, &moved, &err) < 0) {
+				log_error("Account %s: %s", a->name, err);
+				free(err);
+				goto out;
+			}
+			if (moved)
+				log_info("Account %s: the status database was moved aside to %s; "
+					 "rebuilding it from the Maildir and the server", a->name,
+					 moved);
+			free(moved);
 		}
 	}
 	if (dry && access(a->local.localfolders, F_OK) != 0) {

@@ -76,6 +76,8 @@ static void usage(FILE *out)
 		"  --confirm-deletes FOLDERS\n"
 		"                   carry out the mass deletions held back in these remote\n"
 		"                   folders (confirmbigdeletes; comma-separated)\n"
+		"  --rebuild-status move a damaged status database aside and rebuild it from\n"
+		"                   the Maildir and the server; copies and deletes nothing\n"
 		"  -u UI            quiet | basic | ttyui (default ttyui)\n"
 		"  -l FILE          also log to FILE\n"
 		"  -d CATEGORIES    debug output: imap,maildir,sync or all (passwords redacted)\n"
@@ -192,7 +194,7 @@ static void sleep_interruptible(double minutes)
 	wake_requested = 0;
 }
 
-enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_CONFIRM_DELETES };
+enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_CONFIRM_DELETES, OPT_REBUILD_STATUS };
 
 /* The subcommand word, if any: the first argument that is neither an
  * option nor an option's value ("offlinefs -c rc status" works as well as
@@ -435,6 +437,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 		{ "confirm-deletes", required_argument, NULL, OPT_CONFIRM_DELETES },
+		{ "rebuild-status", no_argument, NULL, OPT_REBUILD_STATUS },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -443,6 +446,7 @@ int main(int argc, char **argv)
 	const char *log_path = NULL, *debug_arg = NULL;
 	struct strlist overrides = STRLIST_INIT, folders = STRLIST_INIT;
 	struct strlist confirm = STRLIST_INIT; /* --confirm-deletes */
+	bool rebuild_status = false;
 	bool once = false, dry_run = false, quick = false, single = false;
 	int c;
 	/* freed at out: on every path that gets past the options */
@@ -469,12 +473,18 @@ int main(int argc, char **argv)
 		case 'd': debug_arg = optarg; break;
 		case OPT_DRY_RUN: dry_run = true; break;
 		case OPT_CONFIRM_DELETES: split_list(optarg, &confirm); break;
+		case OPT_REBUILD_STATUS: rebuild_status = once = true; break;
 		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default:
 			usage(stderr);
 			goto out;
 		}
+	}
+	if (rebuild_status && (folders.n || dry_run)) {
+		fprintf(stderr, "offlinefs: --rebuild-status rebuilds every folder of the account: "
+			"without -f and --dry-run (see offlinefs -h)\n");
+		goto out;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "offlinefs: unexpected argument '%s' (see offlinefs -h)\n", argv[optind]);
@@ -582,7 +592,7 @@ int main(int argc, char **argv)
 	install_signals(forked);
 	double refresh = once || dry_run ? 0 : autorefresh_minutes(settings, accounts.n);
 	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick,
-				    .confirm_deletes = &confirm };
+				    .confirm_deletes = &confirm, .rebuild_status = rebuild_status };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
 	for (;;) {
 		struct round r = { .settings = settings, .n = accounts.n, .req = &req,
