@@ -355,6 +355,21 @@ bool imap_repo_has_capability(struct repo *r, const char *cap)
 static int caps_refresh(struct imap_repo *ir)
 {
 	struct mailimap_capability_data *cd = NULL;
+	/* libetpan copies imap_connection_info->imap_capability after the
+	 * tagged OK without checking it: a server that answers CAPABILITY with
+	 * a bare OK (no untagged CAPABILITY line) made it read through NULL
+	 * (fuzz/fuzz_imap.c found it; tests/hostile test_capability_bare_ok).
+	 * An empty list in its place means "no capabilities"; a real answer
+	 * replaces it. */
+	struct mailimap_connection_info *ci = ir->imap->imap_connection_info;
+	if (ci && !ci->imap_capability) {
+		clist *empty = clist_new();
+		ci->imap_capability = empty ? mailimap_capability_data_new(empty) : NULL;
+		if (!ci->imap_capability) {
+			fprintf(stderr, "out of memory\n");
+			abort();
+		}
+	}
 	int r = mailimap_capability(ir->imap, &cd);
 	if (r != MAILIMAP_NO_ERROR)
 		return imap_fail(ir, r, REPO_STORE_BAD, "CAPABILITY");
