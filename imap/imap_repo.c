@@ -352,29 +352,25 @@ bool imap_repo_has_capability(struct repo *r, const char *cap)
 
 /* Forgets what the server said before and asks again (after STARTTLS, and
  * after login when the OK carried no CAPABILITY code). */
+static int simple_command(mailimap *imap, const char *cmd);
+
 static int caps_refresh(struct imap_repo *ir)
 {
-	struct mailimap_capability_data *cd = NULL;
-	/* libetpan copies imap_connection_info->imap_capability after the
-	 * tagged OK without checking it: a server that answers CAPABILITY with
-	 * a bare OK (no untagged CAPABILITY line) made it read through NULL
-	 * (fuzz/fuzz_imap.c found it; tests/hostile test_capability_bare_ok).
-	 * An empty list in its place means "no capabilities"; a real answer
-	 * replaces it. */
+	/* Sent and read here, not by mailimap_capability(): after the tagged
+	 * OK, libetpan copies imap_connection_info->imap_capability without
+	 * checking it, and a server that answers with a bare OK (no untagged
+	 * CAPABILITY line) or with an empty "[CAPABILITY]" code made it read
+	 * through NULL (found by fuzz/fuzz_imap.c; tests/hostile
+	 * test_capability_bare_ok). caps_load() checks what it reads. */
 	struct mailimap_connection_info *ci = ir->imap->imap_connection_info;
-	if (ci && !ci->imap_capability) {
-		clist *empty = clist_new();
-		ci->imap_capability = empty ? mailimap_capability_data_new(empty) : NULL;
-		if (!ci->imap_capability) {
-			fprintf(stderr, "out of memory\n");
-			abort();
-		}
+	if (ci && ci->imap_capability) {
+		mailimap_capability_data_free(ci->imap_capability);
+		ci->imap_capability = NULL;
 	}
-	int r = mailimap_capability(ir->imap, &cd);
-	if (r != MAILIMAP_NO_ERROR)
+	int r = simple_command(ir->imap, "CAPABILITY");
+	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_ERROR_CUSTOM_COMMAND)
 		return imap_fail(ir, r, REPO_STORE_BAD, "CAPABILITY");
-	mailimap_capability_data_free(cd); /* libetpan also stored a copy */
-	caps_load(ir);
+	caps_load(ir); /* a refused CAPABILITY: none known */
 	return REPO_OK;
 }
 
