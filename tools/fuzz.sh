@@ -19,6 +19,8 @@ ninja -C "$bdir" fuzz/fuzz_config fuzz/fuzz_maildir_name fuzz/fuzz_status fuzz/f
 targets=${*:-config maildir_name status imap}
 status=0
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+# the suite's suppressions: leaks inside libetpan itself, each explained there
+export LSAN_OPTIONS=suppressions=$src/.ci/lsan.supp:print_suppressions=0
 for t in $targets; do
 	corpus=$bdir/corpus/$t
 	findings=$bdir/findings/$t
