@@ -1,4 +1,5 @@
 #include "cache/status.h"
+#include "cache/status_repair.h"
 #include "cache/status_internal.h"
 
 #include <errno.h>
@@ -121,7 +122,15 @@ static int wal_hook(void *arg, sqlite3 *s, const char *name, int pages)
 
 static int db_fail(struct status_db *db, char **error_r, const char *what)
 {
-	*error_r = xasprintf("%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
+	/* the errno of the system call that failed, when one did (disk
+	 * full: "database or disk is full" alone does not say which) */
+	int sys = sqlite3_system_errno(db->db);
+	if (sys)
+		*error_r = xasprintf("%s: %s: %s (%s)", db->path, what, sqlite3_errmsg(db->db),
+				     strerror(sys));
+	else
+		*error_r = xasprintf("%s: %s: %s", db->path, what, sqlite3_errmsg(db->db));
+	status_clean_text(*error_r); /* a damaged file's bytes can be quoted */
 	return -1;
 }
 

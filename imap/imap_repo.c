@@ -367,14 +367,25 @@ int imap_repo_noop(struct repo *r)
 
 /* Forgets what the server said before and asks again (after STARTTLS, and
  * after login when the OK carried no CAPABILITY code). */
+static int simple_command(mailimap *imap, const char *cmd);
+
 static int caps_refresh(struct imap_repo *ir)
 {
-	struct mailimap_capability_data *cd = NULL;
-	int r = mailimap_capability(ir->imap, &cd);
-	if (r != MAILIMAP_NO_ERROR)
+	/* Sent and read here, not by mailimap_capability(): after the tagged
+	 * OK, libetpan copies imap_connection_info->imap_capability without
+	 * checking it, and a server that answers with a bare OK (no untagged
+	 * CAPABILITY line) or with an empty "[CAPABILITY]" code made it read
+	 * through NULL (found by fuzz/fuzz_imap.c; tests/hostile
+	 * test_capability_bare_ok). caps_load() checks what it reads. */
+	struct mailimap_connection_info *ci = ir->imap->imap_connection_info;
+	if (ci && ci->imap_capability) {
+		mailimap_capability_data_free(ci->imap_capability);
+		ci->imap_capability = NULL;
+	}
+	int r = simple_command(ir->imap, "CAPABILITY");
+	if (r != MAILIMAP_NO_ERROR && r != MAILIMAP_ERROR_CUSTOM_COMMAND)
 		return imap_fail(ir, r, REPO_STORE_BAD, "CAPABILITY");
-	mailimap_capability_data_free(cd); /* libetpan also stored a copy */
-	caps_load(ir);
+	caps_load(ir); /* a refused CAPABILITY: none known */
 	return REPO_OK;
 }
 

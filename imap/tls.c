@@ -19,6 +19,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -679,9 +680,11 @@ static int parse_fingerprints(const char *list, struct fingerprint *fps, int max
 			/* empty entry ("a,,b" or trailing comma): skip */
 		}
 		if (!ok) {
-			*error_r = xasprintf("cert_fingerprint: \"%.*s\" is not a hex sha1 or sha256 "
-					     "(sha224/384/512) digest",
-					     (int)(end - p), p);
+			/* the entry is echoed, cut: a config value can be megabytes */
+			int shown = end - p > 80 ? 80 : (int)(end - p);
+			*error_r = xasprintf("cert_fingerprint: \"%.*s%s\" is not a hex sha1 or "
+					     "sha256 (sha224/384/512) digest",
+					     shown, p, shown < end - p ? "..." : "");
 			return -1;
 		}
 		p = *end ? end + 1 : end;
@@ -697,6 +700,31 @@ int tls_check_fingerprints(const char *fingerprints, char **error_r)
 {
 	struct fingerprint fps[32];
 	return parse_fingerprints(fingerprints, fps, 32, error_r) < 0 ? -1 : 0;
+}
+
+int tls_check_cafile(const char *path, char **error_r)
+{
+	ERR_clear_error();
+	BIO *in = BIO_new_file(path, "r");
+	if (!in) {
+		*error_r = xasprintf("cannot read CA file: %s", strerror(errno ? errno : EIO));
+		ERR_clear_error();
+		return -1;
+	}
+	STACK_OF(X509_INFO) *infos = PEM_X509_INFO_read_bio(in, NULL, NULL, NULL);
+	int certs = 0;
+	for (int i = 0; infos && i < sk_X509_INFO_num(infos); i++)
+		if (sk_X509_INFO_value(infos, i)->x509)
+			certs++;
+	sk_X509_INFO_pop_free(infos, X509_INFO_free);
+	BIO_free(in);
+	ERR_clear_error();
+	if (certs == 0) {
+		*error_r = xstrdup("not a CA file: it holds no PEM certificate (-----BEGIN "
+				   "CERTIFICATE-----)");
+		return -1;
+	}
+	return 0;
 }
 
 static char *hex_colon(const unsigned char *d, unsigned len)
@@ -763,6 +791,30 @@ static bool is_ip_literal(const char *host)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
 	return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* The line for a certificate that did not verify: what it was checked
+ * against and what to do. Only a chain that leads to no trusted CA is
+ * fixed by sslcacertfile or cert_fingerprint; when sslcacertfile is set,
+ * the user needs to know it was that file which did not vouch for it. */
+static char *verify_failure(const struct tls_params *p, long vr)
+{
+	const char *why = X509_verify_cert_error_string(vr);
+	if (vr == X509_V_ERR_HOSTNAME_MISMATCH || vr == X509_V_ERR_IP_ADDRESS_MISMATCH)
+		return xasprintf("TLS certificate verification failed: %s: the certificate does not "
+				 "name %s (use the name it was issued for in remotehost, or pin it "
+				 "with cert_fingerprint)", why, p->host);
+	if (vr == X509_V_ERR_CERT_HAS_EXPIRED || vr == X509_V_ERR_CERT_NOT_YET_VALID)
+		return xasprintf("TLS certificate verification failed: %s (check the clock; pin "
+				 "the certificate with cert_fingerprint to accept it anyway)", why);
+	if (p->cafile)
+		return xasprintf("TLS certificate verification failed: %s: the server's certificate "
+				 "chain does not lead to a CA in sslcacertfile %s (put the server's "
+				 "CA there, or pin the certificate with cert_fingerprint)", why,
+				 p->cafile);
+	return xasprintf("TLS certificate verification failed: %s: the system CA store does not "
+			 "vouch for the server's certificate; set sslcacertfile (the server's CA) "
+			 "or cert_fingerprint", why);
 }
 
 mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, char **error_r)
@@ -890,14 +942,16 @@ mailstream_low *tls_start(mailstream_low *plain, const struct tls_params *p, cha
 		vr = X509_V_OK;
 	}
 	if (!pinned_only && vr != X509_V_OK) {
+		/* what failed and what it was checked against (verify_failure),
+		 * then the exact line that pins this certificate */
+		char *why = verify_failure(p, vr);
 		char *pin = pin_advice(cert, p);
-		*error_r = xasprintf("TLS certificate verification failed: %s; set sslcacertfile, "
-				     "%sor %s",
-				     X509_verify_cert_error_string(vr),
+		*error_r = xasprintf("%s; %s%s", why,
 				     peer_is_loopback(pc->fd) ? "or trust_loopback_certificate = yes "
-								"(the server is on this machine), "
+								"(the server is on this machine); "
 							      : "",
 				     pin);
+		free(why);
 		free(pin);
 		goto fail_cert;
 	}

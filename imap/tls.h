@@ -109,4 +109,9 @@ void tls_set_literal_limit(mailstream_low *low, uint64_t max);
  * *error_r (malloc'd) naming the bad entry. */
 int tls_check_fingerprints(const char *fingerprints, char **error_r);
 
+/* Checks an sslcacertfile without connecting: it must be readable and hold
+ * at least one PEM certificate (what the handshake will load). 0, or -1
+ * with *error_r (malloc'd, without the path: the caller names it). */
+int tls_check_cafile(const char *path, char **error_r);
+
 #endif

@@ -1,4 +1,5 @@
 #include "sync/account.h"
+#include "sync/account_check.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -136,6 +137,8 @@ struct reader {
 	bool failed;
 };
 
+static double get_double(struct reader *r, const char *opt, double def);
+
 static const char *get_str(struct reader *r, const char *opt)
 {
 	if (r->failed)
@@ -180,7 +183,9 @@ static void fail_at(struct reader *r, const char *opt, const char *fmt, const ch
 {
 	if (r->failed)
 		return;
-	char *what = xasprintf(fmt, arg);
+	char *echo = account_echo(arg); /* a value can be megabytes */
+	char *what = xasprintf(fmt, echo);
+	free(echo);
 	*r->error_r = xasprintf("%s: option '%s' in section '%s': %s",
 				config_where(r->cfg, r->section, opt), opt, r->section, what);
 	free(what);
@@ -426,6 +431,8 @@ static int load_repository(const struct config *cfg, const char *repo_name,
 			fail_at(&r, "sslcacertfile", "cannot read CA file: %s", strerror(errno));
 			goto out;
 		}
+		if (account_check_imap(cfg, section, rs, error_r) < 0)
+			goto out;
 	}
 	ret = r.failed ? -1 : 0;
 out:
@@ -484,6 +491,9 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 {
 	memset(a_r, 0, sizeof(*a_r));
 	a_r->name = xstrdup(name);
+	a_r->config_file = realpath(config_filename(cfg), NULL);
+	if (!a_r->config_file)
+		a_r->config_file = xstrdup(config_filename(cfg));
 	char *section = xasprintf("Account %s", name);
 	struct reader gen = { .cfg = cfg, .section = "general", .error_r = error_r };
 	struct reader acc = { .cfg = cfg, .section = section, .error_r = error_r };
@@ -509,6 +519,13 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 	a_r->presynchook = dup_or_null(get_str(&acc, "presynchook"));
 	a_r->postsynchook = dup_or_null(get_str(&acc, "postsynchook"));
 	a_r->uidvalidity_recover = get_bool(&acc, "uidvalidity_recover", true);
+	a_r->autorefresh = get_double(&acc, "autorefresh", 0);
+	a_r->delete_guard.enabled = get_bool(&acc, "confirmbigdeletes", true);
+	a_r->delete_guard.percent = (unsigned)get_int(&acc, "bigdeletes_percent",
+						      DELETE_GUARD_PERCENT_DEFAULT, 0, 100);
+	a_r->delete_guard.minmessages = (unsigned)get_int(&acc, "bigdeletes_minmessages",
+							  DELETE_GUARD_MINMESSAGES_DEFAULT, 0,
+							  INT32_MAX);
 	const char *local = get_str(&acc, "localrepository");
 	const char *remote = get_str(&acc, "remoterepository");
 	if (acc.failed)
@@ -567,6 +584,7 @@ void account_free(struct account_settings *a)
 	free(a->mount.mountpoint);
 	strlist_free(&a->mount.idlefolders);
 	free(a->name);
+	free(a->config_file);
 	free(a->metadata);
 	free(a->presynchook);
 	free(a->postsynchook);

@@ -26,6 +26,7 @@
 
 #include "common/config.h"
 #include "sync/filters.h"
+#include "sync/delete_guard.h"
 
 enum repo_type {
 	REPO_TYPE_MAILDIR,
@@ -110,10 +111,15 @@ struct mount_settings {
 
 struct account_settings {
 	char *name;
+	char *config_file;      /* the config it came from, absolute when it
+				 * could be resolved (for commands we print) */
 	char *metadata;         /* ~ expanded */
 	bool fsync;
 	int socktimeout;        /* seconds, 0 = default */
 	uint64_t maxsize;       /* 0 = none */
+	double autorefresh;     /* [Account] autorefresh, minutes; 0 = not set
+				 * (checked with -o too: a bad value is an
+				 * error before anything runs) */
 	int quick;              /* [Account] quick: in autorefresh mode, this many
 				 * quick syncs (sync_request.quick) between full
 				 * ones; 0 = never quick, negative = always */
@@ -125,6 +131,9 @@ struct account_settings {
 				   * a folder whose UIDVALIDITY changed is
 				   * re-paired (sync/uidv_recover.h); no =
 				   * skipped with exit 2 (docs/uidvalidity.md) */
+	/* [Account] confirmbigdeletes, bigdeletes_percent,
+	 * bigdeletes_minmessages (sync/delete_guard.h) */
+	struct delete_guard delete_guard;
 	struct repo_settings local, remote;
 	struct sync_filters filters; /* maxage, startdate, reference, ... (filters.h) */
 	struct mount_settings mount; /* zero unless account_load_mount ran */

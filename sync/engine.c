@@ -22,6 +22,9 @@
 #include "imap/imap_repo.h"
 #include "sync/folder_map.h"
 #include "sync/folder_window.h"
+#include "cache/status_repair.h"
+#include "sync/delete_hold.h"
+#include "sync/rebuild.h"
 #include "sync/live_find.h"
 #include "sync/uidv_recover.h"
 #include "sync/mtime_check.h"
@@ -72,6 +75,7 @@ struct account_ctx {
 	 * them without a listing (sync/mtime_check.h); NULL in dry runs */
 	struct mtime_checker *checker;
 	struct folder_map *fmap;  /* names, filters, order (sync/folder_map.h) */
+	struct held_state held;   /* held_deletes rows at the start (sync/delete_hold.h) */
 };
 
 struct folder_ctx {
@@ -126,10 +130,18 @@ static bool folder_selected(const struct sync_request *req, const char *remote_n
  * other. A row is only queued after the message it describes exists on
  * both sides, so losing the queue in a crash only costs a re-check. */
 
-static bool st_ok(struct folder_ctx *f, int rc, char *err)
+/* errp, not the error itself: in st_ok(f, status_x(..., &err), &err) the
+ * error is read here, after the call set it. (Passing err by value read it
+ * before the call, in gcc's right-to-left order: "status cache: failed"
+ * with the file and errno lost, and the message leaked.) */
+static bool st_ok(struct folder_ctx *f, int rc, char **errp)
 {
-	if (rc >= 0)
+	char *err = *errp;
+	*errp = NULL;
+	if (rc >= 0) {
+		free(err);
 		return true;
+	}
 	log_error("Folder %s: status cache: %s", f->remote_name, err ? err : "failed");
 	free(err);
 	f->failed = true;
@@ -190,7 +202,7 @@ static bool st_commit(struct folder_ctx *f)
 	f->n_puts = f->n_forgets = 0;
 	f->folder_dirty = false;
 	strlist_free(&f->clears);
-	return st_ok(f, rc, err);
+	return st_ok(f, rc, &err);
 }
 
 static bool st_put(struct folder_ctx *f, uint32_t uid, flagset_t flags)
@@ -522,7 +534,7 @@ static void record_upload_name(struct folder_ctx *f, const struct repo_msg *m, u
 		rc = status_commit(db, &err);
 	if (rc < 0 && err) {
 		status_rollback(db);
-		st_ok(f, rc, err);
+		st_ok(f, rc, &err);
 	} else if (rc == 0) {
 		struct status_rec row = { uid, m->flags };
 		oimap_follow_rows(f->acc->a, f->remote_name, &row, 1, NULL, 0);
@@ -625,7 +637,7 @@ static bool marks_write(struct folder_ctx *f, struct upload_batch *b, bool mark)
 		rc = status_commit(db, &err);
 	if (rc < 0)
 		status_rollback(db);
-	return st_ok(f, rc, err);
+	return st_ok(f, rc, &err);
 }
 
 /* Marks every upload of the plan in flight at once and starts making the
@@ -652,7 +664,7 @@ static void premark_uploads(struct folder_ctx *f, const struct repo_msg_list *lo
 		rc = status_commit(db, &err);
 	if (rc < 0)
 		status_rollback(db);
-	if (!st_ok(f, rc, err))
+	if (!st_ok(f, rc, &err))
 		return;
 	if (status_sync_start(db, &err) == 0) {
 		f->premarks_syncing = true;
@@ -669,7 +681,7 @@ static bool marks_durable(struct folder_ctx *f, struct upload_batch *b)
 	if (f->premarks_syncing) {
 		f->premarks_syncing = false;
 		char *err = NULL;
-		if (!st_ok(f, status_sync_wait(f->c->status, &err), err))
+		if (!st_ok(f, status_sync_wait(f->c->status, &err), &err))
 			return false;
 		f->premarks_durable = true;
 		log_debug(LOG_DBG_SYNC, "Folder %s: upload marks on disk", f->remote_name);
@@ -771,7 +783,7 @@ static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
 {
 	struct strlist marked = STRLIST_INIT;
 	char *err = NULL;
-	if (!st_ok(f, status_upload_load(f->c->status, f->folder_id, &marked, &err), err))
+	if (!st_ok(f, status_upload_load(f->c->status, f->folder_id, &marked, &err), &err))
 		return false;
 	struct repo *lr = f->c->local, *rr = f->c->remote;
 	for (size_t i = 0; i < local->n && marked.n && !f->failed; i++) {
@@ -810,7 +822,7 @@ static bool resolve_in_flight(struct folder_ctx *f, struct repo_msg_list *local)
 			f->msg_errors++;
 		}
 		if (is_marked && !f->failed && (uid == 0 || m->uid == uid))
-			st_ok(f, status_upload_clear(f->c->status, f->folder_id, base, &err), err);
+			st_ok(f, status_upload_clear(f->c->status, f->folder_id, base, &err), &err);
 		free(base);
 	}
 	strlist_free(&marked);
@@ -1060,7 +1072,7 @@ static void import_offlineimap(struct folder_ctx *f, struct status_folder *sf)
 	if (rc < 0) {
 		status_rollback(db);
 		sf->uidvalidity = 0;
-		st_ok(f, rc, err);
+		st_ok(f, rc, &err);
 	} else {
 		log_info("Folder %s: imported %zu status rows from OfflineIMAP (%s)", f->remote_name,
 			 count, path);
@@ -1119,7 +1131,7 @@ static bool apply_names(struct folder_ctx *f, struct repo_msg_list *local)
 	uint32_t *uids = NULL;
 	size_t n = 0;
 	char *err = NULL;
-	if (!st_ok(f, outbox_name_load(db, f->local_name, &bases, &uids, &n, &err), err))
+	if (!st_ok(f, outbox_name_load(db, f->local_name, &bases, &uids, &n, &err), &err))
 		return false;
 	if (n == 0)
 		return true;
@@ -1196,7 +1208,7 @@ static bool apply_names(struct folder_ctx *f, struct repo_msg_list *local)
 				rc = status_commit(db, &err);
 			if (rc < 0 && err) {
 				status_rollback(db);
-				st_ok(f, rc, err);
+				st_ok(f, rc, &err);
 			}
 		}
 		free(keep);
@@ -1450,6 +1462,23 @@ static bool recover_validity(struct folder_ctx *f, const struct folder_pair *pai
 	return true;
 }
 
+/* --rebuild-status: the folder's rows from both listings (sync/rebuild.h). */
+static void rebuild_rows(struct folder_ctx *f, struct repo_msg_list *remote,
+			 struct repo_msg_list *local, const struct repo_folder_status *rst)
+{
+	struct rebuild_counts rc;
+	char *err = NULL;
+	if (rebuild_folder(f->c->status, f->folder_id, f->remote_name, f->c->remote, f->c->local,
+			   remote, local, rst, f->acc->req->dry_run, &rc, &err) < 0) {
+		st_ok(f, -1, &err);
+		return;
+	}
+	log_info("%sFolder %s: status rebuilt: %zu messages on both sides (%zu of them found by "
+		 "content), %zu only on the server, %zu only in the Maildir (the next sync copies "
+		 "those, deleting nothing)", f->acc->req->dry_run ? "[DRYRUN] " : "",
+		 f->remote_name, rc.paired, rc.by_content, rc.server_only, rc.local_only);
+}
+
 static void sync_folder(struct account_ctx *acc, struct conn *c, const struct folder_pair *pair)
 {
 	const char *remote_name = pair->remote, *local_name = pair->local;
@@ -1471,10 +1500,10 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 			   local_name);
 
 	rc = status_folder_get(c->status, remote_name, &sf, &err);
-	if (rc < 0 && !st_ok(&f, rc, err))
+	if (rc < 0 && !st_ok(&f, rc, &err))
 		goto out;
 	if (sf.id == 0 && !dry) {
-		if (!st_ok(&f, status_folder_ensure(c->status, remote_name, &sf.id, &err), err))
+		if (!st_ok(&f, status_folder_ensure(c->status, remote_name, &sf.id, &err), &err))
 			goto out;
 		f.folder_id = sf.id;
 		import_offlineimap(&f, &sf);
@@ -1526,7 +1555,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 
 	/* offlineimap may have synced the folder since (sync/oimap_follow.h) */
 	if (!pair->remote_missing && oimap_adopt(a, c->status, &sf, remote_name, &err) < 0) {
-		st_ok(&f, -1, err);
+		st_ok(&f, -1, &err);
 		goto out;
 	}
 
@@ -1576,7 +1605,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		goto out;
 	}
 
-	if (sf.id && !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
+	if (sf.id && !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), &err))
 		goto out;
 	rows_loaded = true;
 	bool listed = false;
@@ -1616,7 +1645,7 @@ list_local:
 	}
 
 	if (sf.id && !rows_loaded &&
-	    !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), err))
+	    !st_ok(&f, status_load(c->status, sf.id, &rows, &n_rows, &err), &err))
 		goto out;
 	f.rows = rows;
 	f.n_rows = n_rows;
@@ -1624,6 +1653,10 @@ list_local:
 		goto out;
 	if (!dry && !acc->local_root_missing && sf.id && !resolve_in_flight(&f, &local))
 		goto out;
+	if (acc->req->rebuild_status) {
+		rebuild_rows(&f, &remote, &local, &rst);
+		goto out;
+	}
 
 	struct plan_options popt = {
 		.remote_readonly = a->remote.readonly,
@@ -1657,6 +1690,9 @@ list_local:
 	if (plan.n_skipped_oversize)
 		log_info("Folder %s: %zu messages larger than maxsize (%llu bytes) skipped",
 			 remote_name, plan.n_skipped_oversize, (unsigned long long)a->maxsize);
+	/* Mass deletions wait for the user's word (sync/delete_guard.h). */
+	bool held = delete_hold_folder(a, acc->req->confirm_deletes, dry, &acc->held, c->status,
+				       remote_name, &plan, remote.v, local.v, n_rows, &f.failed);
 
 	if (dry) {
 		report_plan(&f, &remote, &local, &plan);
@@ -1724,14 +1760,16 @@ list_local:
 	if (!f.failed) {
 		/* a message that failed alone must be retried: no shortcut (a 0
 		 * UIDNEXT never matches the probe, so even -q selects the folder) */
-		sf.uidnext = f.msg_errors ? 0 : rst.uidnext;
+		/* ... and so must held deletions, to be reported again */
+		bool again = f.msg_errors || held;
+		sf.uidnext = again ? 0 : rst.uidnext;
 		sf.messages = rst.exists;
-		sf.highestmodseq = f.msg_errors ? 0 : rst.highestmodseq;
+		sf.highestmodseq = again ? 0 : rst.highestmodseq;
 		/* "unknown" until the checker has listed the folder again */
 		sf.new_mtime_ns = sf.cur_mtime_ns = 0;
 		sf.last_sync = (int64_t)time(NULL);
 		st_folder(&f, &sf);
-		check_mtimes = !f.msg_errors && !acc->local_root_missing;
+		check_mtimes = !again && !acc->local_root_missing;
 	}
 	/* The syncs of the last renames overlap the next folder's SELECT;
 	 * the rows follow them (defer_rows). */
@@ -2034,7 +2072,16 @@ static int conn_open(struct account_ctx *acc, struct conn *c)
 			c->remote->ops->begin_connect(c->remote);
 	}
 	if (status_open(acc->db_path, acc->req->dry_run, a->fsync, &c->status, &err) < 0) {
-		log_error("Account %s: %s", a->name, err);
+		if (status_error_is_damage(err)) {
+			char *cmd = delete_hold_command(a, NULL);
+			log_error("Account %s: %s; the status database is damaged. Nothing was "
+				  "synced. To move it aside and rebuild it from the Maildir and the "
+				  "server (nothing is downloaded, uploaded or deleted), run: %s "
+				  "--rebuild-status", a->name, err, cmd);
+			free(cmd);
+		} else {
+			log_error("Account %s: %s", a->name, err);
+		}
 		free(err);
 		return -1;
 	}
@@ -2260,6 +2307,19 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 			free(err);
 			goto out;
 		}
+		if (req->rebuild_status) {
+			char *moved = NULL;
+			if (status_move_aside(acc.db_path, &moved, &err) < 0) {
+				log_error("Account %s: %s", a->name, err);
+				free(err);
+				goto out;
+			}
+			if (moved)
+				log_info("Account %s: the status database was moved aside to %s; "
+					 "rebuilding it from the Maildir and the server", a->name,
+					 moved);
+			free(moved);
+		}
 	}
 	if (req->run_hooks)
 		hooks_run(a->presynchook, hook_mode, dry);
@@ -2273,6 +2333,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 		goto out;
 	if (a->filters.restoreatime && !acc.local_root_missing)
 		atimes = atimes_record(acc.main.local);
+	delete_hold_load(acc.main.status, &acc.held);
 	if (!dry) {
 		struct sync_request reader = *req; /* the checker only reads */
 		reader.on_change = NULL;
@@ -2319,6 +2380,7 @@ out:
 		acc.main.remote = NULL;
 	}
 	atimes_restore(&atimes); /* after every reader of the directories */
+	delete_hold_free(&acc.held);
 	conn_close(&acc.main);
 	if (folders_synced && req->run_hooks)
 		hooks_run(a->postsynchook, hook_mode, dry);

@@ -54,6 +54,14 @@ struct sync_request {
 	 * then missed until a normal run). With CONDSTORE quick and normal
 	 * runs are the same: both skip folders unchanged on both sides. */
 	bool quick;
+	/* Remote folder names whose mass deletions held back by the delete
+	 * guard (sync/delete_hold.h) are confirmed: --confirm-deletes. NULL
+	 * or empty = none. */
+	const struct strlist *confirm_deletes;
+	/* --rebuild-status: move the status DB aside (cache/status_repair.h)
+	 * and rebuild it from both sides' listings (sync/rebuild.h): nothing
+	 * is downloaded, uploaded or deleted. */
+	bool rebuild_status;
 
 	/* --- for a sync inside a live mount (sync/live.c); all off for the
 	 * one-shot run --- */

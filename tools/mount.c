@@ -1,5 +1,6 @@
 /* mount.c — `offlinefs mount`; the order of things is in mount.h. */
 #include "tools/mount.h"
+#include "tools/mount_check.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -627,6 +628,13 @@ int cmd_mount(int argc, char **argv)
 	if (!given || !*given) {
 		fprintf(stderr, "offlinefs mount: no mountpoint: give one (offlinefs mount DIR) or set "
 			"'mountpoint' in [Account %s]\n", a.name);
+		goto out;
+	}
+	/* Nothing is created before the paths are known to work. */
+	char *why = NULL;
+	if (mount_check_paths(given, a.local.localfolders, &why) < 0) {
+		fprintf(stderr, "offlinefs mount: %s\n", why);
+		free(why);
 		goto out;
 	}
 	mnt = xstrdup(given);

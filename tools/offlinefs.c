@@ -52,6 +52,7 @@
 #include "sync/fmd5_migrate.h"
 #include "tools/cli.h"
 #include "tools/info.h"
+#include "tools/confirm.h"
 #include "tools/mount.h"
 #include "tools/mountstate.h"
 #include "tools/signals.h"
@@ -88,6 +89,11 @@ static void usage(FILE *out)
 		"                   name to the md5 of its local nametrans name; no sync\n"
 		"  --delete-folder FOLDER\n"
 		"                   delete FOLDER (remote name) on the server of the one account\n"
+		"  --confirm-deletes FOLDERS\n"
+		"                   carry out the mass deletions held back in these remote\n"
+		"                   folders (confirmbigdeletes; comma-separated)\n"
+		"  --rebuild-status move a damaged status database aside and rebuild it from\n"
+		"                   the Maildir and the server; copies and deletes nothing\n"
 		"  -u UI            ttyui | basic | quiet | syslog | machineui | blinkenlights\n"
 		"                   (default ttyui)\n"
 		"  -l FILE          also log to FILE\n"
@@ -118,20 +124,15 @@ static void split_list(const char *s, struct strlist *out)
 }
 
 /* The smallest autorefresh of the accounts (minutes), 0 for none. */
-static double autorefresh_minutes(const struct config *cfg, const struct strlist *accounts)
+/* The smallest autorefresh of the accounts (account_load checked them all,
+ * also for -o, before anything ran); 0 when none has one. */
+static double autorefresh_minutes(const struct account_settings *settings, size_t n)
 {
 	double best = 0;
-	for (size_t i = 0; i < accounts->n; i++) {
-		char *section = xasprintf("Account %s", accounts->v[i]);
-		double v = 0;
-		char *err = NULL;
-		if (config_get_double(cfg, section, "autorefresh", 0, &v, &err) < 0) {
-			log_error("%s", err);
-			free(err);
-		}
+	for (size_t i = 0; i < n; i++) {
+		double v = settings[i].autorefresh;
 		if (v > 0 && (best == 0 || v < best))
 			best = v;
-		free(section);
 	}
 	return best;
 }
@@ -148,7 +149,7 @@ static void sleep_interruptible(double minutes, struct holdconn *held)
 }
 
 enum { OPT_DRY_RUN = 256, OPT_VERSION, OPT_INFO, OPT_DELETE_FOLDER, OPT_MBNAMES_PRUNE,
-       OPT_MIGRATE_FMD5 };
+       OPT_MIGRATE_FMD5, OPT_CONFIRM_DELETES, OPT_REBUILD_STATUS };
 
 /* The subcommand word, if any: the first argument that is neither an
  * option nor an option's value ("offlinefs -c rc status" works as well as
@@ -162,8 +163,11 @@ static int find_subcommand(int argc, char **argv)
 			return 0;
 		if (s[0] != '-' || s[1] == '\0')
 			return !strcmp(s, "mount") || !strcmp(s, "status") ? i : 0;
-		if (s[1] == '-')
-			continue; /* long options take no separate value */
+		if (s[1] == '-') {
+			if (!strcmp(s, "--confirm-deletes"))
+				i++; /* the one long option with a separate value */
+			continue;
+		}
 		for (const char *p = s + 1; *p; p++) {
 			if (strchr(with_value, *p)) {
 				if (p[1] == '\0')
@@ -404,6 +408,8 @@ int main(int argc, char **argv)
 		{ "delete-folder", required_argument, NULL, OPT_DELETE_FOLDER },
 		{ "mbnames-prune", no_argument, NULL, OPT_MBNAMES_PRUNE },
 		{ "migrate-fmd5-using-nametrans", no_argument, NULL, OPT_MIGRATE_FMD5 },
+		{ "confirm-deletes", required_argument, NULL, OPT_CONFIRM_DELETES },
+		{ "rebuild-status", no_argument, NULL, OPT_REBUILD_STATUS },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -419,6 +425,8 @@ int main(int argc, char **argv)
 	struct idlewatch *idle = NULL;
 	struct holdconn *held = NULL;
 	bool migrate_fmd5 = false;
+	struct strlist confirm = STRLIST_INIT; /* --confirm-deletes */
+	bool rebuild_status = false;
 	int c;
 	/* freed at out: on every path that gets past the options */
 	char *err = NULL;
@@ -452,12 +460,19 @@ int main(int argc, char **argv)
 		case OPT_DELETE_FOLDER: delete_folder = optarg; break;
 		case OPT_MBNAMES_PRUNE: mbnames_prune_only = true; break;
 		case OPT_MIGRATE_FMD5: migrate_fmd5 = true; break;
+		case OPT_CONFIRM_DELETES: split_list(optarg, &confirm); break;
+		case OPT_REBUILD_STATUS: rebuild_status = once = true; break;
 		case 'V': printf("offlinefs %s\n", OFFLINEFS_VERSION); goto out0;
 		case 'h': usage(stdout); goto out0;
 		default:
 			cli_option_error("offlinefs", c, argv);
 			goto out;
 		}
+	}
+	if (rebuild_status && (folders.n || dry_run)) {
+		fprintf(stderr, "offlinefs: --rebuild-status rebuilds every folder of the account: "
+			"without -f and --dry-run (see offlinefs -h)\n");
+		goto out;
 	}
 	if (optind < argc) {
 		fprintf(stderr, "offlinefs: unexpected argument '%s' (see offlinefs -h)\n", argv[optind]);
@@ -578,15 +593,29 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* A mounted account takes the confirmation through its status DB. */
+	size_t n_confirmed = 0;
+	for (size_t i = 0; confirm.n && !dry_run && i < accounts.n; i++) {
+		int rc = confirm_for_mount(&settings[i], &confirm);
+		if (rc < 0)
+			goto out;
+		n_confirmed += (size_t)rc;
+	}
+	if (n_confirmed && n_confirmed == accounts.n) {
+		status = 0;
+		goto out;
+	}
+
 	if (forked)
 		max_children = (size_t)maxsync < accounts.n ? (size_t)maxsync : accounts.n;
-	double refresh = once || dry_run ? 0 : autorefresh_minutes(cfg, &accounts);
+	double refresh = once || dry_run ? 0 : autorefresh_minutes(settings, accounts.n);
 	struct sync_request req = { .folders = &folders, .dry_run = dry_run, .quick = quick,
 				    .run_hooks = true,
 				    .after_folders = mb ? mbnames_after_folders : NULL,
 				    .after_folders_ctx = mb,
 				    .new_unseen_mail = newmail ? newmail_notify : NULL,
-				    .new_unseen_mail_ctx = newmail };
+				    .new_unseen_mail_ctx = newmail,
+				    .confirm_deletes = &confirm, .rebuild_status = rebuild_status };
 	quick_count = xcalloc(accounts.n, sizeof(*quick_count));
 	/* IDLE watchers and held connections need a next sync in this process,
 	 * whose signal thread then ends their sleep (tools/signals.h). */
@@ -651,6 +680,7 @@ out:
 	strlist_free(&accounts);
 	strlist_free(&folders);
 	cli_common_free(&cc);
+	strlist_free(&confirm);
 	config_free(&cfg);
 	free(err);
 	ui_profile_dir(NULL);

@@ -9,10 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache/held.h"
 #include "cache/outbox.h"
 #include "cache/status.h"
 #include "common/flags.h"
 #include "common/log.h"
+#include "sync/delete_hold.h"
 #include "sync/engine.h"
 #include "tools/cli.h"
 #include "tools/mountstate.h"
@@ -122,6 +124,35 @@ static bool show_mount(const struct account_settings *a, time_t now)
 	return false;
 }
 
+/* The mass deletions the delete guard holds back (sync/delete_hold.h). */
+static void show_held(const struct account_settings *a, struct status_db *db, time_t now)
+{
+	struct held_row *rows = NULL;
+	size_t n = 0;
+	char *err = NULL, buf[96];
+	if (held_list(db, &rows, &n, &err) < 0) {
+		printf("  held deletions: cannot read: %s\n", err);
+		free(err);
+		return;
+	}
+	size_t shown = 0;
+	for (size_t i = 0; i < n; i++) {
+		const struct held_row *r = &rows[i];
+		if (!r->remote && !r->local)
+			continue; /* a confirmation given before any hold */
+		if (!shown++)
+			printf("  held deletions (confirmbigdeletes; nothing of these was deleted):\n");
+		when(buf, sizeof(buf), r->since, now);
+		char *cmd = delete_hold_command(a, r->folder);
+		printf("    %s: %llu on the server, %llu in the Maildir, of %llu messages; held "
+		       "since %s%s\n      confirm: %s\n", r->folder, (unsigned long long)r->remote,
+		       (unsigned long long)r->local, (unsigned long long)r->total, buf,
+		       r->confirmed ? " [confirmed: the next sync deletes them]" : "", cmd);
+		free(cmd);
+	}
+	held_rows_free(&rows, n);
+}
+
 /* Folders and the outbox, from the status DB (read through a private
  * in-memory copy, so nothing on disk changes). */
 static int show_db(const struct account_settings *a, time_t now)
@@ -166,6 +197,8 @@ static int show_db(const struct account_settings *a, time_t now)
 		}
 		free(names);
 	}
+
+	show_held(a, db, now);
 
 	size_t queued = 0;
 	if (outbox_count(db, &queued, &err) < 0) {

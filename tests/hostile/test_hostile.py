@@ -353,6 +353,26 @@ class HostileTest(unittest.TestCase):
         self.run_failing(self.host + "|IMAP\\[Remote\\]", "CAPABILITY")
         self.assertNotIn("AUTHENTICATE", self.srv.sent_commands())
 
+    def test_capability_bare_ok(self):
+        """A greeting without capabilities, and CAPABILITY answered by a bare
+        OK (no untagged CAPABILITY line): libetpan read through a NULL list
+        (found by fuzz/fuzz_imap.c). Now: no capabilities, LOGIN is tried,
+        the sync goes on."""
+        self.srv.hooks["GREETING"] = raw(b"* OK fake ready\r\n")
+        self.srv.hooks["CAPABILITY"] = raw(b"{tag} OK done\r\n")
+        r = self.run_ofs()
+        self.assertIn(r.rc, (0, 1), str(r))
+        self.assertIn("CAPABILITY", self.srv.sent_commands())
+
+    def test_capability_empty_code(self):
+        """CAPABILITY answered by an OK whose [CAPABILITY] code lists
+        nothing: libetpan read through a NULL list here too (fuzz_imap)."""
+        self.srv.hooks["GREETING"] = raw(b"* OK fake ready\r\n")
+        self.srv.hooks["CAPABILITY"] = raw(b"{tag} OK [CAPABILITY] done\r\n")
+        r = self.run_ofs()
+        self.assertIn(r.rc, (0, 1), str(r))
+        self.assertIn("CAPABILITY", self.srv.sent_commands())
+
     def test_auth_reply_garbage(self):
         self.srv.hooks["AUTHENTICATE"] = raw(b"{tag} MAYBE [[[ sure\r\n")
         self.run_failing(self.host + "|IMAP\\[Remote\\]", "authentication|AUTHENTICATE")

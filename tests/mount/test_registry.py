@@ -15,7 +15,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The files registered through the mount_tests dict of meson.build
 # (test_frontend.py belongs to the front-end and registers itself).
-FILES = ("test_syscalls.py", "test_offline.py", "test_mutt.py", "test_python_mount.py")
+FILES = ("test_syscalls.py", "test_offline.py", "test_mutt.py", "test_python_mount.py",
+         "test_guard.py")
 
 
 def methods(path):
