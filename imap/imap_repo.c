@@ -957,17 +957,28 @@ static bool already_exists(struct imap_repo *ir)
 	return t && strcasestr(t, "exists");
 }
 
-static int imap_create_folder(struct repo *r, const char *name)
+/* What CREATE and DELETE check first: a connection, a name the server can
+ * take, and the cached listing statuses dropped (the folder set changes).
+ * Returns REPO_OK or the code to return. */
+static int folder_change_begin(struct imap_repo *ir, const char *verb, const char *name)
 {
-	struct imap_repo *ir = IR(r);
 	int code = need_conn(ir);
 	if (code)
 		return code;
 	drop_listed_status(ir);
 	if (!folder_name_ok(name))
-		return repo_fail(r, REPO_FOLDER_BAD,
-				 "IMAP[%s]: cannot create \"%s\": not a 7-bit (modified UTF-7) name",
-				 r->name, name);
+		return repo_fail(&ir->base, REPO_FOLDER_BAD,
+				 "IMAP[%s]: cannot %s \"%s\": not a 7-bit (modified UTF-7) name",
+				 ir->base.name, verb, name);
+	return REPO_OK;
+}
+
+static int imap_create_folder(struct repo *r, const char *name)
+{
+	struct imap_repo *ir = IR(r);
+	int code = folder_change_begin(ir, "create", name);
+	if (code)
+		return code;
 	char sep = imap_separator(r);
 	char *prefix = xstrdup(name);
 	size_t len = strlen(name);
@@ -998,14 +1009,9 @@ static int imap_create_folder(struct repo *r, const char *name)
 int imap_repo_delete_folder(struct repo *r, const char *name)
 {
 	struct imap_repo *ir = IR(r);
-	int code = need_conn(ir);
+	int code = folder_change_begin(ir, "delete", name);
 	if (code)
 		return code;
-	drop_listed_status(ir);
-	if (!folder_name_ok(name))
-		return repo_fail(r, REPO_FOLDER_BAD,
-				 "IMAP[%s]: cannot delete \"%s\": not a 7-bit (modified UTF-7) name",
-				 r->name, name);
 	int rc = mailimap_delete(ir->imap, name);
 	if (rc != MAILIMAP_NO_ERROR)
 		return imap_fail(ir, rc, REPO_FOLDER_BAD, "DELETE %s", name);
