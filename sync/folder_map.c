@@ -209,6 +209,7 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 	size_t *order = xcalloc(n + 1, sizeof(*order));
 	char **lnames = xcalloc(n + 1, sizeof(*lnames));
 	struct strlist all_local = STRLIST_INIT; /* llist + locals of remote folders */
+	struct strlist clash = STRLIST_INIT; /* local images of clashing names */
 	char **lvis = NULL;
 	bool *lsync = NULL;
 	size_t nl = 0;
@@ -222,11 +223,14 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 	for (size_t i = 0; i < llist->n; i++)
 		strlist_add(&all_local, llist->v[i]);
 	for (size_t i = 0; i < n; i++) {
-		/* accounts.py: the local separator must not occur in the
-		 * (untranslated) remote name */
-		if (lsep != '/' && lsep != rsep && strchr(names.v[i], lsep))
-			continue;
 		lnames[i] = swap_sep(rvis[i], rsep, lsep);
+		/* accounts.py: the local separator must not occur in the
+		 * (untranslated) remote name; such a folder is not synced, but
+		 * sync_folder_structure has already created its local image */
+		if (lsep != '/' && lsep != rsep && strchr(names.v[i], lsep)) {
+			strlist_add(&clash, lnames[i]);
+			continue;
+		}
 		if (strlist_find(&all_local, lnames[i]) < 0)
 			strlist_add(&all_local, lnames[i]);
 	}
@@ -250,14 +254,15 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 		struct fm_remote *e = &plan->r[plan->nr++];
 		e->wire = xstrdup(wire.v[i]);
 		e->name = xstrdup(names.v[i]);
-		if (!lnames[i]) {
-			log_warn("Ignoring folder '%s' due to unsupported '%c' character serving as "
-				 "local separator.", names.v[i], lsep);
-			continue;
-		}
 		e->local = xstrdup(lnames[i]);
-		int li = strlist_find(&all_local, lnames[i]);
 		e->remote_sync = rsync[i];
+		int li = strlist_find(&all_local, lnames[i]);
+		if (lsep != '/' && lsep != rsep && strchr(names.v[i], lsep)) {
+			if (rsync[i])
+				log_warn("Ignoring folder '%s' due to unsupported '%c' character "
+					 "serving as local separator.", names.v[i], lsep);
+			continue; /* e->sync false: created locally, never synced */
+		}
 		e->sync = rsync[i] && lsync[li];
 	}
 
@@ -270,6 +275,11 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 		if (!*lname && !L->nametrans.set)
 			continue; /* the Maildir root; no remote name maps to it */
 		if (!lsync[i])
+			continue;
+		/* the empty image of a remote folder skipped for the separator:
+		 * OfflineIMAP's next run would create a mangled copy on the server
+		 * ('a.b/c' -> 'a.b.c' -> 'a/b/c'); offlinefs does not */
+		if (strlist_find(&clash, lname) >= 0)
 			continue;
 		char *rname = swap_sep(lvis[i], lsep, rsep);
 		if (!*rname || strlist_find(&names, rname) >= 0) {
@@ -341,6 +351,7 @@ out:
 	free(lsync);
 	free(order);
 	strlist_free(&all_local);
+	strlist_free(&clash);
 	strlist_free(&wire);
 	strlist_free(&names);
 	return ret;

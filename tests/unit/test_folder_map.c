@@ -52,7 +52,11 @@ static void test_default(void)
 	CHECK_STR(p.r[2].wire, "G&AOQ-ste");
 	CHECK_STR(p.r[3].wire, "INBOX");
 	CHECK_STR(find(&p, "Lists/foo")->local, "Lists.foo");
-	CHECK(find(&p, "a.b/c")->local == NULL); /* '.' would not survive */
+	/* '.' would not survive the way back: like OfflineIMAP, the local
+	 * image is created (remote_sync) but never synced (N0S4A2_dotfiles,
+	 * FredeEB_dotfiles, chapmanb_dotfiles of tests/realconfigs) */
+	CHECK_STR(find(&p, "a.b/c")->local, "a.b.c");
+	CHECK(find(&p, "a.b/c")->remote_sync && !find(&p, "a.b/c")->sync);
 	CHECK_STR(find(&p, "G&AOQ-ste")->local, "G&AOQ-ste");
 	CHECK(find(&p, "INBOX")->sync && find(&p, "INBOX")->remote_sync);
 	/* local-only folders to create remotely; the root is not one */
@@ -62,6 +66,16 @@ static void test_default(void)
 	CHECK_STR(p.c[1].local, "Sub.x");
 	CHECK_STR(p.c[1].wire, "Sub/x");
 	CHECK(folder_map_fmd5_name(fm, "INBOX") == NULL);
+	fm_plan_free(&p);
+
+	/* next run: that image exists locally; it is not pushed back to the
+	 * server as 'a/b/c' (OfflineIMAP's second run would create it) */
+	strlist_add(&l, "a.b.c");
+	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), 0);
+	CHECK_INT(p.nc, 2);
+	CHECK_STR(p.c[0].local, "Mine");
+	CHECK_STR(p.c[1].local, "Sub.x");
+	CHECK(!find(&p, "a.b/c")->sync);
 	fm_plan_free(&p);
 
 	char *s = folder_map_to_local(fm, "Lists/foo", '/', &err);
