@@ -195,12 +195,59 @@ static void test_python(void)
 	strlist_free(&r);
 	strlist_free(&l);
 	folder_map_free(&fm);
-	pyeval_shutdown();
+}
+
+/* Two server folders mapping to one local folder (benjmin-r_dotfiles and
+ * analogbyte_dotfiles of tests/realconfigs, against a server holding both
+ * 'Sent' and 'Sent Items'): only the one the local name maps back to syncs;
+ * with no local nametrans to pick one, none does. */
+static void test_collision(void)
+{
+	struct account_settings a;
+	settings(&a);
+	def(&a.remote.nametrans, "lambda f: {'Sent Items': 'Sent', 'Deleted Items': 'Trash', "
+				 "'Junk': 'Spam'}.get(f, f)");
+	def(&a.local.nametrans, "lambda f: {'Sent': 'Sent Items', 'Trash': 'Deleted Items'}.get(f, f)");
+	struct folder_map *fm = folder_map_new(&a, false);
+	struct strlist r = STRLIST_INIT, l = STRLIST_INIT;
+	list(&r, (const char *[]){ "INBOX", "Sent", "Sent Items", "Deleted Items", "Trash", "Junk",
+				   "Spam", NULL });
+	struct fm_plan p;
+	char *err = NULL;
+	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), 0);
+	CHECK(find(&p, "Sent Items")->sync && !find(&p, "Sent")->sync);
+	CHECK(find(&p, "Deleted Items")->sync && !find(&p, "Trash")->sync);
+	/* 'Spam' maps back to 'Spam' (the local nametrans keeps it) */
+	CHECK(find(&p, "Spam")->sync && !find(&p, "Junk")->sync);
+	CHECK(find(&p, "INBOX")->sync);
+	/* the local folder is still created (remote_sync) */
+	CHECK(find(&p, "Sent")->remote_sync && !strcmp(find(&p, "Sent")->local, "Sent"));
+	CHECK_INT(p.nc, 0);
+	fm_plan_free(&p);
+
+	/* no local nametrans: 'Sent' maps back to itself and wins */
+	a.local.nametrans.set = false;
+	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), 0);
+	CHECK(find(&p, "Sent")->sync && !find(&p, "Sent Items")->sync);
+	fm_plan_free(&p);
+	/* a winner outside the group: none syncs */
+	strlist_free(&r);
+	list(&r, (const char *[]){ "Sent Items", "Deleted Items", NULL });
+	def(&a.remote.nametrans, "lambda f: 'X'");
+	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), 0);
+	CHECK(!find(&p, "Sent Items")->sync && !find(&p, "Deleted Items")->sync);
+	fm_plan_free(&p);
+
+	strlist_free(&r);
+	strlist_free(&l);
+	folder_map_free(&fm);
 }
 
 int main(void)
 {
 	test_default();
 	test_python();
+	test_collision();
+	pyeval_shutdown();
 	return check_report("test_folder_map");
 }
