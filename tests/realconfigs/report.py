@@ -41,6 +41,8 @@ def cause(r):
         if "no folder to sync" in d:
             return "OfflineIMAP fails: folderfilter keeps no folder"
         return "OfflineIMAP fails: " + d[:80]
+    if st == "deliberate difference":
+        return "deliberate difference: " + d.split(":", 1)[0]
     m = re.search(r"option '([^']+)' in section '[^']+' holds Python code", d)
     if m:
         return "offlinefs refuses a Python-valued option (first one found: %s)" % m.group(1)
