@@ -69,7 +69,7 @@ def esc(s):
 def main():
     data = json.load(open(sys.argv[1]))
     results = data["results"]
-    print("| config | result | detail | Python options | ignored options it uses |")
+    print("| config | result | detail | Python options | issue 11 §2 options it uses |")
     print("|---|---|---|---|---|")
     for r in results:
         detail = r["detail"]
