@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/xalloc.h"
 #include "sync/account_py.h"
 
@@ -192,6 +193,25 @@ static void fail_at(struct reader *r, const char *opt, const char *fmt, const ch
 	r->failed = true;
 }
 
+/* The Maildir `sep` (already stripped, as OfflineIMAP's getsep does): one
+ * character, or "/" in quotes (`sep = "/"`, quoted as in [mbnames]).
+ * OfflineIMAP keeps such quotes and uses the 3-character string: for "/" it
+ * agrees with a bare / on every folder name without a hierarchy and makes
+ * broken directories ('a"' holding '"b', never synced) for the others, so
+ * offlinefs takes the /. Another quoted character gives OfflineIMAP
+ * consistent folder names with quotes in them (a"."b), which offlinefs
+ * cannot reproduce: refused (docs/config-parity.md).
+ * Returns the character; -2 for another quoted character, -1 otherwise. */
+static int maildir_sep_char(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 1)
+		return (unsigned char)s[0];
+	if (n == 3 && (s[0] == '"' || s[0] == '\'') && s[2] == s[0])
+		return s[1] == '/' ? '/' : -2;
+	return -1;
+}
+
 static char *dup_or_null(const char *s)
 {
 	return s && *s ? xstrdup(s) : NULL;
@@ -370,12 +390,26 @@ static int load_repository(const struct config *cfg, const char *repo_name,
 		if (r.failed)
 			goto out;
 		char *s = trimmed(sep ? sep : ".");
-		if (strlen(s) != 1 || s[0] == '\0') {
+		int c = maildir_sep_char(s);
+		if (c == -2) {
+			fail_at(&r, "sep", "OfflineIMAP would use the 3 characters %s, quotes "
+				"included, as the separator; offlinefs takes one character: remove "
+				"the quotes", s);
+			free(s);
+			goto out;
+		}
+		if (c < 0) {
 			fail_at(&r, "sep", "expected a single character, got '%s'", s);
 			free(s);
 			goto out;
 		}
-		rs->sep = s[0];
+		if (strlen(s) != 1)
+			log_warn("%s: option 'sep' in section '%s' is %s: OfflineIMAP keeps the quotes "
+				 "(a 3-character separator), offlinefs uses /: the same Maildir for "
+				 "flat folder names, nested directories for the others (OfflineIMAP "
+				 "makes broken ones); write 'sep = /' to silence this",
+				 config_where(cfg, section, "sep"), section, s);
+		rs->sep = (char)c;
 		free(s);
 		for (int i = 0; i < 26; i++) {
 			char opt[16];

@@ -185,6 +185,37 @@ static void cache_visible(struct folder_map *fm, const char *local, const char *
 	}
 }
 
+/* Remote folder i shares its local folder with another synced remote
+ * folder (a nametrans that is not one-to-one, e.g. 'Sent Items' -> 'Sent'
+ * while the server also has 'Sent'). OfflineIMAP syncs both into it under
+ * one status, so each run deletes locally what the other downloaded and
+ * crosses flags between unrelated messages. offlinefs syncs only the one
+ * the local folder's name maps back to (local nametrans), else none of
+ * them; the others are warned about and left alone on both sides. */
+static bool collision_loser(char **lnames, const bool *rsync, const bool *clash, size_t n,
+			    size_t i, const char *winner, const char *const *names, const char *local_repo)
+{
+	bool shared = false, won = false;
+	for (size_t j = 0; j < n; j++) {
+		if (!rsync[j] || clash[j] || strcmp(lnames[j], lnames[i]))
+			continue;
+		shared |= j != i;
+		won |= !strcmp(winner, names[j]);
+	}
+	if (!won)
+		winner = NULL;
+	if (!shared || (winner && !strcmp(winner, names[i])))
+		return false;
+	if (winner)
+		log_warn("Folder '%s' maps to local folder '%s'[%s] like another server folder; "
+			 "syncing '%s' into it, not this one", names[i], lnames[i], local_repo, winner);
+	else
+		log_warn("Folder '%s' maps to local folder '%s'[%s] like another server folder, "
+			 "and that name maps back to neither; syncing none of them", names[i],
+			 lnames[i], local_repo);
+	return true;
+}
+
 int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rsep,
 		    const struct strlist *llist, struct fm_plan *plan, char **error_r)
 {
@@ -208,7 +239,9 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 	bool *rsync = xcalloc(n + 1, sizeof(*rsync));
 	size_t *order = xcalloc(n + 1, sizeof(*order));
 	char **lnames = xcalloc(n + 1, sizeof(*lnames));
+	bool *clashes = xcalloc(n + 1, sizeof(*clashes));
 	struct strlist all_local = STRLIST_INIT; /* llist + locals of remote folders */
+	struct strlist clash = STRLIST_INIT; /* local images of clashing names */
 	char **lvis = NULL;
 	bool *lsync = NULL;
 	size_t nl = 0;
@@ -222,11 +255,15 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 	for (size_t i = 0; i < llist->n; i++)
 		strlist_add(&all_local, llist->v[i]);
 	for (size_t i = 0; i < n; i++) {
-		/* accounts.py: the local separator must not occur in the
-		 * (untranslated) remote name */
-		if (lsep != '/' && lsep != rsep && strchr(names.v[i], lsep))
-			continue;
 		lnames[i] = swap_sep(rvis[i], rsep, lsep);
+		/* accounts.py: the local separator must not occur in the
+		 * (untranslated) remote name; such a folder is not synced, but
+		 * sync_folder_structure has already created its local image */
+		if (lsep != '/' && lsep != rsep && strchr(names.v[i], lsep)) {
+			strlist_add(&clash, lnames[i]);
+			clashes[i] = true;
+			continue;
+		}
 		if (strlist_find(&all_local, lnames[i]) < 0)
 			strlist_add(&all_local, lnames[i]);
 	}
@@ -250,15 +287,23 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 		struct fm_remote *e = &plan->r[plan->nr++];
 		e->wire = xstrdup(wire.v[i]);
 		e->name = xstrdup(names.v[i]);
-		if (!lnames[i]) {
-			log_warn("Ignoring folder '%s' due to unsupported '%c' character serving as "
-				 "local separator.", names.v[i], lsep);
-			continue;
-		}
 		e->local = xstrdup(lnames[i]);
-		int li = strlist_find(&all_local, lnames[i]);
 		e->remote_sync = rsync[i];
+		int li = strlist_find(&all_local, lnames[i]);
+		if (lsep != '/' && lsep != rsep && strchr(names.v[i], lsep)) {
+			if (rsync[i])
+				log_warn("Ignoring folder '%s' due to unsupported '%c' character "
+					 "serving as local separator.", names.v[i], lsep);
+			continue; /* e->sync false: created locally, never synced */
+		}
 		e->sync = rsync[i] && lsync[li];
+		if (e->sync) {
+			char *back = swap_sep(lvis[li], lsep, rsep);
+			if (collision_loser(lnames, rsync, clashes, n, i, back,
+					    (const char *const *)names.v, L->name))
+				e->sync = false;
+			free(back);
+		}
 	}
 
 	/* local folders missing on the server (sync_folder_structure) */
@@ -270,6 +315,11 @@ int folder_map_plan(struct folder_map *fm, const struct strlist *rlist, char rse
 		if (!*lname && !L->nametrans.set)
 			continue; /* the Maildir root; no remote name maps to it */
 		if (!lsync[i])
+			continue;
+		/* the empty image of a remote folder skipped for the separator:
+		 * OfflineIMAP's next run would create a mangled copy on the server
+		 * ('a.b/c' -> 'a.b.c' -> 'a/b/c'); offlinefs does not */
+		if (strlist_find(&clash, lname) >= 0)
 			continue;
 		char *rname = swap_sep(lvis[i], lsep, rsep);
 		if (!*rname || strlist_find(&names, rname) >= 0) {
@@ -338,9 +388,11 @@ out:
 	free_vec(lnames, n);
 	free_vec(lvis, nl);
 	free(rsync);
+	free(clashes);
 	free(lsync);
 	free(order);
 	strlist_free(&all_local);
+	strlist_free(&clash);
 	strlist_free(&wire);
 	strlist_free(&names);
 	return ret;

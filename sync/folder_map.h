@@ -46,8 +46,9 @@ void folder_map_free(struct folder_map **fm);
 struct fm_remote {
 	char *wire;   /* as the server names it (modified UTF-7) */
 	char *name;   /* OfflineIMAP's name: UTF-8 with utf8foldernames */
-	char *local;  /* local folder name; NULL: the local separator occurs in
-		       * name (warned about, skipped) */
+	char *local;  /* local folder name; when the local separator occurs in
+		       * name, OfflineIMAP's image of it: created (remote_sync)
+		       * but never synced (sync false, warned about) */
 	bool remote_sync; /* the remote folderfilter/folderincludes pass: the
 			   * local folder is created when missing */
 	bool sync;    /* ... and the local folderfilter too: the pair syncs */

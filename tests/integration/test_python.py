@@ -138,6 +138,33 @@ class TestPython(SyncTestCase):
         for _uid, fmd5, _flags, _body in got["sent"]:
             self.assertEqual(fmd5, md5s("[Gmail]/Sent Mail"))
 
+    def test_separator_clash_same_as_offlineimap(self):
+        """A server folder whose name holds the local separator ('.' in
+        'INBOX.Merch', server separator '/'), as in N0S4A2_dotfiles of
+        tests/realconfigs: offlineimap does not sync it but creates its local
+        image ('Merch' after the nametrans) empty; offlinefs does the same
+        (it created nothing before), and a second run neither syncs it nor
+        creates anything on the server."""
+        opts = dict(remote={"nametrans": "lambda f: re.sub('^INBOX\\.', '', f)",
+                            "folderfilter": "lambda f: f in ['INBOX', 'INBOX.Merch', 'a.b/c']",
+                            "folderincludes": None, "foldersort": None,
+                            "copy_ignore_eval": None},
+                    local={"nametrans": None})
+        got, r = self.compare_with_offlineimap(folders="INBOX,INBOX.Merch,a.b/c,Other", **opts)
+        self.assertEqual(sorted(got), ["INBOX", "Merch", "a.b.c"])
+        self.assertEqual(got["Merch"], [])
+        self.assertEqual(got["a.b.c"], [])
+        self.assertTrue(got["INBOX"])
+        self.assertIn("Ignoring folder 'INBOX.Merch' due to unsupported '.' character", r.output)
+        with self.server() as srv:
+            before = srv.snapshot()
+        conf = self.python_config(self.mail, self.meta, "ofs.conf", **opts)
+        r2 = self.sync(conf=conf)
+        self.assert_contacted_server(r2)
+        with self.server() as srv:
+            self.assertEqual(srv.snapshot(), before)  # no 'a/b/c' created
+        self.assertEqual(self.summary(self.mail), got)
+
     def test_utf8foldernames_same_as_offlineimap(self):
         """utf8foldernames: UTF-8 local folders (and FMD5s), as offlineimap
         8 makes them."""

@@ -23,9 +23,11 @@ For each config:
      mbnames file, and the server afterwards (folders, UIDNEXT, flags and
      bytes of every message; not UIDVALIDITY, which differs per user).
 
-One line per config: identical / differs: what / offlinefs refused: message /
-offlineimap fails: message / transports issue: why; then
-"N of M real configs identical", M being the configs OfflineIMAP syncs.
+One line per config: identical / differs: what / deliberate difference: why
+(a documented choice, docs/config-parity.md; not counted as identical) /
+offlinefs refused: message / offlineimap fails: message / transports issue:
+why; then "N of M real configs identical", M being the configs OfflineIMAP
+syncs.
 
     python3 tests/realconfigs/compare.py [--only NAME[,NAME]] [--jobs N]
         [--expected FILE] [--json OUT] [--keep DIR]
@@ -294,6 +296,45 @@ def compare_pictures(a, b):
     return diffs
 
 
+# offlinefs's warning for a server folder it does not sync because another
+# server folder maps to the same local folder (sync/folder_map.c).
+COLLISION = re.compile(r"Folder '(.+?)' maps to local folder '(.*?)'\[(.+?)\] like another "
+                       r"server folder")
+
+
+def deliberate(a_pic, b_pic, b_run, b_output):
+    """Why offlinefs's result differs from OfflineIMAP's on purpose
+    (docs/config-parity.md, "Deliberate differences"), or None.
+
+    - TLS verified: offlinefs refuses a certificate it cannot verify
+      (issue 11 §5) where OfflineIMAP never checks STARTTLS; recognised by
+      offlinefs's error, which prints the cert_fingerprint line to add.
+    - Two server folders mapping to one local folder: offlinefs syncs only
+      the one the local name maps back to (OfflineIMAP merges both under one
+      status). Deliberate only if the pictures are identical once those
+      local folders are left out."""
+    if b_run["rc"] != 0:
+        text = b_output
+        if "TLS certificate verification failed" in text and "cert_fingerprint" in text:
+            return "TLS verified: offlinefs refuses the unverifiable certificate OfflineIMAP " \
+                   "accepts unchecked (its error gives the cert_fingerprint line to add)"
+        return None
+    hits = COLLISION.findall(b_output)
+    if not hits:
+        return None
+    skip = set()
+    for _remote, local, repo in hits:
+        d = "maildirs/" + re.sub(r"[^\w.-]", "_", repo)
+        skip.add(d + "/" + local if local else d)
+    def without(pic):
+        return dict(pic, maildir={k: v for k, v in pic["maildir"].items() if k not in skip})
+    if compare_pictures(without(a_pic), without(b_pic)):
+        return None
+    return "two server folders map to one local folder; offlinefs syncs only the one the " \
+           "local name maps back to, OfflineIMAP merges both: " + _short(sorted(
+               "'%s' not synced into %s[%s]" % h for h in set(hits)), 3)
+
+
 def run_one(name, workroot, offlinefs, keep=False):
     """Compare both tools on config `name`; returns a result dict."""
     conf = os.path.join(CONFIG_DIR, name + ".conf")
@@ -357,6 +398,10 @@ def run_one(name, workroot, offlinefs, keep=False):
             res["status"] = "offlineimap fails"
             res["detail"] = _last_error(a, runs["offlineimap"]["run"])
             res["offlinefs"] = ("exit 0" if b["rc"] == 0 else _last_error(b, runs["offlinefs"]["run"]))
+        elif deliberate(pics["offlineimap"], pics["offlinefs"], b, b["stdout"] + b["stderr"]):
+            res["status"] = "deliberate difference"
+            res["detail"] = deliberate(pics["offlineimap"], pics["offlinefs"], b,
+                                       b["stdout"] + b["stderr"])
         elif b["rc"] != 0:
             msg = _last_error(b, runs["offlinefs"]["run"])
             nothing = not any(pics["offlinefs"]["maildir"].values())

@@ -41,6 +41,8 @@ def cause(r):
         if "no folder to sync" in d:
             return "OfflineIMAP fails: folderfilter keeps no folder"
         return "OfflineIMAP fails: " + d[:80]
+    if st == "deliberate difference":
+        return "deliberate difference: " + d.split(":", 1)[0]
     m = re.search(r"option '([^']+)' in section '[^']+' holds Python code", d)
     if m:
         return "offlinefs refuses a Python-valued option (first one found: %s)" % m.group(1)
@@ -67,7 +69,7 @@ def esc(s):
 def main():
     data = json.load(open(sys.argv[1]))
     results = data["results"]
-    print("| config | result | detail | Python options | ignored options it uses |")
+    print("| config | result | detail | Python options | issue 11 §2 options it uses |")
     print("|---|---|---|---|---|")
     for r in results:
         detail = r["detail"]

@@ -52,7 +52,11 @@ static void test_default(void)
 	CHECK_STR(p.r[2].wire, "G&AOQ-ste");
 	CHECK_STR(p.r[3].wire, "INBOX");
 	CHECK_STR(find(&p, "Lists/foo")->local, "Lists.foo");
-	CHECK(find(&p, "a.b/c")->local == NULL); /* '.' would not survive */
+	/* '.' would not survive the way back: like OfflineIMAP, the local
+	 * image is created (remote_sync) but never synced (N0S4A2_dotfiles,
+	 * FredeEB_dotfiles, chapmanb_dotfiles of tests/realconfigs) */
+	CHECK_STR(find(&p, "a.b/c")->local, "a.b.c");
+	CHECK(find(&p, "a.b/c")->remote_sync && !find(&p, "a.b/c")->sync);
 	CHECK_STR(find(&p, "G&AOQ-ste")->local, "G&AOQ-ste");
 	CHECK(find(&p, "INBOX")->sync && find(&p, "INBOX")->remote_sync);
 	/* local-only folders to create remotely; the root is not one */
@@ -62,6 +66,16 @@ static void test_default(void)
 	CHECK_STR(p.c[1].local, "Sub.x");
 	CHECK_STR(p.c[1].wire, "Sub/x");
 	CHECK(folder_map_fmd5_name(fm, "INBOX") == NULL);
+	fm_plan_free(&p);
+
+	/* next run: that image exists locally; it is not pushed back to the
+	 * server as 'a/b/c' (OfflineIMAP's second run would create it) */
+	strlist_add(&l, "a.b.c");
+	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), 0);
+	CHECK_INT(p.nc, 2);
+	CHECK_STR(p.c[0].local, "Mine");
+	CHECK_STR(p.c[1].local, "Sub.x");
+	CHECK(!find(&p, "a.b/c")->sync);
 	fm_plan_free(&p);
 
 	char *s = folder_map_to_local(fm, "Lists/foo", '/', &err);
@@ -181,12 +195,59 @@ static void test_python(void)
 	strlist_free(&r);
 	strlist_free(&l);
 	folder_map_free(&fm);
-	pyeval_shutdown();
+}
+
+/* Two server folders mapping to one local folder (benjmin-r_dotfiles and
+ * analogbyte_dotfiles of tests/realconfigs, against a server holding both
+ * 'Sent' and 'Sent Items'): only the one the local name maps back to syncs;
+ * with no local nametrans to pick one, none does. */
+static void test_collision(void)
+{
+	struct account_settings a;
+	settings(&a);
+	def(&a.remote.nametrans, "lambda f: {'Sent Items': 'Sent', 'Deleted Items': 'Trash', "
+				 "'Junk': 'Spam'}.get(f, f)");
+	def(&a.local.nametrans, "lambda f: {'Sent': 'Sent Items', 'Trash': 'Deleted Items'}.get(f, f)");
+	struct folder_map *fm = folder_map_new(&a, false);
+	struct strlist r = STRLIST_INIT, l = STRLIST_INIT;
+	list(&r, (const char *[]){ "INBOX", "Sent", "Sent Items", "Deleted Items", "Trash", "Junk",
+				   "Spam", NULL });
+	struct fm_plan p;
+	char *err = NULL;
+	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), 0);
+	CHECK(find(&p, "Sent Items")->sync && !find(&p, "Sent")->sync);
+	CHECK(find(&p, "Deleted Items")->sync && !find(&p, "Trash")->sync);
+	/* 'Spam' maps back to 'Spam' (the local nametrans keeps it) */
+	CHECK(find(&p, "Spam")->sync && !find(&p, "Junk")->sync);
+	CHECK(find(&p, "INBOX")->sync);
+	/* the local folder is still created (remote_sync) */
+	CHECK(find(&p, "Sent")->remote_sync && !strcmp(find(&p, "Sent")->local, "Sent"));
+	CHECK_INT(p.nc, 0);
+	fm_plan_free(&p);
+
+	/* no local nametrans: 'Sent' maps back to itself and wins */
+	a.local.nametrans.set = false;
+	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), 0);
+	CHECK(find(&p, "Sent")->sync && !find(&p, "Sent Items")->sync);
+	fm_plan_free(&p);
+	/* a winner outside the group: none syncs */
+	strlist_free(&r);
+	list(&r, (const char *[]){ "Sent Items", "Deleted Items", NULL });
+	def(&a.remote.nametrans, "lambda f: 'X'");
+	CHECK_INT(folder_map_plan(fm, &r, '/', &l, &p, &err), 0);
+	CHECK(!find(&p, "Sent Items")->sync && !find(&p, "Deleted Items")->sync);
+	fm_plan_free(&p);
+
+	strlist_free(&r);
+	strlist_free(&l);
+	folder_map_free(&fm);
 }
 
 int main(void)
 {
 	test_default();
 	test_python();
+	test_collision();
+	pyeval_shutdown();
 	return check_report("test_folder_map");
 }
