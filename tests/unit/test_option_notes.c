@@ -95,9 +95,9 @@ static void test_refusals_all_at_once(void)
 	if (err) {
 		CHECK(strstr(err, "r.conf:6: option 'proxy' in section 'Account A' asks for a "
 			     "SOCKS/HTTP proxy") == err);
-		CHECK(strstr(err, "\nr.conf:11: option 'preauthtunnel' in section 'Repository R' "
+		CHECK(strstr(err, "\nr.conf:12: option 'preauthtunnel' in section 'Repository R' "
 			     "is a shell command") != NULL);
-		CHECK(strstr(err, "\nr.conf:12: option 'transporttunnel'") != NULL);
+		CHECK(strstr(err, "\nr.conf:13: option 'transporttunnel'") != NULL);
 		CHECK(strstr(err, "Python") == NULL);
 		size_t n = 0;
 		for (const char *p = err; (p = strchr(p, '\n')) != NULL; p++)
