@@ -9,7 +9,10 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
-enum kind { GENERAL, ACCOUNT, REPOSITORY, IMAP_REPOSITORY };
+/* GMAIL_ACCOUNT: an [Account] option only read when one of its repositories
+ * is Gmail or GmailMaildir (folder/Gmail*.py); elsewhere OfflineIMAP ignores
+ * it silently, and so do we. */
+enum kind { GENERAL, ACCOUNT, GMAIL_ACCOUNT, REPOSITORY, IMAP_REPOSITORY };
 
 /* Refused rather than ignored, with why. */
 static const struct {
@@ -42,9 +45,9 @@ static const struct {
 	  "offlinefs reads no keyring; the password comes from remotepass, remotepassfile, "
 	  "remotepasseval or ~/.netrc" },
 	{ GENERAL, "update-keyring", true, "offlinefs writes no keyring" },
-	{ ACCOUNT, "synclabels", true, NO_LABELS "; messages are synced without them" },
-	{ ACCOUNT, "labelsheader", false, NO_LABELS },
-	{ ACCOUNT, "ignorelabels", false, NO_LABELS },
+	{ GMAIL_ACCOUNT, "synclabels", true, NO_LABELS "; messages are synced without them" },
+	{ GMAIL_ACCOUNT, "labelsheader", false, NO_LABELS },
+	{ GMAIL_ACCOUNT, "ignorelabels", false, NO_LABELS },
 	{ ACCOUNT, "authproxy", false, "offlinefs requests no OAuth2 token" },
 	{ IMAP_REPOSITORY, "usecompression", true,
 	  "offlinefs does not speak COMPRESS=DEFLATE; the connection is not compressed" },
@@ -86,21 +89,23 @@ int option_notes_refuse(const struct config *cfg, char **error_r)
 	return -1;
 }
 
-static bool is_imap(const struct config *cfg, const char *section)
+static bool is_type(const struct config *cfg, const char *section, const char *t1,
+		    const char *t2)
 {
 	const char *type = config_get_raw(cfg, section, "type");
-	return type && (!strcasecmp(type, "IMAP") || !strcasecmp(type, "Gmail"));
+	return type && (!strcasecmp(type, t1) || !strcasecmp(type, t2));
 }
 
 /* The notes of one section of kind k. */
 static void collect_section(const struct config *cfg, const char *section, enum kind k,
 			    struct strlist *said, struct strlist *lines_r)
 {
-	if (k == REPOSITORY && is_imap(cfg, section))
+	if (k == REPOSITORY && is_type(cfg, section, "IMAP", "Gmail"))
 		k = IMAP_REPOSITORY;
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
 		const char *opt = ignored[i].option;
-		if (ignored[i].kind != k && !(ignored[i].kind == REPOSITORY && k == IMAP_REPOSITORY))
+		if (ignored[i].kind != k && !(ignored[i].kind == REPOSITORY && k == IMAP_REPOSITORY) &&
+		    !(ignored[i].kind == ACCOUNT && k == GMAIL_ACCOUNT))
 			continue;
 		const char *v = config_get_raw(cfg, section, opt);
 		if (!v)
@@ -129,7 +134,9 @@ void option_notes_collect(const struct config *cfg, const char *account, const c
 	char *lsec = xasprintf("Repository %s", local);
 	char *rsec = xasprintf("Repository %s", remote);
 	collect_section(cfg, "general", GENERAL, said, lines_r);
-	collect_section(cfg, asec, ACCOUNT, said, lines_r);
+	bool gmail = is_type(cfg, lsec, "GmailMaildir", "Gmail") ||
+		     is_type(cfg, rsec, "GmailMaildir", "Gmail");
+	collect_section(cfg, asec, gmail ? GMAIL_ACCOUNT : ACCOUNT, said, lines_r);
 	collect_section(cfg, lsec, REPOSITORY, said, lines_r);
 	if (strcmp(lsec, rsec) != 0)
 		collect_section(cfg, rsec, REPOSITORY, said, lines_r);

@@ -25,7 +25,7 @@ static const char conf[] =
 	"remoterepository = R\n"                    /* 15 */
 	"\n"                                        /* 16 */
 	"[Repository L]\n"                          /* 17 */
-	"type = Maildir\n"                          /* 18 */
+	"type = GmailMaildir\n"                     /* 18: labels options count */
 	"localfolders = /tmp/m\n"                   /* 19 */
 	"usecompression = yes\n"                    /* 20: Maildir: OfflineIMAP never reads it */
 	"\n"                                        /* 21 */
@@ -108,6 +108,26 @@ static void test_refusals_all_at_once(void)
 	config_free(&cfg);
 }
 
+/* OfflineIMAP reads the label options only in Gmail folders: silent here. */
+static void test_labels_silent_without_gmail(void)
+{
+	const char *text = "[Account A]\nlocalrepository = L\nremoterepository = R\n"
+			   "synclabels = yes\nlabelsheader = X-Label\n"
+			   "[Repository L]\ntype = Maildir\n"
+			   "[Repository R]\ntype = IMAP\nrealdelete = no\n";
+	char *err = NULL;
+	struct config *cfg = config_parse("g.conf", text, &err);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	struct strlist said = STRLIST_INIT, lines = STRLIST_INIT;
+	option_notes_collect(cfg, "A", "L", "R", &said, &lines);
+	CHECK_INT(lines.n, 0);
+	strlist_free(&lines);
+	strlist_free(&said);
+	config_free(&cfg);
+}
+
 static void test_false_booleans_silent(void)
 {
 	const char *text = "[general]\nignore-keyring = false\n"
@@ -132,5 +152,6 @@ int main(void)
 	test_warnings_once();
 	test_refusals_all_at_once();
 	test_false_booleans_silent();
+	test_labels_silent_without_gmail();
 	return check_report("test_option_notes");
 }
