@@ -96,12 +96,50 @@ static bool is_type(const struct config *cfg, const char *section, const char *t
 	return type && (!strcasecmp(type, t1) || !strcasecmp(type, t2));
 }
 
+/* auth_mechanisms names OfflineIMAP knows but offlinefs does not speak
+ * (account_check.c refuses a list with neither PLAIN nor LOGIN): the
+ * mechanisms are skipped, which is the option partly ignored. */
+static void collect_mechanisms(const struct config *cfg, const char *section,
+			       struct strlist *said, struct strlist *lines_r)
+{
+	const char *v = config_get_raw(cfg, section, "auth_mechanisms");
+	if (!v)
+		return;
+	static const char *const unspoken[] = { "GSSAPI", "CRAM-MD5", "XOAUTH2" };
+	bool seen[3] = { false, false, false };
+	char *copy = xstrdup(v), *save = NULL;
+	for (char *m = strtok_r(copy, ", \t\n", &save); m; m = strtok_r(NULL, ", \t\n", &save))
+		for (size_t i = 0; i < 3; i++)
+			seen[i] = seen[i] || !strcasecmp(m, unspoken[i]);
+	free(copy);
+	struct strbuf skipped = STRBUF_INIT; /* each name once: the line stays short */
+	for (size_t i = 0; i < 3; i++)
+		if (seen[i])
+			sb_addf(&skipped, "%s%s", skipped.len ? ", " : "", unspoken[i]);
+	char *key = xasprintf("%s\037auth_mechanisms", section);
+	if (!skipped.len || strlist_find(said, key) >= 0) {
+		free(key);
+		sb_free(&skipped);
+		return;
+	}
+	strlist_add_owned(said, key);
+	strlist_add_owned(lines_r,
+			  xasprintf("%s: option 'auth_mechanisms' in section '%s' is not supported "
+				    "by offlinefs (it speaks only PLAIN and LOGIN; %s %s skipped); "
+				    "ignored",
+				    config_where(cfg, section, "auth_mechanisms"), section,
+				    skipped.buf, strchr(skipped.buf, ',') ? "are" : "is"));
+	sb_free(&skipped);
+}
+
 /* The notes of one section of kind k. */
 static void collect_section(const struct config *cfg, const char *section, enum kind k,
 			    struct strlist *said, struct strlist *lines_r)
 {
-	if (k == REPOSITORY && is_type(cfg, section, "IMAP", "Gmail"))
+	if (k == REPOSITORY && is_type(cfg, section, "IMAP", "Gmail")) {
 		k = IMAP_REPOSITORY;
+		collect_mechanisms(cfg, section, said, lines_r);
+	}
 	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
 		const char *opt = ignored[i].option;
 		if (ignored[i].kind != k && !(ignored[i].kind == REPOSITORY && k == IMAP_REPOSITORY) &&

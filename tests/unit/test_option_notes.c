@@ -114,7 +114,8 @@ static void test_labels_silent_without_gmail(void)
 	const char *text = "[Account A]\nlocalrepository = L\nremoterepository = R\n"
 			   "synclabels = yes\nlabelsheader = X-Label\n"
 			   "[Repository L]\ntype = Maildir\n"
-			   "[Repository R]\ntype = IMAP\nrealdelete = no\n";
+			   "[Repository R]\ntype = IMAP\nrealdelete = no\n"
+			   "auth_mechanisms = PLAIN, LOGIN\n";
 	char *err = NULL;
 	struct config *cfg = config_parse("g.conf", text, &err);
 	CHECK(cfg != NULL);
@@ -123,6 +124,29 @@ static void test_labels_silent_without_gmail(void)
 	struct strlist said = STRLIST_INIT, lines = STRLIST_INIT;
 	option_notes_collect(cfg, "A", "L", "R", &said, &lines);
 	CHECK_INT(lines.n, 0);
+	strlist_free(&lines);
+	strlist_free(&said);
+	config_free(&cfg);
+}
+
+/* Mechanisms offlinefs does not speak are named; the list still works. */
+static void test_auth_mechanisms_skipped(void)
+{
+	const char *text = "[Account A]\nlocalrepository = L\nremoterepository = R\n"
+			   "[Repository L]\ntype = Maildir\n"
+			   "[Repository R]\ntype = IMAP\nauth_mechanisms = GSSAPI, CRAM-MD5, PLAIN\n";
+	char *err = NULL;
+	struct config *cfg = config_parse("m.conf", text, &err);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	struct strlist said = STRLIST_INIT, lines = STRLIST_INIT;
+	option_notes_collect(cfg, "A", "L", "R", &said, &lines);
+	CHECK_INT(lines.n, 1);
+	if (lines.n == 1)
+		CHECK_STR(lines.v[0], "m.conf:8: option 'auth_mechanisms' in section 'Repository R' "
+			  "is not supported by offlinefs (it speaks only PLAIN and LOGIN; GSSAPI, "
+			  "CRAM-MD5 are skipped); ignored");
 	strlist_free(&lines);
 	strlist_free(&said);
 	config_free(&cfg);
@@ -152,6 +176,7 @@ int main(void)
 	test_warnings_once();
 	test_refusals_all_at_once();
 	test_false_booleans_silent();
+	test_auth_mechanisms_skipped();
 	test_labels_silent_without_gmail();
 	return check_report("test_option_notes");
 }
