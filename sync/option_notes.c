@@ -116,7 +116,8 @@ static void collect_mechanisms(const struct config *cfg, const char *section,
 	for (size_t i = 0; i < 3; i++)
 		if (seen[i])
 			sb_addf(&skipped, "%s%s", skipped.len ? ", " : "", unspoken[i]);
-	char *key = xasprintf("%s\037auth_mechanisms", section);
+	char *key = xasprintf("%s\037auth_mechanisms",
+			      config_where(cfg, section, "auth_mechanisms"));
 	if (!skipped.len || strlist_find(said, key) >= 0) {
 		free(key);
 		sb_free(&skipped);
@@ -151,7 +152,8 @@ static void collect_section(const struct config *cfg, const char *section, enum 
 		bool b = true;
 		if (ignored[i].is_bool && config_parse_bool(v, &b) == 0 && !b)
 			continue;
-		char *key = xasprintf("%s\037%s", section, opt);
+		/* by where it is set: one set in [DEFAULT] is said once */
+		char *key = xasprintf("%s\037%s", config_where(cfg, section, opt), opt);
 		if (strlist_find(said, key) >= 0) {
 			free(key);
 			continue;

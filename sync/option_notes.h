@@ -30,8 +30,10 @@ int option_notes_refuse(const struct config *cfg, char **error_r);
 
 /* Appends to lines_r one warning line (format above) for each ignored
  * option set in [general], [Account <account>], [Repository <local>] or
- * [Repository <remote>] whose "section\037option" key is not yet in said;
- * adds each key to said. Pure: logs nothing. */
+ * [Repository <remote>] whose "file:line\037option" key (where it is set:
+ * [DEFAULT]'s line for an inherited one) is not yet in said; adds each key
+ * to said. Also names GSSAPI, CRAM-MD5 and XOAUTH2 in an IMAP repository's
+ * auth_mechanisms, which are skipped. Pure: logs nothing. */
 void option_notes_collect(const struct config *cfg, const char *account, const char *local,
 			  const char *remote, struct strlist *said, struct strlist *lines_r);
 

@@ -152,6 +152,30 @@ static void test_auth_mechanisms_skipped(void)
 	config_free(&cfg);
 }
 
+/* An option set once in [DEFAULT] is inherited by every section: said once. */
+static void test_default_said_once(void)
+{
+	const char *text = "[DEFAULT]\nusecompression = yes\n"
+			   "[Repository L]\ntype = Maildir\n"
+			   "[Repository R1]\ntype = IMAP\n"
+			   "[Repository R2]\ntype = IMAP\n";
+	char *err = NULL;
+	struct config *cfg = config_parse("d.conf", text, &err);
+	CHECK(cfg != NULL);
+	if (!cfg)
+		return;
+	struct strlist said = STRLIST_INIT, lines = STRLIST_INIT;
+	option_notes_collect(cfg, "A", "L", "R1", &said, &lines);
+	option_notes_collect(cfg, "B", "L", "R2", &said, &lines);
+	CHECK_INT(lines.n, 1);
+	if (lines.n == 1)
+		CHECK(starts(lines.v[0], "d.conf:2: option 'usecompression' in section "
+			     "'Repository R1'"));
+	strlist_free(&lines);
+	strlist_free(&said);
+	config_free(&cfg);
+}
+
 static void test_false_booleans_silent(void)
 {
 	const char *text = "[general]\nignore-keyring = false\n"
@@ -176,6 +200,7 @@ int main(void)
 	test_warnings_once();
 	test_refusals_all_at_once();
 	test_false_booleans_silent();
+	test_default_said_once();
 	test_auth_mechanisms_skipped();
 	test_labels_silent_without_gmail();
 	return check_report("test_option_notes");
