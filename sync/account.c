@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 #include "sync/account_py.h"
+#include "sync/option_notes.h"
 
 static char *trimmed(const char *s)
 {
@@ -570,7 +571,7 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 		goto out;
 	}
 	char *local_name = trimmed(local), *remote_name = trimmed(remote);
-	int rc = account_refuse_unsupported(cfg, error_r);
+	int rc = option_notes_refuse(cfg, error_r);
 	if (rc == 0)
 		rc = account_py_load(cfg, section, local_name, remote_name, a_r, error_r);
 	if (rc == 0)
@@ -579,6 +580,8 @@ int account_load(const struct config *cfg, const char *name, struct account_sett
 		rc = load_repository(cfg, remote_name, &a_r->remote, false, error_r);
 	if (rc == 0)
 		rc = filters_load(cfg, name, local_name, remote_name, &a_r->filters, error_r);
+	if (rc == 0) /* never ignored in silence (issue 11 §2) */
+		option_notes_warn(cfg, name, local_name, remote_name);
 	free(local_name);
 	free(remote_name);
 	if (rc < 0)

@@ -16,40 +16,6 @@ static const char *const py_options[] = {
 	"oauth2_access_token_eval", NULL,
 };
 
-/* Options refused rather than ignored, with why. */
-static const struct {
-	const char *option, *why;
-} refused[] = {
-	{ "preauthtunnel", "is a shell command giving a pre-authenticated IMAP connection; "
-			   "offlinefs only connects over TCP (remotehost)" },
-	{ "transporttunnel", "is a shell command giving the IMAP byte stream; offlinefs only "
-			     "connects over TCP (remotehost)" },
-};
-
-int account_refuse_unsupported(const struct config *cfg, char **error_r)
-{
-	struct strbuf sb = STRBUF_INIT;
-	const struct strlist *secs = config_sections(cfg);
-	for (size_t i = 0; i < secs->n; i++) {
-		const char *sec = secs->v[i];
-		if (strncmp(sec, "Repository ", 11) != 0)
-			continue;
-		for (size_t k = 0; k < sizeof(refused) / sizeof(refused[0]); k++) {
-			if (!config_get_raw(cfg, sec, refused[k].option))
-				continue;
-			if (sb.len)
-				sb_addc(&sb, '\n');
-			sb_addf(&sb, "%s: option '%s' in section '%s' %s; remove it to use offlinefs",
-				config_where(cfg, sec, refused[k].option), refused[k].option, sec,
-				refused[k].why);
-		}
-	}
-	if (!sb.len)
-		return 0;
-	*error_r = sb_detach(&sb);
-	return -1;
-}
-
 struct pyload {
 	const struct config *cfg;
 	struct strbuf errors;

@@ -1,5 +1,5 @@
-/* account_py.h — the Python-valued options of an account, and the options
- * offlinefs refuses.
+/* account_py.h — the Python-valued options of an account (the options
+ * offlinefs refuses or ignores are sync/option_notes.h's).
  *
  * Owns: reading [general] pythonfile and every Python-valued option of the
  * account's two [Repository] sections (table in account_py.c), evaluating
@@ -27,12 +27,6 @@
 int account_py_load(const struct config *cfg, const char *account_section,
 		    const char *local_name, const char *remote_name, struct account_settings *a,
 		    char **error_r);
-
-/* Options offlinefs cannot honour and refuses rather than ignore
- * (preauthtunnel and transporttunnel: shell commands giving the IMAP
- * connection). Scans every section of the file: returns 0, or -1 with
- * *error_r naming every such option, one "<file>:<line>: ..." line each. */
-int account_refuse_unsupported(const struct config *cfg, char **error_r);
 
 /* Frees what account_py_load stored in rs (not the handles: they live until
  * pyeval_shutdown). */
