@@ -2310,6 +2310,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	char *acct_dir = xasprintf("%s/Account-%s", a->metadata, a->name);
 	bool dry = req->dry_run;
 	bool folders_synced = false; /* for postsynchook (sync/hooks.h) */
+	bool account_done = false;   /* acctdone, after postsynchook as OfflineIMAP */
 	enum hook_mode hook_mode = req->idle ? HOOK_MODE_IDLE :
 				   req->quick ? HOOK_MODE_QUICK : HOOK_MODE_FULL;
 	struct atimes *atimes = NULL; /* restoreatime */
@@ -2394,9 +2395,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	}
 	pair_free(&pairs);
 	repo_probe_free(&acc.probe);
-	ui_ev_account_end(a->name);
+	account_done = true;
 out:
-	ui_clear_thread();
 	mtime_checker_finish(&acc.checker, acc.main.status);
 	if (req->held_remote && folders_synced && acc.main.remote) {
 		acc.main.remote->ops->close_folder(acc.main.remote);
@@ -2406,8 +2406,12 @@ out:
 	atimes_restore(&atimes); /* after every reader of the directories */
 	delete_hold_free(&acc.held);
 	conn_close(&acc.main);
+	/* in the account's thread, before acctdone: OfflineIMAP's order */
 	if (folders_synced && req->run_hooks)
 		hooks_run(a->postsynchook, hook_mode, dry);
+	if (account_done)
+		ui_ev_account_end(a->name);
+	ui_clear_thread();
 	if (lock_fd >= 0)
 		account_unlock(&lock_fd);
 	free(acc.db_path);

@@ -686,7 +686,7 @@ class TestSignals(UiCase):
 # The machineui commands compared with OfflineIMAP's in TestMachineuiSequence.
 SEQ_COMMANDS = ("acct", "connecting", "syncfolders", "syncingfolder", "loadmessagelist",
                 "messagelistloaded", "syncingmessages", "copyingmessage", "deletingmessages",
-                "addingflags", "deletingflags", "acctdone", "terminate")
+                "addingflags", "deletingflags", "callhook", "acctdone", "terminate")
 
 
 class TestMachineuiSequence(UiCase):
@@ -730,6 +730,7 @@ class TestMachineuiSequence(UiCase):
         os.makedirs(self.mail_of(user), exist_ok=True)
         return self.write_config(
             general={"metadata": os.path.join(self.client, user, "meta")},
+            account={"presynchook": "echo pre", "postsynchook": "echo post >&2; exit 3"},
             local={"localfolders": self.mail_of(user)},
             remote={"remoteuser": user, "remotepass": u["password"], "maxconnections": "1"},
             name="rc-" + user)
@@ -814,7 +815,7 @@ class TestMachineuiSequence(UiCase):
         ours = self.commands(self.scenario(users[0], ofs))
         theirs = self.commands(self.scenario(users[1], oi))
         for c in ("loadmessagelist", "messagelistloaded", "syncingmessages", "copyingmessage",
-                  "deletingmessages", "addingflags", "deletingflags"):
+                  "deletingmessages", "addingflags", "deletingflags", "callhook"):
             self.assertIn(c, [x[0] for x in theirs])
         self.assertEqual(ours, theirs)
 
