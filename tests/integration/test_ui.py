@@ -210,6 +210,30 @@ class TestUi(UiCase):
         self.assertTrue(any(f[0] == "error" for f in lines), r.out)
         self.assertEqual(r.out.splitlines()[-1], "msg:terminate:MainThread:1%0A%0A")
 
+    def test_machineui_validityproblem(self):
+        """A folder skipped for a changed UIDVALIDITY is OfflineIMAP's
+        `warn:validityproblem` line: folder, repository, saved and new
+        UIDVALIDITY (MachineUI.validityproblem's payload)."""
+        self.write_config(account={"uidvalidity_recover": "no"})
+        with self.server() as srv:
+            srv.create("Box")
+            srv.append("Box", simple_message("old"))
+            old = srv.status("Box")["UIDVALIDITY"]
+        self.sync()
+        with self.server() as srv:
+            srv.delete("Box")
+            srv.create("Box")
+            new = srv.status("Box")["UIDVALIDITY"]
+        self.assertNotEqual(old, new)  # precondition
+        r = self.run_offlinefs(ui="machineui")
+        self.assertEqual(r.rc, 2, str(r))
+        lines = [parse_machine_line(ln) for ln in r.out.splitlines()]
+        v = [f for f in lines if f[1] == "validityproblem"]
+        self.assertEqual(len(v), 1, r.out)
+        self.assertEqual(v[0][0], "warn")
+        self.assertEqual(urllib.parse.unquote_plus(v[0][2]), "Folder Box [acc: Test]")
+        self.assertEqual(urllib.parse.unquote_plus(v[0][3]), "Box\nRemote\n%d\n%d" % (old, new))
+
     # ------------------------------------------------------------ ttyui
     def test_ttyui_thread_headers_and_progress(self):
         """-u ttyui: a thread's name comes on its own line when the thread
@@ -818,6 +842,28 @@ class TestMachineuiSequence(UiCase):
                   "deletingmessages", "addingflags", "deletingflags", "callhook"):
             self.assertIn(c, [x[0] for x in theirs])
         self.assertEqual(ours, theirs)
+
+
+    def test_basic_ui_prints_offlineimaps_deletion_and_flag_lines(self):
+        """OfflineIMAP's ttyui/basic print its deletingmessages, addingflags
+        and deletingflags as info lines; so does offlinefs, same text."""
+        user = self.dc.users[0]["user"]
+
+        def ofs(ui):
+            r = self.run_offlinefs(conf=self.conf_of(user), ui="basic" if ui != "quiet" else ui)
+            self.assertEqual(r.rc, 0, str(r))
+            return r.out.splitlines()
+
+        out = "\n".join(self.scenario(user, ofs))
+        for want in ("Deleting 1 messages (1) in Maildir[Archive]",
+                     "Deleting 1 messages (2) in IMAP[Archive]",
+                     "Adding flag F to 1 messages on INBOX",
+                     "Deleting flag S from 1 messages on INBOX",
+                     "Adding flag S to 1 messages on INBOX",
+                     "Deleting flag R from 1 messages on INBOX",
+                     "Calling hook: echo pre"):
+            self.assertIn(want, out)
+        self.assertNotIn("loadmessagelist", out)
 
 
 if __name__ == "__main__":
