@@ -781,7 +781,7 @@ class TestMachineuiSequence(UiCase):
 
     @classmethod
     def commands(cls, lines):
-        """(command, decoded payload) of the compared commands, in order,
+        """(command, decoded payload, thread) of the compared commands, in order,
         normalised within each folder where offlinefs's pipelining orders
         the same steps differently:
         - it lists both sides at once, so the two loadmessagelist and two
@@ -799,7 +799,8 @@ class TestMachineuiSequence(UiCase):
         for ln in lines:
             f = parse_machine_line(ln)
             if len(f) == 4 and f[1] in SEQ_COMMANDS:
-                out.append((f[1], urllib.parse.unquote_plus(f[3])))
+                out.append((f[1], urllib.parse.unquote_plus(f[3]),
+                            urllib.parse.unquote_plus(f[2])))
         per_folder = ("loadmessagelist", "messagelistloaded", "syncingmessages",
                       "copyingmessage", "deletingmessages", "addingflags", "deletingflags")
         i = 0
@@ -807,7 +808,7 @@ class TestMachineuiSequence(UiCase):
             j = i
             while j < len(out) and out[j][0] in per_folder:
                 j += 1
-            run = sorted(out[i:j], key=lambda c: cls.rank(*c))
+            run = sorted(out[i:j], key=lambda c: cls.rank(c[0], c[1]))
             k = 0
             while k < len(run) and run[k][0] in ("loadmessagelist", "messagelistloaded"):
                 k += 1
