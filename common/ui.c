@@ -170,10 +170,18 @@ void ui_progress_format(const struct ui_progress *p, char *buf, size_t size)
 /* Writes the text form to the log file and syslog (log.c), then hands the
  * event to the UI, all under the UI lock so that machineui's lines and the
  * counters stay in step. */
+static void emit_at(enum ui_level level, const struct ui_event *ev, const char *text);
+
 static void emit(const struct ui_event *ev, const char *text)
 {
+	emit_at(UI_INFO, ev, text);
+}
+
+/* emit() of a text at another level than info (a warning). */
+static void emit_at(enum ui_level level, const struct ui_event *ev, const char *text)
+{
 	if (text)
-		log_sinks_write(UI_INFO, text);
+		log_sinks_write(level, text);
 	pthread_mutex_lock(&ui_lock);
 	switch (ev->kind) {
 	case UI_EV_ACCOUNT_START:
@@ -204,7 +212,7 @@ static void emit(const struct ui_event *ev, const char *text)
 		if (current->event)
 			current->event(ev, ui_thread(), text);
 		else if (text)
-			current->log(UI_INFO, ui_thread(), text);
+			current->log(level, ui_thread(), text);
 	}
 	pthread_mutex_unlock(&ui_lock);
 }
@@ -281,6 +289,89 @@ void ui_ev_sleep(double seconds)
 	char *text = xasprintf("Next refresh in %.1f minutes", seconds / 60);
 	emit(&ev, text);
 	free(text);
+}
+
+void ui_ev_list_load(const char *account, const char *type, const char *folder)
+{
+	struct ui_event ev = { .kind = UI_EV_LIST_LOAD, .account = account, .src_type = type,
+			       .src = folder };
+	emit(&ev, NULL);
+}
+
+void ui_ev_list_loaded(const char *account, const char *type, const char *folder, size_t n)
+{
+	struct ui_event ev = { .kind = UI_EV_LIST_LOADED, .account = account, .src_type = type,
+			       .src = folder, .n = n };
+	emit(&ev, NULL);
+}
+
+void ui_ev_syncing_messages(const char *account, const char *src_type, const char *src,
+			    const char *dst_type, const char *dst)
+{
+	struct ui_event ev = { .kind = UI_EV_SYNC_MESSAGES, .account = account,
+			       .src_type = src_type, .src = src, .dst_type = dst_type, .dst = dst };
+	emit(&ev, NULL);
+}
+
+/* OfflineIMAP's uid_sequence: runs of consecutive UIDs as "a:b", joined
+ * by ','. */
+static char *uid_sequence(const long long *uids, size_t n)
+{
+	struct strbuf sb = { 0 };
+	for (size_t i = 0; i < n;) {
+		size_t j = i;
+		while (j + 1 < n && uids[j + 1] == uids[j] + 1)
+			j++;
+		if (i)
+			sb_addf(&sb, ",");
+		if (j > i)
+			sb_addf(&sb, "%lld:%lld", uids[i], uids[j]);
+		else
+			sb_addf(&sb, "%lld", uids[i]);
+		i = j + 1;
+	}
+	return sb_detach(&sb);
+}
+
+void ui_ev_deleting(const char *account, const long long *uids, size_t n, const char *dst_type,
+		    const char *dst)
+{
+	if (!n)
+		return;
+	struct ui_event ev = { .kind = UI_EV_DELETING, .account = account, .uids = uids, .n = n,
+			       .dst_type = dst_type, .dst = dst };
+	char *seq = uid_sequence(uids, n);
+	char *text = xasprintf("Deleting %zu messages (%s) in %s[%s]", n, seq, dst_type, dst);
+	emit(&ev, text);
+	free(text);
+	free(seq);
+}
+
+void ui_ev_flags(const char *account, bool add, char letter, const long long *uids, size_t n,
+		 const char *dst)
+{
+	if (!n)
+		return;
+	struct ui_event ev = { .kind = UI_EV_FLAGS, .account = account, .flag = add,
+			       .letter = letter, .uids = uids, .n = n, .dst = dst };
+	char *text = add ? xasprintf("Adding flag %c to %zu messages on %s", letter, n, dst)
+			 : xasprintf("Deleting flag %c from %zu messages on %s", letter, n, dst);
+	emit(&ev, text);
+	free(text);
+}
+
+void ui_ev_validity(const char *account, const char *folder, const char *repo,
+		    unsigned saved, unsigned now, const char *text)
+{
+	struct ui_event ev = { .kind = UI_EV_VALIDITY, .account = account, .src = folder,
+			       .repo = repo, .uid = saved, .bytes = now };
+	emit_at(UI_WARN, &ev, text);
+}
+
+void ui_ev_hook(const char *text)
+{
+	struct ui_event ev = { .kind = UI_EV_HOOK };
+	emit(&ev, text);
 }
 
 /* --- machineui's encoding (pure) --------------------------------------- */

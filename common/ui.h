@@ -40,6 +40,13 @@ enum ui_event_kind {
 			      * dst_type, dst: one message copied */
 	UI_EV_FOLDER_END,    /* account, src (remote name) */
 	UI_EV_SLEEP,         /* seconds (the autorefresh wait) */
+	UI_EV_LIST_LOAD,     /* src_type, src: a folder's message list is being read */
+	UI_EV_LIST_LOADED,   /* src_type, src, n = its messages */
+	UI_EV_SYNC_MESSAGES, /* src_type, src, dst_type, dst: one direction's pass begins */
+	UI_EV_DELETING,      /* uids[n], dst_type, dst: messages deleted in dst */
+	UI_EV_FLAGS,         /* flag = adding (else deleting), letter, uids[n], dst */
+	UI_EV_VALIDITY,      /* src (folder), repo, uid (saved), bytes (now): skipped folder */
+	UI_EV_HOOK,          /* text only: a presynchook/postsynchook line */
 };
 
 struct ui_event {
@@ -53,6 +60,8 @@ struct ui_event {
 	size_t n;
 	double seconds;
 	bool flag;
+	char letter;
+	const long long *uids;
 };
 
 /* One user interface. Every operation is called with the UI mutex held. */
@@ -119,6 +128,27 @@ void ui_ev_copy(const char *account, long long uid, uint64_t bytes, const char *
 		const char *src, const char *dst_type, const char *dst);
 void ui_ev_folder_end(const char *account, const char *remote);
 void ui_ev_sleep(double seconds);
+/* The per-folder steps OfflineIMAP reports (machineui's loadmessagelist,
+ * messagelistloaded, syncingmessages): no text form (OfflineIMAP prints
+ * them only at debug level). type: "IMAP" or "Maildir". */
+void ui_ev_list_load(const char *account, const char *type, const char *folder);
+void ui_ev_list_loaded(const char *account, const char *type, const char *folder, size_t n);
+void ui_ev_syncing_messages(const char *account, const char *src_type, const char *src,
+			    const char *dst_type, const char *dst);
+/* n messages (their UIDs) about to be deleted in dst_type's folder dst. Text
+ * form: OfflineIMAP's "Deleting 2 messages (1:2) in Maildir[INBOX]". */
+void ui_ev_deleting(const char *account, const long long *uids, size_t n, const char *dst_type,
+		    const char *dst);
+/* Flag letter about to be added (add) or removed on n messages of folder
+ * dst. Text: "Adding flag S to 2 messages on INBOX". */
+void ui_ev_flags(const char *account, bool add, char letter, const long long *uids, size_t n,
+		 const char *dst);
+/* A folder skipped because its UIDVALIDITY changed. text: the warning every
+ * other UI prints (machineui prints `validityproblem` instead). */
+void ui_ev_validity(const char *account, const char *folder, const char *repo,
+		    unsigned saved, unsigned now, const char *text);
+/* A hook's line ("Calling hook: CMD", its output, its status). */
+void ui_ev_hook(const char *text);
 
 /* -P DIR: per-folder timings in DIR/<time>_<account>.prof (ui_profile.c);
  * NULL ends it. DIR must exist. */

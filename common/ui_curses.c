@@ -277,9 +277,12 @@ static void curses_event(const struct ui_event *ev, const char *thread, const ch
 				snprintf(rows[i].status, sizeof(rows[i].status),
 					 "sleeping, next sync in %.1f minutes", ev->seconds / 60);
 		break;
+	default: /* the per-folder steps: their text, if any, goes to the log pane */
+		urgent = false;
+		break;
 	}
 	if (text) {
-		curses_log(UI_INFO, thread, text); /* draws */
+		curses_log(ev->kind == UI_EV_VALIDITY ? UI_WARN : UI_INFO, thread, text); /* draws */
 		return;
 	}
 	if (urgent || now_s() - last_draw >= 0.1)

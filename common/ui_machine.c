@@ -7,7 +7,9 @@
  * urlencode (ui_machine_quote). Plain log lines have an empty command;
  * events have OfflineIMAP's commands and payloads (protocol 7.2.0):
  * registerthread, acct, connecting, syncfolders, syncingfolder,
- * copyingmessage, threadExited, unregisterthread, acctdone, sleeping,
+ * loadmessagelist, messagelistloaded, syncingmessages, copyingmessage,
+ * deletingmessages, addingflags, deletingflags, validityproblem (warn),
+ * callhook, threadExited, unregisterthread, acctdone, sleeping,
  * terminate. Unlike OfflineIMAP, whose `terminate` always says 0, the
  * status is the real exit status.
  */
@@ -59,6 +61,15 @@ static void thread_gone(const char *thread)
 	put("msg", "unregisterthread", NULL, thread);
 }
 
+/* OfflineIMAP's uidlist(): the UIDs joined by form feeds. */
+static char *uid_list(const long long *uids, size_t n)
+{
+	struct strbuf sb = { 0 };
+	for (size_t i = 0; i < n; i++)
+		sb_addf(&sb, i ? "\f%lld" : "%lld", uids[i]);
+	return sb_detach(&sb);
+}
+
 static void machine_event(const struct ui_event *ev, const char *thread, const char *text)
 {
 	(void)text;
@@ -98,6 +109,43 @@ static void machine_event(const struct ui_event *ev, const char *thread, const c
 		put("msg", "sleeping", thread, p);
 		break;
 	case UI_EV_FOLDER_PLAN:
+		break;
+	case UI_EV_LIST_LOAD:
+		p = xasprintf("%s\n%s", ev->src_type, ev->src);
+		put("msg", "loadmessagelist", thread, p);
+		break;
+	case UI_EV_LIST_LOADED:
+		p = xasprintf("%s\n%s\n%zu", ev->src_type, ev->src, ev->n);
+		put("msg", "messagelistloaded", thread, p);
+		break;
+	case UI_EV_SYNC_MESSAGES:
+		p = xasprintf("%s\n%s\n%s\n%s\n", ev->src_type, ev->src, ev->dst_type, ev->dst);
+		put("msg", "syncingmessages", thread, p);
+		break;
+	case UI_EV_DELETING: {
+		char *u = uid_list(ev->uids, ev->n);
+		p = xasprintf("%s\n%s\t%s", u, ev->dst_type, ev->dst);
+		put("msg", "deletingmessages", thread, p);
+		free(u);
+		break;
+	}
+	case UI_EV_FLAGS: {
+		char *u = uid_list(ev->uids, ev->n);
+		p = xasprintf("%s\n%c\n%s", u, ev->letter, ev->dst);
+		put("msg", ev->flag ? "addingflags" : "deletingflags", thread, p);
+		free(u);
+		break;
+	}
+	case UI_EV_VALIDITY:
+		p = xasprintf("%s\n%s\n%lld\n%llu", ev->src, ev->repo, ev->uid,
+			      (unsigned long long)ev->bytes);
+		put("warn", "validityproblem", thread, p);
+		break;
+	case UI_EV_HOOK:
+		/* OfflineIMAP's MachineUI.callhook drops the [DRYRUN] prefix */
+		if (strncmp(text, "[DRYRUN] ", 9) == 0)
+			text += 9;
+		put("msg", "callhook", thread, text);
 		break;
 	}
 	free(p);

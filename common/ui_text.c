@@ -75,7 +75,7 @@ static void tty_progress(const char *thread)
 static void tty_event(const struct ui_event *ev, const char *thread, const char *text)
 {
 	if (text)
-		tty_log(UI_INFO, thread, text);
+		tty_log(ev->kind == UI_EV_VALIDITY ? UI_WARN : UI_INFO, thread, text);
 	if (ev->kind == UI_EV_COPY) {
 		struct ui_progress p;
 		ui_progress_locked(&p);

@@ -31,6 +31,7 @@
 #include "sync/hooks.h"
 #include "sync/oimap_follow.h"
 #include "sync/planner.h"
+#include "sync/ui_sync.h"
 #include "sync/stop.h"
 
 /* Status rows are committed in batches of this many messages, so an
@@ -928,6 +929,8 @@ static bool apply_flags(struct folder_ctx *f, struct repo *r, struct repo_msg_li
 {
 	if (!n)
 		return true;
+	ui_sync_flags(f->acc->a->name, r == f->c->local ? f->local_name : f->remote_name, list,
+		      changes, n);
 	struct repo_msg **msgs = xmalloc(n * sizeof(*msgs));
 	flagset_t *flags = xmalloc(n * sizeof(*flags));
 	for (size_t i = 0; i < n; i++) {
@@ -953,6 +956,9 @@ static void apply_remote_flags_and_deletes(struct folder_ctx *f, struct repo *r,
 					   struct repo_msg_list *list, const struct plan *p,
 					   bool *flags_ok, bool *del_ok)
 {
+	ui_sync_flags(f->acc->a->name, f->remote_name, list, p->remote_flags, p->n_remote_flags);
+	ui_sync_deletes(f->acc->a->name, r->ops->type_name, f->remote_name, list, p->delete_remote,
+			p->n_delete_remote);
 	struct repo_msg **msgs = xmalloc(p->n_remote_flags * sizeof(*msgs));
 	flagset_t *flags = xmalloc(p->n_remote_flags * sizeof(*flags));
 	for (size_t i = 0; i < p->n_remote_flags; i++) {
@@ -977,6 +983,8 @@ static bool apply_deletes(struct folder_ctx *f, struct repo *r, struct repo_msg_
 {
 	if (!n)
 		return true;
+	ui_sync_deletes(f->acc->a->name, r->ops->type_name,
+			r == f->c->local ? f->local_name : f->remote_name, list, idx, n);
 	struct repo_msg **msgs = xmalloc(n * sizeof(*msgs));
 	for (size_t i = 0; i < n; i++)
 		msgs[i] = &list->v[idx[i]];
@@ -1568,6 +1576,7 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	/* When a CHANGEDSINCE listing will follow (list_incremental), the
 	 * SELECT itself can ask for the changes: one round trip less for a
 	 * folder where no new message arrived. */
+	ui_ev_list_load(a->name, c->remote->ops->type_name, remote_name);
 	bool incremental = !acc->full_listing && c->remote->ops->list_changes && sf.id &&
 			   sf.highestmodseq && sf.uidvalidity && !a->maxsize && !a->remote.readonly &&
 			   !a->local.readonly && !filters_windowed(&a->filters);
@@ -1597,10 +1606,14 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 	if (sf.uidvalidity && sf.uidvalidity != rst.uidvalidity) {
 		/* Never apply old state to new UIDs (OfflineIMAP's defect,
 		 * offlineimap.md §4.6): the folder is left exactly as it is. */
-		log_warn("UID validity problem for folder %s (saved %u; got %u); skipping it. "
-			 "The server renumbered its messages; nothing in this folder was touched. "
-			 "See docs/uidvalidity.md for how to start the folder over",
-			 remote_name, sf.uidvalidity, rst.uidvalidity);
+		char *text = xasprintf(
+			"UID validity problem for folder %s (saved %u; got %u); skipping it. "
+			"The server renumbered its messages; nothing in this folder was touched. "
+			"See docs/uidvalidity.md for how to start the folder over",
+			remote_name, sf.uidvalidity, rst.uidvalidity);
+		ui_ev_validity(a->name, remote_name, a->remote.name, sf.uidvalidity,
+			       rst.uidvalidity, text);
+		free(text);
 		__atomic_add_fetch(&acc->validity_skips, 1, __ATOMIC_RELAXED);
 		goto out;
 	}
@@ -1626,10 +1639,14 @@ static void sync_folder(struct account_ctx *acc, struct conn *c, const struct fo
 		f.failed = true;
 		goto out;
 	}
+	/* the folder's count, as OfflineIMAP's (a CHANGEDSINCE listing holds
+	 * only the changes) */
+	ui_ev_list_loaded(a->name, c->remote->ops->type_name, remote_name, rst.exists);
 
 list_local:
 	if (!acc->local_root_missing) {
 		struct repo_folder_status lst;
+		ui_ev_list_load(a->name, c->local->ops->type_name, local_name);
 		rc = c->local->ops->select_folder(c->local, local_name, true, &lst);
 		bool same;
 		int64_t mn, mc;
@@ -1642,6 +1659,7 @@ list_local:
 			rc = REPO_OK; /* the folder would be created: empty */
 		if (!repo_call_ok(&f, c->local, rc) || rc != REPO_OK)
 			goto out;
+		ui_ev_list_loaded(a->name, c->local->ops->type_name, local_name, local.n);
 	}
 
 	if (sf.id && !rows_loaded &&
@@ -1717,6 +1735,9 @@ list_local:
 	if (!st_flush(&f))
 		goto out;
 
+	if (!a->local.readonly)
+		ui_ev_syncing_messages(a->name, c->remote->ops->type_name, remote_name,
+				       c->local->ops->type_name, local_name);
 	premark_uploads(&f, &local, &plan);
 	if (!f.failed)
 		run_downloads(&f, &remote, &plan);
@@ -1725,6 +1746,9 @@ list_local:
 	/* flag changes and deletions for the server in one exchange when both
 	 * are due; their results count below where each call used to be. It
 	 * goes before the uploads, whose marks are synced meanwhile. */
+	if (!a->remote.readonly)
+		ui_ev_syncing_messages(a->name, c->local->ops->type_name, local_name,
+				       c->remote->ops->type_name, remote_name);
 	bool combined = !f.failed && plan.n_remote_flags && plan.n_delete_remote &&
 			c->remote->ops->set_flags_and_delete;
 	bool remote_flags_ok = true, remote_del_ok = true;
@@ -2286,6 +2310,7 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	char *acct_dir = xasprintf("%s/Account-%s", a->metadata, a->name);
 	bool dry = req->dry_run;
 	bool folders_synced = false; /* for postsynchook (sync/hooks.h) */
+	bool account_done = false;   /* acctdone, after postsynchook as OfflineIMAP */
 	enum hook_mode hook_mode = req->idle ? HOOK_MODE_IDLE :
 				   req->quick ? HOOK_MODE_QUICK : HOOK_MODE_FULL;
 	struct atimes *atimes = NULL; /* restoreatime */
@@ -2370,9 +2395,8 @@ enum sync_exit sync_account(const struct account_settings *a, const struct sync_
 	}
 	pair_free(&pairs);
 	repo_probe_free(&acc.probe);
-	ui_ev_account_end(a->name);
+	account_done = true;
 out:
-	ui_clear_thread();
 	mtime_checker_finish(&acc.checker, acc.main.status);
 	if (req->held_remote && folders_synced && acc.main.remote) {
 		acc.main.remote->ops->close_folder(acc.main.remote);
@@ -2382,8 +2406,12 @@ out:
 	atimes_restore(&atimes); /* after every reader of the directories */
 	delete_hold_free(&acc.held);
 	conn_close(&acc.main);
+	/* in the account's thread, before acctdone: OfflineIMAP's order */
 	if (folders_synced && req->run_hooks)
 		hooks_run(a->postsynchook, hook_mode, dry);
+	if (account_done)
+		ui_ev_account_end(a->name);
+	ui_clear_thread();
 	if (lock_fd >= 0)
 		account_unlock(&lock_fd);
 	free(acc.db_path);

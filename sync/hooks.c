@@ -4,12 +4,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/ui.h"
 #include "common/xalloc.h"
 
 extern char **environ;
@@ -76,15 +78,26 @@ static void drain(int out_fd, int err_fd, struct strbuf *out, struct strbuf *err
 	}
 }
 
+/* An info line of OfflineIMAP's callhook (machineui: `callhook`). */
+static void PRINTF_LIKE(1, 2) hook_line(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = xvasprintf(fmt, ap);
+	va_end(ap);
+	ui_ev_hook(text);
+	free(text);
+}
+
 int hooks_run(const char *cmd, enum hook_mode mode, bool dry_run)
 {
 	if (abort_now || !cmd || !*cmd)
 		return -256;
 	if (dry_run) {
-		log_info("[DRYRUN] Calling hook: %s", cmd);
+		hook_line("[DRYRUN] Calling hook: %s", cmd);
 		return -256;
 	}
-	log_info("Calling hook: %s", cmd);
+	hook_line("Calling hook: %s", cmd);
 
 	int in[2], out[2], err[2];
 	if (pipe2(in, O_CLOEXEC) < 0) {
@@ -150,8 +163,8 @@ int hooks_run(const char *cmd, enum hook_mode mode, bool dry_run)
 	int rc = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? -WTERMSIG(st) : -256;
 	/* OfflineIMAP's two messages, verbatim (stdout and stderr decoded
 	 * as text and printed whole, even when empty). */
-	log_info("Hook stdout: %s\nHook stderr:%s\n", sb_str(&o), sb_str(&e));
-	log_info("Hook return code: %d", rc);
+	hook_line("Hook stdout: %s\nHook stderr:%s\n", sb_str(&o), sb_str(&e));
+	hook_line("Hook return code: %d", rc);
 	sb_free(&o);
 	sb_free(&e);
 	return rc;

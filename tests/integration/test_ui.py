@@ -210,6 +210,30 @@ class TestUi(UiCase):
         self.assertTrue(any(f[0] == "error" for f in lines), r.out)
         self.assertEqual(r.out.splitlines()[-1], "msg:terminate:MainThread:1%0A%0A")
 
+    def test_machineui_validityproblem(self):
+        """A folder skipped for a changed UIDVALIDITY is OfflineIMAP's
+        `warn:validityproblem` line: folder, repository, saved and new
+        UIDVALIDITY (MachineUI.validityproblem's payload)."""
+        self.write_config(account={"uidvalidity_recover": "no"})
+        with self.server() as srv:
+            srv.create("Box")
+            srv.append("Box", simple_message("old"))
+            old = srv.status("Box")["UIDVALIDITY"]
+        self.sync()
+        with self.server() as srv:
+            srv.delete("Box")
+            srv.create("Box")
+            new = srv.status("Box")["UIDVALIDITY"]
+        self.assertNotEqual(old, new)  # precondition
+        r = self.run_offlinefs(ui="machineui")
+        self.assertEqual(r.rc, 2, str(r))
+        lines = [parse_machine_line(ln) for ln in r.out.splitlines()]
+        v = [f for f in lines if f[1] == "validityproblem"]
+        self.assertEqual(len(v), 1, r.out)
+        self.assertEqual(v[0][0], "warn")
+        self.assertEqual(urllib.parse.unquote_plus(v[0][2]), "Folder Box [acc: Test]")
+        self.assertEqual(urllib.parse.unquote_plus(v[0][3]), "Box\nRemote\n%d\n%d" % (old, new))
+
     # ------------------------------------------------------------ ttyui
     def test_ttyui_thread_headers_and_progress(self):
         """-u ttyui: a thread's name comes on its own line when the thread
@@ -681,6 +705,166 @@ class TestSignals(UiCase):
         os.kill(d.p.pid, signal.SIGUSR2)
         self.assertEqual(d.wait_exit(), 0)
         self.assertEqual(d.output().count("*** Processing account Test"), 2)
+
+
+# The machineui commands compared with OfflineIMAP's in TestMachineuiSequence.
+SEQ_COMMANDS = ("acct", "connecting", "syncfolders", "syncingfolder", "loadmessagelist",
+                "messagelistloaded", "syncingmessages", "copyingmessage", "deletingmessages",
+                "addingflags", "deletingflags", "callhook", "acctdone", "terminate")
+
+
+class TestMachineuiSequence(UiCase):
+    """The same second sync (new mail, flag changes and deletions both
+    ways) run by offlinefs against user1 and by the real offlineimap against
+    user2, whose mailbox gets the same messages in the same order, so that
+    UIDs and payloads are the same."""
+    USERS = 2
+
+    def scenario(self, user, tool):
+        """Fills `user`'s mailbox, syncs once, changes both sides, and
+        returns the machineui lines of the second sync run by tool(ui)."""
+        srv = harness.Imap(self.dc, user)
+        with srv:
+            srv.create("Archive")
+            srv.append("INBOX", simple_message("one"))
+            srv.append("INBOX", simple_message("two"), flags=("\\Seen",))
+            srv.append("INBOX", simple_message("three"), flags=("\\Answered",))
+            srv.append("Archive", simple_message("a1"))
+            srv.append("Archive", simple_message("a2"))
+        tool("quiet")
+        with harness.Imap(self.dc, user) as srv:
+            srv.append("INBOX", simple_message("four"))
+            srv.store("INBOX", 1, "+FLAGS", ["\\Flagged"])
+            srv.store("INBOX", 2, "-FLAGS", ["\\Seen"])
+            srv.expunge("Archive", 1)
+        add_local_message(self.mail_of(user), "Archive", simple_message("local a3"))
+        for m in maildir_messages(self.mail_of(user), "INBOX"):
+            if m.uid == 3:
+                harness.set_local_flags(m, "S")
+        for m in maildir_messages(self.mail_of(user), "Archive"):
+            if m.uid == 2:
+                os.unlink(m.path)
+        return tool("machineui")
+
+    def mail_of(self, user):
+        return os.path.join(self.client, user, "Mail")
+
+    def conf_of(self, user):
+        u = [x for x in self.dc.users if x["user"] == user][0]
+        os.makedirs(self.mail_of(user), exist_ok=True)
+        return self.write_config(
+            general={"metadata": os.path.join(self.client, user, "meta")},
+            account={"presynchook": "echo pre", "postsynchook": "echo post >&2; exit 3"},
+            local={"localfolders": self.mail_of(user)},
+            remote={"remoteuser": user, "remotepass": u["password"], "maxconnections": "1"},
+            name="rc-" + user)
+
+    # The rank of a per-folder line in OfflineIMAP's order: the message
+    # lists, then the IMAP -> Maildir pass (copies, deletions), then the
+    # Maildir -> IMAP pass; flag changes last (see commands()).
+    RANKS = {("syncingmessages", "IMAP"): 1, ("copyingmessage", "down"): 2,
+             ("deletingmessages", "Maildir"): 3, ("syncingmessages", "Maildir"): 5,
+             ("copyingmessage", "up"): 6, ("deletingmessages", "IMAP"): 7,
+             ("addingflags", ""): 9, ("deletingflags", ""): 9}
+
+    @classmethod
+    def rank(cls, cmd, payload):
+        if cmd in ("loadmessagelist", "messagelistloaded"):
+            return 0
+        if cmd == "copyingmessage":
+            return cls.RANKS[(cmd, "up" if payload.startswith("-") else "down")]
+        if cmd == "syncingmessages":
+            return cls.RANKS[(cmd, payload.split("\n")[0])]
+        if cmd == "deletingmessages":
+            return cls.RANKS[(cmd, payload.split("\n")[1].split("\t")[0])]
+        return cls.RANKS[(cmd, "")]
+
+    @classmethod
+    def commands(cls, lines):
+        """(command, decoded payload, thread) of the compared commands, in order,
+        normalised within each folder where offlinefs's pipelining orders
+        the same steps differently:
+        - it lists both sides at once, so the two loadmessagelist and two
+          messagelistloaded lines are sorted;
+        - OfflineIMAP runs IMAP -> Maildir (copy, delete, flags) and then
+          Maildir -> IMAP (copy, delete, flags); offlinefs overlaps the two
+          copy passes and applies flag changes and deletions after both (the
+          server's flags and deletions in one exchange). So the lines of a
+          folder are put in OfflineIMAP's pass order (stable sort on rank),
+          with every addingflags/deletingflags line moved to the end, in the
+          order it came: Maildir's before IMAP's on both sides (their
+          payload does not name the repository, so only that order tells).
+        """
+        out = []
+        for ln in lines:
+            f = parse_machine_line(ln)
+            if len(f) == 4 and f[1] in SEQ_COMMANDS:
+                out.append((f[1], urllib.parse.unquote_plus(f[3]),
+                            urllib.parse.unquote_plus(f[2])))
+        per_folder = ("loadmessagelist", "messagelistloaded", "syncingmessages",
+                      "copyingmessage", "deletingmessages", "addingflags", "deletingflags")
+        i = 0
+        while i < len(out):
+            j = i
+            while j < len(out) and out[j][0] in per_folder:
+                j += 1
+            run = sorted(out[i:j], key=lambda c: cls.rank(c[0], c[1]))
+            k = 0
+            while k < len(run) and run[k][0] in ("loadmessagelist", "messagelistloaded"):
+                k += 1
+            out[i:j] = sorted(run[:k]) + run[k:]
+            i = max(j, i + 1)
+        return out
+
+    def test_machineui_sync_sequence_matches_offlineimap(self):
+        exe = shutil.which("offlineimap")
+        if not exe:
+            self.skipTest("offlineimap (Debian offlineimap3) not installed")
+        users = [u["user"] for u in self.dc.users]
+
+        def ofs(ui):
+            r = self.run_offlinefs(conf=self.conf_of(users[0]), ui=ui)
+            self.assertEqual(r.rc, 0, str(r))
+            return r.out.splitlines()
+
+        def oi(ui):
+            p = subprocess.run([exe, "-c", self.conf_of(users[1]), "-o", "-u", ui],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+            out = p.stdout.decode(errors="replace")
+            print("$ offlineimap -u %s\nexit %d\n%s%s" % (ui, p.returncode, out,
+                                                       p.stderr.decode(errors="replace")),
+                  file=sys.stderr)
+            self.assertEqual(p.returncode, 0)
+            return out.splitlines()
+
+        ours = self.commands(self.scenario(users[0], ofs))
+        theirs = self.commands(self.scenario(users[1], oi))
+        for c in ("loadmessagelist", "messagelistloaded", "syncingmessages", "copyingmessage",
+                  "deletingmessages", "addingflags", "deletingflags", "callhook"):
+            self.assertIn(c, [x[0] for x in theirs])
+        self.assertEqual(ours, theirs)
+
+
+    def test_basic_ui_prints_offlineimaps_deletion_and_flag_lines(self):
+        """OfflineIMAP's ttyui/basic print its deletingmessages, addingflags
+        and deletingflags as info lines; so does offlinefs, same text."""
+        user = self.dc.users[0]["user"]
+
+        def ofs(ui):
+            r = self.run_offlinefs(conf=self.conf_of(user), ui="basic" if ui != "quiet" else ui)
+            self.assertEqual(r.rc, 0, str(r))
+            return r.out.splitlines()
+
+        out = "\n".join(self.scenario(user, ofs))
+        for want in ("Deleting 1 messages (1) in Maildir[Archive]",
+                     "Deleting 1 messages (2) in IMAP[Archive]",
+                     "Adding flag F to 1 messages on INBOX",
+                     "Deleting flag S from 1 messages on INBOX",
+                     "Adding flag S to 1 messages on INBOX",
+                     "Deleting flag R from 1 messages on INBOX",
+                     "Calling hook: echo pre"):
+            self.assertIn(want, out)
+        self.assertNotIn("loadmessagelist", out)
 
 
 if __name__ == "__main__":
