@@ -271,12 +271,12 @@ def accounts(cp):
     return [a.strip() for a in v.split(",") if a.strip()]
 
 
-# Options offlinefs ignores today although they change the result of a
-# one-shot sync (files, hooks, mbnames, server; docs/options.md, status "not
-# yet"); listed per config so the report shows what a config still needs
-# once its Python options run.  Options that only matter between
-# autorefresh rounds or for the connection (keepalive, ssl_version, ...)
-# are not listed.
+# Options beyond the basics that change the result of a one-shot sync
+# (files, hooks, mbnames, server): listed per config so the report shows
+# which features each config exercises (they were ignored by offlinefs when
+# this list was made, hence the names; all work now, docs/options.md).
+# Options that only matter between autorefresh rounds or for the
+# connection (keepalive, ssl_version, ...) are not listed.
 NOT_YET_ACCOUNT = ("presynchook", "postsynchook", "maxage", "maildir-windows-compatible",
                    "filterheaders", "utf8foldernames")
 NOT_YET_REPO = ("startdate", "filename_use_mail_timestamp", "utime_from_header",
