@@ -1,6 +1,7 @@
 #include "sync/filters.h"
 
 #include "common/log.h"
+#include "sync/account_check.h"
 
 #include <ctype.h>
 #include <stdlib.h>
@@ -41,8 +42,10 @@ static void ffail(struct freader *r, const char *opt, const char *why, const cha
 {
 	if (r->failed)
 		return;
+	char *echo = account_echo(value); /* a value can be megabytes */
 	*r->error_r = xasprintf("%s: option '%s' in section '%s': %s '%s'",
-				config_where(r->cfg, r->section, opt), opt, r->section, why, value);
+				config_where(r->cfg, r->section, opt), opt, r->section, why, echo);
+	free(echo);
 	r->failed = true;
 }
 

@@ -309,8 +309,30 @@ static void test_sep(void)
 	free(err);
 }
 
+/* A bad filter value is echoed cut, as every other option's (issue 12 §5:
+ * a 2 MB value must not come back whole in the error line). */
+static void test_filter_value_echo_cut(void)
+{
+	size_t n = 100000;
+	char *big = xmalloc(n + 1);
+	memset(big, 'x', n);
+	big[n] = '\0';
+	char *text = xasprintf("%sstartdate = %s\n", base_conf, big);
+	struct account_settings a;
+	char *err = NULL;
+	int rc = load(text, &a, &err);
+	CHECK(rc != 0);
+	CHECK(err && strstr(err, "option 'startdate'") && strlen(err) < 300);
+	if (rc == 0)
+		account_free(&a);
+	free(err);
+	free(text);
+	free(big);
+}
+
 int main(void)
 {
+	test_filter_value_echo_cut();
 	test_sep();
 	test_defaults();
 	test_errors();
